@@ -1,0 +1,1 @@
+"""Lock model and rule data (installed as analyzer.rules)."""
