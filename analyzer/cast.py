@@ -1,0 +1,361 @@
+"""A small, frontend-neutral C syntax tree: what the CFG builder reads.
+
+Both frontends (tree-sitter, libclang) produce these frozen values, so the CFG, the lock-state
+dataflow and every rule are independent of the parser. Expressions keep only what lock analysis
+needs (names, member access, address-of, calls, assignments, comparisons); anything else is an
+``Opaque`` carrying its text. Every statement carries its line span in the original file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+# --------------------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    base: "Expr"
+    field: str
+    arrow: bool  # True for ->, False for .
+
+
+@dataclass(frozen=True, slots=True)
+class Unary:
+    op: str  # & * ! - ~ ++ -- (prefix) and "p++" "p--" (postfix)
+    operand: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    op: str  # "=" "+=" ...
+    target: "Expr"
+    value: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: "Expr"
+    args: tuple["Expr", ...]
+
+    @property
+    def name(self) -> str | None:
+        return self.func.id if isinstance(self.func, Name) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Ternary:
+    test: "Expr"
+    then: "Expr"
+    other: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Cast:
+    type: str
+    expr: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    base: "Expr"
+    index: "Expr"
+
+
+@dataclass(frozen=True, slots=True)
+class Comma:
+    items: tuple["Expr", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    text: str  # numbers, strings, chars
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque:
+    """An expression the analysis does not look into (sizeof, compound literal, ...).
+
+    ``calls`` keeps the calls found inside it, so their effects are not lost."""
+
+    text: str
+    calls: tuple[Call, ...] = ()
+
+
+Expr = Union[Name, Member, Unary, Binary, Assign, Call, Ternary, Cast, Index, Comma, Literal, Opaque]
+
+NULL_NAMES = frozenset({"NULL", "0", "nullptr"})
+
+
+def is_null(e: Expr) -> bool:
+    if isinstance(e, Name):
+        return e.id in NULL_NAMES
+    if isinstance(e, Literal):
+        return e.text == "0"
+    if isinstance(e, Cast):
+        return is_null(e.expr)
+    return False
+
+
+def render(e: Expr | None) -> str:
+    """C-like text of an expression, normalised (no whitespace differences)."""
+    if e is None:
+        return ""
+    match e:
+        case Name(id=i):
+            return i
+        case Member(base=b, field=f, arrow=a):
+            inner = render(b)
+            if not isinstance(b, (Name, Member, Call, Index)):
+                inner = f"({inner})"
+            return f"{inner}{'->' if a else '.'}{f}"
+        case Unary(op=op, operand=o):
+            inner = render(o)
+            if not isinstance(o, (Name, Member, Call, Index, Literal)):
+                inner = f"({inner})"
+            if op in ("p++", "p--"):
+                return inner + op[1:]
+            return op + inner
+        case Binary(op=op, left=l, right=r):
+            return f"{render(l)} {op} {render(r)}"
+        case Assign(op=op, target=t, value=v):
+            return f"{render(t)} {op} {render(v)}"
+        case Call(func=f, args=a):
+            return f"{render(f)}({', '.join(render(x) for x in a)})"
+        case Ternary(test=t, then=a, other=b):
+            return f"{render(t)} ? {render(a)} : {render(b)}"
+        case Cast(type=t, expr=x):
+            return f"({t}){render(x)}"
+        case Index(base=b, index=i):
+            return f"{render(b)}[{render(i)}]"
+        case Comma(items=items):
+            return ", ".join(render(x) for x in items)
+        case Literal(text=t):
+            return t
+        case Opaque(text=t):
+            return t
+    raise TypeError(e)
+
+
+def calls_in(e: Expr | None):
+    """Every call in an expression, innermost (argument) calls first: evaluation order."""
+    if e is None:
+        return
+    match e:
+        case Call(func=f, args=a):
+            for x in a:
+                yield from calls_in(x)
+            yield e
+        case Member(base=b) | Unary(operand=b) | Cast(expr=b):
+            yield from calls_in(b)
+        case Binary(left=l, right=r) | Assign(target=l, value=r) | Index(base=l, index=r):
+            yield from calls_in(l)
+            yield from calls_in(r)
+        case Ternary(test=t, then=a, other=b):
+            yield from calls_in(t)
+            yield from calls_in(a)
+            yield from calls_in(b)
+        case Comma(items=items):
+            for x in items:
+                yield from calls_in(x)
+        case Opaque(calls=cs):
+            for c in cs:
+                yield from calls_in(c)
+
+
+# --------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    line: int  # 1-based, first line
+    end_line: int
+    start_byte: int = 0
+    end_byte: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExprStmt:
+    span: Span
+    expr: Expr | None  # None: empty statement
+
+
+@dataclass(frozen=True, slots=True)
+class Decl:
+    """``type name = init;`` — one per declarator."""
+
+    span: Span
+    name: str
+    type: str  # e.g. "struct anon_vma *"
+    init: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    span: Span
+    value: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    span: Span
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    span: Span
+    name: str
+    body: "Stmt | None"
+
+
+@dataclass(frozen=True, slots=True)
+class Compound:
+    span: Span
+    body: tuple["Stmt", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class If:
+    span: Span
+    cond: Expr
+    then: "Stmt"
+    other: "Stmt | None"
+
+
+@dataclass(frozen=True, slots=True)
+class While:
+    span: Span
+    cond: Expr
+    body: "Stmt"
+
+
+@dataclass(frozen=True, slots=True)
+class DoWhile:
+    span: Span
+    body: "Stmt"
+    cond: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class For:
+    span: Span
+    init: tuple["Stmt", ...]  # Decl or ExprStmt
+    cond: Expr | None
+    step: Expr | None
+    body: "Stmt"
+
+
+@dataclass(frozen=True, slots=True)
+class IterLoop:
+    """A for-each macro: ``list_for_each_entry(pos, &head, member) { ... }``."""
+
+    span: Span
+    macro: str
+    args: tuple[Expr, ...]
+    cursor: Expr | None  # the variable advanced by the macro
+    iterated: Expr | None  # the list/tree/object walked
+    body: "Stmt"
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    span: Span
+    cond: Expr
+    body: "Stmt"
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    span: Span
+    value: Expr | None  # None: default
+    body: tuple["Stmt", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedGuard:
+    """``scoped_guard(class, args) { body }``: lock held for the body only."""
+
+    span: Span
+    lock_class: str
+    args: tuple[Expr, ...]
+    body: "Stmt"
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """``guard(class)(args);``: lock held until the end of the enclosing block."""
+
+    span: Span
+    lock_class: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsed:
+    """A statement the frontend could not read (parse error region)."""
+
+    span: Span
+    text: str
+
+
+Stmt = Union[
+    ExprStmt, Decl, Return, Goto, Break, Continue, Label, Compound, If, While, DoWhile, For,
+    IterLoop, Switch, Case, ScopedGuard, Guard, Unparsed,
+]
+
+
+# --------------------------------------------------------------------------- functions
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """A sparse-style contract on a function: ``__acquires(x)``, ``__releases(x)``,
+    ``__must_hold(x)``."""
+
+    kind: str  # "acquires" | "releases" | "must_hold"
+    expr: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    path: str
+    span: Span
+    params: tuple[Param, ...]
+    return_type: str
+    body: Compound
+    is_static: bool = False
+    is_inline: bool = False
+    annotations: tuple[Annotation, ...] = ()
+    degraded: bool = False
+    comments: tuple[tuple[int, str], ...] = field(default=(), compare=False)  # (line, text)
