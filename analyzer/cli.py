@@ -1,0 +1,207 @@
+"""Command line: arguments → pipeline → reporter → exit code. Nothing else lives here.
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 usage or input error (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError, UsageError
+from .findings import severity_rank
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage otherwise)
+        raise UsageError(message)
+
+
+def _git_toplevel(cwd: Path) -> Path | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd,
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def _root(args) -> tuple[Path | None, Path | None]:
+    """(tree root, repo) for the source: --repo wins, else the enclosing git work tree."""
+    if args.repo is not None:
+        repo = Path(args.repo).resolve()
+        if not repo.is_dir():
+            raise InputError(f"--repo {args.repo}: no such directory")
+        return repo, repo
+    top = _git_toplevel(Path.cwd())
+    if args.rev is not None:
+        if top is None:
+            raise InputError(f"--rev {args.rev}: {Path.cwd()} is not in a git repository "
+                             "(use --repo DIR)")
+        return top, top
+    return top or Path.cwd(), None
+
+
+def _paths(args, root: Path) -> list[str]:
+    out = []
+    for p in args.paths:
+        if os.path.isabs(p):
+            out.append(p)
+        elif args.repo is None:
+            out.append(str((Path.cwd() / p).resolve()) if args.rev is None
+                       else str(Path.cwd() / p))
+        else:
+            out.append(p)
+    if args.rev is not None and args.repo is None:
+        # paths relative to the repository top for a revision
+        out = [os.path.relpath(p, root) if os.path.isabs(p) else p for p in out]
+    return out
+
+
+def _cache_dir(args) -> str | None:
+    if args.no_cache:
+        return None
+    if args.cache_dir:
+        return str(Path(args.cache_dir).resolve())
+    from .cache import default_cache_dir
+
+    return str(default_cache_dir())
+
+
+def _write(args, text: str) -> None:
+    if args.output and args.output != "-":
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_check(args) -> int:
+    from .report.jsonfmt import check_json
+    from .report.text import check_text
+    from .run import SourceSpec, check_paths
+
+    root, repo = _root(args)
+    spec = SourceSpec(str(root), str(repo) if repo else None, args.rev,
+                      str(Path(args.rules).resolve()) if args.rules else None, _cache_dir(args))
+    paths = _paths(args, root) if args.paths else ["mm"]
+    progress = None
+    bar = None
+    if sys.stderr.isatty() and not args.quiet:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        bar.start()
+        task = bar.add_task("analysing", total=None)
+
+        def progress(i, n, path):
+            bar.update(task, total=n, completed=i + 1, description=path)
+
+    try:
+        run = check_paths(spec, paths, jobs=args.jobs, progress=progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if args.format == "json":
+        _write(args, check_json(run))
+    else:
+        _write(args, check_text(run))
+    threshold = severity_rank(args.fail_on)
+    failing = [f for f in run.findings
+               if severity_rank(f.severity) >= threshold and not f.justification]
+    return 1 if failing else 0
+
+
+def cmd_explain(args) -> int:
+    from .engine import Project
+    from .explain import explain
+    from .lockmodel import load
+    from .report.jsonfmt import explain_json
+    from .report.text import explain_text
+    from .source import open_source
+
+    root, repo = _root(args)
+    model = load(Path(args.rules).resolve() if args.rules else None)
+    path = _paths(args, root)[0]
+    with open_source(root, repo, args.rev) as source:
+        files = source.list_files([path], suffixes=None)
+        if len(files) != 1:
+            raise InputError(f"{args.paths[0]}: expected one file")
+        project = Project(source, model)
+        fa_file = project.analyse_file(files[0])
+        if fa_file.status == "error":
+            raise InputError(f"{files[0]}: {fa_file.error}")
+        fa = fa_file.function(args.function)
+        if fa is None:
+            raise InputError(f"no function '{args.function}' in {files[0]}")
+        ex = explain(fa, fa_file.source.text)
+    _write(args, explain_json(ex) if args.format == "json" else explain_text(ex))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rmaplint", description="Lock-state analysis of the Linux kernel's rmap "
+                "locking rules.")
+    p.add_argument("--version", action="version", version=f"rmaplint {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    def common(sp, *, paths_nargs="*"):
+        sp.add_argument("--repo", metavar="DIR", help="tree or git repository (default: the "
+                        "enclosing git work tree, else the current directory)")
+        sp.add_argument("--rev", metavar="REV", help="read files from this git revision "
+                        "(the work tree is not touched)")
+        sp.add_argument("--format", choices=("text", "json"), default="text")
+        sp.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+        sp.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
+
+    c = sub.add_parser("check", help="analyse files or folders (default mm/)")
+    c.add_argument("paths", nargs="*", metavar="PATH")
+    common(c)
+    c.add_argument("--jobs", "-j", type=int, default=1, metavar="N")
+    c.add_argument("--fail-on", choices=("error", "warning", "note"), default="warning")
+    c.add_argument("--cache-dir", metavar="DIR")
+    c.add_argument("--no-cache", action="store_true")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_check)
+
+    e = sub.add_parser("explain", help="lock state before every line of one function")
+    e.add_argument("paths", nargs=1, metavar="PATH")
+    e.add_argument("function", metavar="FUNCTION")
+    common(e)
+    e.set_defaults(func=cmd_explain)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if getattr(args, "jobs", 1) < 1:
+            raise UsageError("--jobs must be at least 1")
+        return args.func(args)
+    except InputError as e:
+        print(f"rmaplint: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rmaplint: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as e:  # noqa: BLE001 - never a traceback for the user
+        if os.environ.get("RMAPLINT_DEBUG"):
+            raise
+        msg = str(e).splitlines()[0] if str(e) else ""
+        print(f"rmaplint: internal error: {type(e).__name__}: {msg} "
+              "(set RMAPLINT_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

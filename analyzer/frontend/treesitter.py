@@ -1,0 +1,585 @@
+"""tree-sitter frontend: kernel C text → ``cast.Function`` units.
+
+The text is first rewritten by ``rewrite.py`` (same length, same offsets) so iterator macros,
+scope guards and sparse annotations parse; the sites it rewrote tell this module which ``while``
+was really ``list_for_each_entry_reverse`` and which ``if`` was a ``scoped_guard``. A function
+whose subtree still holds a parse error is converted as far as possible and marked ``degraded``;
+unreadable statements become ``ExprStmt(Opaque)`` keeping the calls inside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import tree_sitter as ts
+import tree_sitter_c as tsc
+
+from .. import cast as C
+from .rewrite import IteratorTable, Rewritten, rewrite
+
+
+@lru_cache(maxsize=1)
+def _parser() -> ts.Parser:
+    return ts.Parser(ts.Language(tsc.language()))
+
+
+@dataclass(frozen=True)
+class StructDef:
+    name: str
+    fields: dict[str, str]  # field name → type text ("struct anon_vma *")
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: str
+    functions: tuple[C.Function, ...]
+    structs: tuple[StructDef, ...] = ()
+    comments: tuple[tuple[int, str], ...] = field(default=(), compare=False)
+    includes: tuple[str, ...] = ()
+    error_nodes: int = 0
+
+    @property
+    def degraded_functions(self) -> int:
+        return sum(f.degraded for f in self.functions)
+
+
+def parse_file(path: str, text: str, iterators: IteratorTable) -> ParsedFile:
+    rw = rewrite(text, iterators)
+    data = rw.text.encode("utf-8", "surrogateescape")
+    tree = _parser().parse(data)
+    conv = _Converter(path, data, rw, iterators)
+    return conv.file(tree.root_node)
+
+
+def parse_expression(text: str) -> C.Expr:
+    """Parse a lone C expression (a contract argument, a rule pattern)."""
+    wrapped = f"void __rmaplint_expr(void) {{ {text}; }}".encode()
+    root = _parser().parse(wrapped).root_node
+    conv = _Converter("<expr>", wrapped, None, None)
+    fn = root.children[0] if root.children else None
+    body = fn.child_by_field_name("body") if fn is not None else None
+    if body is not None:
+        for ch in body.named_children:
+            if ch.type == "expression_statement" and ch.named_children:
+                return conv.expr(ch.named_children[0])
+    return C.Opaque(text)
+
+
+_DECLARATOR_WRAPPERS = {
+    "pointer_declarator", "array_declarator", "parenthesized_declarator",
+    "attributed_declarator", "init_declarator", "function_declarator",
+}
+
+
+class _Converter:
+    def __init__(self, path: str, data: bytes, rw: Rewritten | None, iterators):
+        self.path = path
+        self.data = data
+        self.rw = rw
+        self.iterators = iterators
+        self.byte_to_char = None
+        if rw is not None and len(rw.text) != len(data):
+            # non-ASCII text: site offsets are char offsets, tree-sitter gives bytes
+            self.byte_to_char = _ByteToChar(data)
+        self.errors = 0
+
+    # ------------------------------------------------------------------ helpers
+    def text(self, n: ts.Node) -> str:
+        return self.data[n.start_byte:n.end_byte].decode("utf-8", "surrogateescape")
+
+    def span(self, n: ts.Node) -> C.Span:
+        return C.Span(n.start_point[0] + 1, n.end_point[0] + 1, n.start_byte, n.end_byte)
+
+    def char_offset(self, byte: int) -> int:
+        return self.byte_to_char(byte) if self.byte_to_char else byte
+
+    # ------------------------------------------------------------------ file level
+    def file(self, root: ts.Node) -> ParsedFile:
+        functions: list[C.Function] = []
+        structs: list[StructDef] = []
+        comments: list[tuple[int, str]] = []
+        includes: list[str] = []
+        self._top(root, functions, structs, comments, includes)
+        return ParsedFile(self.path, tuple(functions), tuple(structs), tuple(comments),
+                          tuple(includes), self.errors)
+
+    def _top(self, node, functions, structs, comments, includes):
+        for ch in node.children:
+            t = ch.type
+            if t == "function_definition":
+                fn = self.function(ch)
+                if fn is not None:
+                    functions.append(fn)
+                self._structs_in(ch.child_by_field_name("type"), structs)
+            elif t == "comment":
+                comments.append((ch.start_point[0] + 1, self.text(ch)))
+            elif t == "preproc_include":
+                p = ch.child_by_field_name("path")
+                if p is not None:
+                    includes.append(self.text(p).strip('<>"'))
+            elif t in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif",
+                       "preproc_elifdef", "linkage_specification", "declaration_list"):
+                self._top(ch, functions, structs, comments, includes)
+            elif t == "ERROR":
+                self.errors += 1
+                self._functions_in_error(ch, functions)
+            elif t in ("declaration", "type_definition", "struct_specifier"):
+                self._structs_in(ch, structs)
+
+    def _functions_in_error(self, node, functions):
+        """Recover function bodies that a top-level parse error swallowed."""
+        kids = node.children
+        for i, ch in enumerate(kids):
+            if ch.type == "function_definition":
+                fn = self.function(ch, degraded=True)
+                if fn is not None:
+                    functions.append(fn)
+            elif ch.type == "compound_statement" and i > 0:
+                decl = _find_function_declarator(kids[i - 1])
+                if decl is not None:
+                    fn = self._function_parts(ch, decl, kids[i - 1], None, degraded=True,
+                                              start=kids[i - 1])
+                    if fn is not None:
+                        functions.append(fn)
+            elif ch.type == "ERROR":
+                self._functions_in_error(ch, functions)
+
+    def _structs_in(self, node, structs):
+        if node is None:
+            return
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.type == "struct_specifier":
+                name = n.child_by_field_name("name")
+                body = n.child_by_field_name("body")
+                if name is not None and body is not None:
+                    fields: dict[str, str] = {}
+                    for fd in body.named_children:
+                        if fd.type != "field_declaration":
+                            continue
+                        base = self._type_text(fd.child_by_field_name("type"))
+                        for d in fd.children_by_field_name("declarator"):
+                            nm, stars = _declarator_name(d)
+                            if nm:
+                                fields[nm] = (base + " " + "*" * stars).strip()
+                    structs.append(StructDef(self.text(name), fields))
+            stack.extend(n.named_children)
+
+    def _type_text(self, n) -> str:
+        return " ".join(self.text(n).split()) if n is not None else ""
+
+    # ------------------------------------------------------------------ functions
+    def function(self, node: ts.Node, degraded: bool = False) -> C.Function | None:
+        decl = node.child_by_field_name("declarator")
+        body = node.child_by_field_name("body")
+        fdecl = _find_function_declarator(decl) if decl is not None else None
+        if fdecl is None or body is None:
+            return None
+        return self._function_parts(body, fdecl, decl, node, degraded or node.has_error,
+                                    start=node)
+
+    def _function_parts(self, body, fdecl, decl, node, degraded, start):
+        name_node = fdecl.child_by_field_name("declarator")
+        while name_node is not None and name_node.type not in ("identifier",):
+            inner = name_node.child_by_field_name("declarator")
+            if inner is None:
+                break
+            name_node = inner
+        if name_node is None or name_node.type != "identifier":
+            return None
+        name = self.text(name_node)
+        params = []
+        plist = fdecl.child_by_field_name("parameters")
+        if plist is not None:
+            for p in plist.named_children:
+                if p.type != "parameter_declaration":
+                    continue
+                pt = self._type_text(p.child_by_field_name("type"))
+                pd = p.child_by_field_name("declarator")
+                pname, stars = _declarator_name(pd) if pd is not None else (None, 0)
+                if pname:
+                    params.append(C.Param(self.text_of(pname), (pt + " " + "*" * stars).strip()))
+        head = self.data[start.start_byte:body.start_byte].decode("utf-8", "surrogateescape")
+        words = set(head.replace("*", " ").replace("(", " ").split())
+        ret_type = ""
+        if node is not None:
+            tn = node.child_by_field_name("type")
+            ret_type = self._type_text(tn)
+            _, stars = _declarator_name(decl)
+            ret_type = (ret_type + " " + "*" * stars).strip()
+        annotations = self._contracts(start.start_byte, body.start_byte)
+        self._comments = []
+        cbody = self.compound(body)
+        self.errors += 0
+        return C.Function(
+            name=name,
+            path=self.path,
+            span=self.span(start),
+            params=tuple(params),
+            return_type=ret_type,
+            body=cbody,
+            is_static="static" in words,
+            is_inline="inline" in words or "__always_inline" in words
+            or "__inline__" in words,
+            annotations=annotations,
+            degraded=bool(degraded or body.has_error),
+            comments=tuple(self._comments),
+        )
+
+    def text_of(self, s):
+        return s
+
+    def _contracts(self, start_byte: int, end_byte: int) -> tuple[C.Annotation, ...]:
+        if self.rw is None:
+            return ()
+        lo, hi = self.char_offset(start_byte), self.char_offset(end_byte)
+        out = []
+        for c in self.rw.contracts:
+            if lo <= c.offset < hi:
+                out.append(C.Annotation(c.kind, parse_expression(c.arg)))
+        return tuple(out)
+
+    # ------------------------------------------------------------------ statements
+    def compound(self, n: ts.Node) -> C.Compound:
+        return C.Compound(self.span(n), tuple(self.block_items(n.children)))
+
+    def block_items(self, children) -> list[C.Stmt]:
+        out: list[C.Stmt] = []
+        for ch in children:
+            if not ch.is_named:
+                continue
+            out.extend(self.stmt_list(ch))
+        return out
+
+    def stmt_list(self, n: ts.Node) -> list[C.Stmt]:
+        t = n.type
+        if t == "declaration":
+            return self.declaration(n)
+        if t == "comment":
+            self._comments.append((n.start_point[0] + 1, self.text(n)))
+            return []
+        if t in ("preproc_call", "preproc_def", "preproc_function_def", "preproc_include",
+                 "type_definition", "struct_specifier", "enum_specifier", "union_specifier",
+                 "function_definition"):
+            return []
+        s = self.stmt(n)
+        return [s] if s is not None else []
+
+    def stmt(self, n: ts.Node) -> C.Stmt | None:
+        t = n.type
+        sp = self.span(n)
+        if t == "comment":
+            self._comments.append((n.start_point[0] + 1, self.text(n)))
+            return None
+        if t == "compound_statement":
+            return self.compound(n)
+        if t == "expression_statement":
+            e = n.named_children[0] if n.named_children else None
+            if e is not None and e.type == "comment":
+                self._comments.append((e.start_point[0] + 1, self.text(e)))
+                e = None
+            if e is None:
+                return C.ExprStmt(sp, None)
+            expr = self.expr(e)
+            g = _as_guard(expr)
+            if g is not None:
+                return C.Guard(sp, g[0], g[1])
+            return C.ExprStmt(sp, expr)
+        if t == "if_statement":
+            cond = self.expr(n.child_by_field_name("condition"))
+            then = self.stmt_or_empty(n.child_by_field_name("consequence"), sp)
+            alt = n.child_by_field_name("alternative")
+            other = None
+            if alt is not None:
+                inner = alt.named_children[-1] if alt.type == "else_clause" else alt
+                other = self.stmt_or_empty(inner, sp)
+            site = self._site(n, "guard")
+            if site is not None:
+                args = _comma_items(cond)
+                cls = C.render(args[0]) if args else ""
+                return C.ScopedGuard(sp, cls, tuple(args[1:]), then)
+            return C.If(sp, cond, then, other)
+        if t == "while_statement":
+            cond = self.expr(n.child_by_field_name("condition"))
+            body = self.stmt_or_empty(n.child_by_field_name("body"), sp)
+            macro = self._site(n, "iter")
+            if macro is not None:
+                args = tuple(_comma_items(cond))
+                it = self.iterators.get(macro) if self.iterators is not None else None
+                cur_i = it.cursor if it is not None else 0
+                obj_i = it.object if it is not None else 1
+                cursor = args[cur_i] if cur_i is not None and cur_i < len(args) else None
+                obj = args[obj_i] if obj_i is not None and obj_i < len(args) else None
+                return C.IterLoop(sp, macro, args, cursor, obj, body)
+            return C.While(sp, cond, body)
+        if t == "do_statement":
+            return C.DoWhile(sp, self.stmt_or_empty(n.child_by_field_name("body"), sp),
+                             self.expr(n.child_by_field_name("condition")))
+        if t == "for_statement":
+            init: list[C.Stmt] = []
+            ini = n.child_by_field_name("initializer")
+            if ini is not None:
+                if ini.type == "declaration":
+                    init.extend(self.declaration(ini))
+                else:
+                    init.append(C.ExprStmt(self.span(ini), self.expr(ini)))
+            cond_n = n.child_by_field_name("condition")
+            step_n = n.child_by_field_name("update")
+            return C.For(sp, tuple(init), self.expr(cond_n) if cond_n is not None else None,
+                         self.expr(step_n) if step_n is not None else None,
+                         self.stmt_or_empty(n.child_by_field_name("body"), sp))
+        if t == "switch_statement":
+            return C.Switch(sp, self.expr(n.child_by_field_name("condition")),
+                            self.stmt_or_empty(n.child_by_field_name("body"), sp))
+        if t == "case_statement":
+            v = n.child_by_field_name("value")
+            kids = [c for c in n.children if c.is_named and c != v]
+            return C.Case(sp, self.expr(v) if v is not None else None,
+                          tuple(self.block_items(kids)))
+        if t == "labeled_statement":
+            lab = n.child_by_field_name("label")
+            kids = []
+            for c in n.named_children:
+                if c.type == "comment":
+                    self._comments.append((c.start_point[0] + 1, self.text(c)))
+                elif c != lab:
+                    kids.append(c)
+            body = None
+            for k in kids:
+                body = self.stmt(k)
+                if body is not None:
+                    break
+            return C.Label(sp, self.text(lab), body)
+        if t == "goto_statement":
+            return C.Goto(sp, self.text(n.child_by_field_name("label")))
+        if t == "break_statement":
+            return C.Break(sp)
+        if t == "continue_statement":
+            return C.Continue(sp)
+        if t == "return_statement":
+            e = n.named_children[0] if n.named_children else None
+            return C.Return(sp, self.expr(e) if e is not None and e.type != "comment" else None)
+        if t in ("preproc_if", "preproc_ifdef", "preproc_elif", "preproc_else",
+                 "preproc_elifdef"):
+            return self.preproc(n)
+        if t == "attributed_statement":
+            kids = [c for c in n.named_children if c.type != "attribute_declaration"]
+            return self.stmt(kids[0]) if kids else C.ExprStmt(sp, None)
+        if t in ("declaration",):
+            ds = self.declaration(n)
+            return C.Compound(sp, tuple(ds))
+        if t == "ERROR" or n.is_missing:
+            self.errors += 1
+            return self.unreadable(n)
+        if t.endswith("_expression") or t in ("identifier", "call_expression"):
+            return C.ExprStmt(sp, self.expr(n))
+        return self.unreadable(n)
+
+    def stmt_or_empty(self, n, sp) -> C.Stmt:
+        if n is None:
+            return C.ExprStmt(sp, None)
+        s = self.stmt(n)
+        return s if s is not None else C.ExprStmt(self.span(n), None)
+
+    def unreadable(self, n: ts.Node) -> C.Stmt:
+        """A parse-error region: keep the calls (a lock call must not vanish)."""
+        calls = tuple(self._calls_below(n))
+        return C.ExprStmt(self.span(n), C.Opaque(self.text(n), calls))
+
+    def _calls_below(self, n):
+        stack = [n]
+        found = []
+        while stack:
+            x = stack.pop()
+            if x.type == "call_expression":
+                e = self.expr(x)
+                if isinstance(e, C.Call):
+                    found.append((x.start_byte, e))
+                continue
+            stack.extend(x.named_children)
+        return [c for _, c in sorted(found, key=lambda p: p[0])]
+
+    def preproc(self, n: ts.Node) -> C.Stmt:
+        """``#ifdef`` inside a body: either branch may be compiled, so both are paths."""
+        sp = self.span(n)
+        cond_n = n.child_by_field_name("condition") or n.child_by_field_name("name")
+        cond = C.Opaque("#if " + (self.text(cond_n) if cond_n is not None else "?"))
+        alt = n.child_by_field_name("alternative")
+        kids = [c for c in n.children if c.is_named and c not in (cond_n, alt)]
+        then = C.Compound(sp, tuple(self.block_items(kids)))
+        other = self.preproc(alt) if alt is not None else None
+        return C.If(sp, cond, then, other)
+
+    def declaration(self, n: ts.Node) -> list[C.Stmt]:
+        base = self._type_text(n.child_by_field_name("type"))
+        out: list[C.Stmt] = []
+        for d in n.children_by_field_name("declarator"):
+            name, stars = _declarator_name(d)
+            if name is None:
+                continue
+            init = None
+            if d.type == "init_declarator":
+                v = d.child_by_field_name("value")
+                if v is not None:
+                    init = self.expr(v)
+            out.append(C.Decl(self.span(d if len(out) else n), name,
+                              (base + " " + "*" * stars).strip(), init))
+        return out
+
+    def _site(self, n: ts.Node, kind: str) -> str | None:
+        if self.rw is None:
+            return None
+        off = self.char_offset(n.start_byte)
+        sites = self.rw.iter_sites if kind == "iter" else self.rw.guard_sites
+        return sites.get(off)
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, n: ts.Node | None) -> C.Expr:
+        if n is None:
+            return C.Opaque("")
+        t = n.type
+        if t == "identifier" or t in ("true", "false", "field_identifier"):
+            return C.Name(self.text(n))
+        if t == "null":
+            return C.Name("NULL")
+        if t in ("number_literal", "string_literal", "char_literal", "concatenated_string",
+                 "system_lib_string"):
+            return C.Literal(self.text(n))
+        if t == "parenthesized_expression":
+            kids = [c for c in n.named_children if c.type != "comment"]
+            return self.expr(kids[0]) if kids else C.Opaque(self.text(n))
+        if t == "field_expression":
+            op = n.child_by_field_name("operator")
+            return C.Member(self.expr(n.child_by_field_name("argument")),
+                            self.text(n.child_by_field_name("field")),
+                            op is not None and self.text(op) == "->")
+        if t == "pointer_expression":
+            return C.Unary(self.text(n.child_by_field_name("operator")),
+                           self.expr(n.child_by_field_name("argument")))
+        if t == "unary_expression":
+            return C.Unary(self.text(n.child_by_field_name("operator")),
+                           self.expr(n.child_by_field_name("argument")))
+        if t == "update_expression":
+            op = n.child_by_field_name("operator")
+            arg = n.child_by_field_name("argument")
+            optext = self.text(op)
+            if op.start_byte > arg.start_byte:
+                optext = "p" + optext
+            return C.Unary(optext, self.expr(arg))
+        if t == "binary_expression":
+            return C.Binary(self.text(n.child_by_field_name("operator")),
+                            self.expr(n.child_by_field_name("left")),
+                            self.expr(n.child_by_field_name("right")))
+        if t == "assignment_expression":
+            return C.Assign(self.text(n.child_by_field_name("operator")),
+                            self.expr(n.child_by_field_name("left")),
+                            self.expr(n.child_by_field_name("right")))
+        if t == "call_expression":
+            args_n = n.child_by_field_name("arguments")
+            args = tuple(self.expr(a) for a in args_n.named_children if a.type != "comment") \
+                if args_n is not None else ()
+            return C.Call(self.expr(n.child_by_field_name("function")), args)
+        if t == "conditional_expression":
+            cons = n.child_by_field_name("consequence")
+            test = self.expr(n.child_by_field_name("condition"))
+            return C.Ternary(test, self.expr(cons) if cons is not None else test,
+                             self.expr(n.child_by_field_name("alternative")))
+        if t == "cast_expression":
+            return C.Cast(self._type_text(n.child_by_field_name("type")),
+                          self.expr(n.child_by_field_name("value")))
+        if t == "subscript_expression":
+            return C.Index(self.expr(n.child_by_field_name("argument")),
+                           self.expr(n.child_by_field_name("index")))
+        if t == "comma_expression":
+            items = _comma_items(C.Comma((self.expr(n.child_by_field_name("left")),
+                                          self.expr(n.child_by_field_name("right")))))
+            return C.Comma(tuple(items))
+        if t == "ERROR":
+            self.errors += 1
+        return C.Opaque(self.text(n), tuple(self._calls_below_inner(n)))
+
+    def _calls_below_inner(self, n):
+        return [c for c in self._calls_below(n)] if n.named_child_count else []
+
+
+def _comma_items(e: C.Expr) -> list[C.Expr]:
+    if isinstance(e, C.Comma):
+        out: list[C.Expr] = []
+        for x in e.items:
+            out.extend(_comma_items(x))
+        return out
+    return [e]
+
+
+def _as_guard(e: C.Expr):
+    """``guard(cls)(args)`` → (cls, args)."""
+    if isinstance(e, C.Call) and isinstance(e.func, C.Call) and e.func.name == "guard" \
+            and e.func.args:
+        return C.render(e.func.args[0]), tuple(e.args)
+    return None
+
+
+def _find_function_declarator(n: ts.Node | None) -> ts.Node | None:
+    while n is not None:
+        if n.type == "function_declarator":
+            # `int (*f(void))(int)` — the outer declarator is the real function
+            return n
+        if n.type in _DECLARATOR_WRAPPERS:
+            n = n.child_by_field_name("declarator")
+            continue
+        return None
+    return None
+
+
+def _declarator_name(n: ts.Node | None) -> tuple[str | None, int]:
+    """Name and pointer depth of a declarator (``*const *p`` → ("p", 2))."""
+    stars = 0
+    while n is not None:
+        if n.type in ("identifier", "field_identifier", "type_identifier"):
+            return n.text.decode("utf-8", "surrogateescape"), stars
+        if n.type == "pointer_declarator":
+            stars += 1
+        if n.type == "function_declarator":
+            n = n.child_by_field_name("declarator")
+            continue
+        nxt = n.child_by_field_name("declarator")
+        if nxt is None:
+            for c in n.named_children:
+                if c.type in ("identifier", "field_identifier"):
+                    nxt = c
+                    break
+        n = nxt
+    return None, stars
+
+
+class _ByteToChar:
+    """Map byte offsets to str offsets for texts with multi-byte characters."""
+
+    def __init__(self, data: bytes):
+        import bisect
+
+        self._bisect = bisect.bisect_right
+        starts = []
+        extra = []
+        delta = 0
+        i = 0
+        n = len(data)
+        while i < n:
+            b = data[i]
+            if b < 0x80:
+                i += 1
+                continue
+            size = 2 if b >= 0xC0 and b < 0xE0 else 3 if b >= 0xE0 and b < 0xF0 else \
+                4 if b >= 0xF0 else 1
+            i += size
+            delta += size - 1
+            starts.append(i)
+            extra.append(delta)
+        self.starts = starts
+        self.extra = extra
+
+    def __call__(self, byte: int) -> int:
+        k = self._bisect(self.starts, byte)
+        return byte - (self.extra[k - 1] if k else 0)

@@ -1,0 +1,222 @@
+"""Running checks over many files: file selection, the result cache, worker processes.
+
+Each file is analysed in isolation: an exception in one file becomes that file's ``error``
+status with a one-line reason and the run goes on. Results are cached by the file's blob id
+plus a digest of everything else that can change them (rules, learned iterator macros, the
+headers the file includes and the engine's summary/type headers), so an unchanged file is never
+parsed or analysed twice, across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import checks
+from .cache import Cache
+from .engine import Project
+from .errors import InputError
+from .findings import Finding, fingerprint_all
+from .lockmodel import LockModel, load
+from .source import Source, open_source
+
+RESULT_VERSION = "1"
+_INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+
+
+@dataclass(frozen=True)
+class FileReport:
+    path: str
+    status: str  # ok | degraded | error
+    functions: int = 0
+    degraded_functions: int = 0
+    error: str | None = None
+    findings: tuple[Finding, ...] = ()
+    seconds: float = 0.0
+    cached: bool = False
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "status": self.status, "functions": self.functions,
+                "degraded_functions": self.degraded_functions, "error": self.error}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Everything a worker needs to open the same source (sources are not shared)."""
+
+    root: str | None
+    repo: str | None
+    rev: str | None
+    rules: str | None
+    cache_dir: str | None
+
+    def open(self) -> Source:
+        return open_source(Path(self.root) if self.root else None,
+                           Path(self.repo) if self.repo else None, self.rev)
+
+
+@dataclass
+class CheckRun:
+    reports: list[FileReport] = field(default_factory=list)
+    seconds: float = 0.0
+    cache_hits: int = 0
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.reports for f in r.findings]
+
+    def summary(self) -> dict:
+        fns = sum(r.functions for r in self.reports)
+        deg = sum(r.degraded_functions for r in self.reports)
+        by_rule: dict[str, int] = {}
+        by_sev: dict[str, int] = {}
+        for f in self.findings:
+            by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
+            by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
+        return {
+            "files": len(self.reports),
+            "files_ok": sum(r.status == "ok" for r in self.reports),
+            "files_degraded": sum(r.status == "degraded" for r in self.reports),
+            "files_error": sum(r.status == "error" for r in self.reports),
+            "functions": fns,
+            "degraded_functions": deg,
+            "degraded_share": round(deg / fns, 4) if fns else 0.0,
+            "findings": len(self.findings),
+            "by_rule": by_rule,
+            "by_severity": by_sev,
+            "seconds": round(self.seconds, 3),
+            "cache_hits": self.cache_hits,
+        }
+
+
+class Checker:
+    """Analyses files of one source with one project (one process)."""
+
+    def __init__(self, source: Source, model: LockModel, cache: Cache,
+                 only_rules: set[str] | None = None):
+        self.source = source
+        self.model = model
+        self.cache = cache
+        self.project = Project(source, model, cache)
+        self.only_rules = only_rules
+        self._header_ids: dict[str, str] = {}
+
+    def _blob(self, path: str) -> str:
+        if path not in self._header_ids:
+            try:
+                self._header_ids[path] = self.source.read(path).blob_id
+            except InputError:
+                self._header_ids[path] = "-"
+        return self._header_ids[path]
+
+    def result_key(self, path: str, blob_id: str, text: str) -> str:
+        h = hashlib.sha1()
+        h.update(f"{RESULT_VERSION}\0{blob_id}\0{path}\0{self.model.digest}\0".encode())
+        h.update(self.project.salt.encode())
+        h.update(",".join(sorted(self.only_rules or ())).encode())
+        extra = []
+        for key in ("summary_headers", "type_headers"):
+            extra.extend(self.project.engine_headers(key))
+        for inc in _INCLUDE_RE.findall(text):
+            r = self.project.resolve_include(inc, path)
+            if r:
+                extra.append(r)
+        for p in sorted(set(extra)):
+            h.update(f"{p}={self._blob(p)}\0".encode())
+        return h.hexdigest()
+
+    def check_file(self, path: str) -> FileReport:
+        t0 = time.perf_counter()
+        try:
+            sf = self.source.read(path)
+        except InputError as e:
+            return FileReport(path, "error", error=str(e))
+        try:
+            key = self.result_key(path, sf.blob_id, sf.text)
+        except Exception as e:  # noqa: BLE001 - one file's trouble must not stop the run
+            return FileReport(path, "error", error=_one_line(e))
+        hit = self.cache.get("result", key)
+        if isinstance(hit, FileReport):
+            return FileReport(hit.path, hit.status, hit.functions, hit.degraded_functions,
+                              hit.error, hit.findings, time.perf_counter() - t0, True)
+        try:
+            fa = self.project.analyse_file(path)
+            found = checks.run_checks(fa, self.model, self.only_rules) \
+                if fa.status != "error" else []
+            report = FileReport(path, fa.status, len(fa.functions), fa.degraded_functions,
+                                fa.error, tuple(fingerprint_all(found)),
+                                time.perf_counter() - t0)
+        except RecursionError:
+            report = FileReport(path, "error", error="nesting too deep to analyse")
+        except Exception as e:  # noqa: BLE001
+            report = FileReport(path, "error", error=_one_line(e))
+        self.cache.put("result", key, report)
+        return report
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e).splitlines()[0] if str(e) else ""
+    return f"internal error: {type(e).__name__}: {msg}"[:300]
+
+
+# ----------------------------------------------------------------------- worker processes
+
+_worker: Checker | None = None
+
+
+def _init_worker(spec: SourceSpec, only_rules) -> None:
+    global _worker
+    import sys
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))
+    source = spec.open()
+    model = load(Path(spec.rules) if spec.rules else None)
+    cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
+    _worker = Checker(source, model, cache, only_rules)
+
+
+def _work(path: str) -> FileReport:
+    assert _worker is not None
+    return _worker.check_file(path)
+
+
+def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
+                only_rules: set[str] | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> CheckRun:
+    """Check ``paths`` (files or folders of the source); ``jobs`` worker processes."""
+    t0 = time.perf_counter()
+    import sys
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))
+    with spec.open() as source:
+        files = source.list_files(list(paths) or ["mm"], suffixes=(".c", ".h"))
+        model = load(Path(spec.rules) if spec.rules else None)
+        cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
+        run = CheckRun()
+        if jobs <= 1 or len(files) <= 1:
+            checker = Checker(source, model, cache, only_rules)
+            for i, p in enumerate(files):
+                if progress:
+                    progress(i, len(files), p)
+                run.reports.append(checker.check_file(p))
+        else:
+            # largest files first so the pool ends together
+            with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                                     initargs=(spec, only_rules)) as pool:
+                for i, rep in enumerate(pool.map(_work, files, chunksize=1)):
+                    if progress:
+                        progress(i, len(files), rep.path)
+                    run.reports.append(rep)
+    run.cache_hits = sum(r.cached for r in run.reports)
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
