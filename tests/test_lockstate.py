@@ -1,0 +1,546 @@
+"""Lock-state dataflow on small kernel-style functions written for these tests.
+
+Each test names the lock state it expects on a line (found by its text, not its number):
+held for read/write, must or may, or not held.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from analyzer import lockmodel
+from analyzer.engine import Project
+from analyzer.explain import explain
+from analyzer.source import TreeSource
+
+MODEL = lockmodel.load()
+
+
+def analyse(tmp_path: Path, code: str, files: dict[str, str] | None = None,
+            path: str = "mm/test.c"):
+    for rel, text in {path: code, **(files or {})}.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text))
+    project = Project(TreeSource(tmp_path), MODEL)
+    fa = project.analyse_file(path)
+    assert fa.status == "ok", fa.error
+    return fa
+
+
+def state_at(fa, function: str, needle: str, nth: int = 0) -> dict[str, tuple[str, str]]:
+    """{lock: (mode, certainty)} before the line containing ``needle``."""
+    f = fa.function(function)
+    assert f is not None, function
+    ex = explain(f, fa.source.text)
+    hits = [ln for ln in ex.lines if needle in ln.text]
+    assert len(hits) > nth, f"{needle!r} not found in {function}"
+    ln = hits[nth]
+    assert ln.reachable, f"{needle!r} unreachable"
+    return {h.lock: (h.mode, h.certainty) for h in ln.held}
+
+
+def exit_state(fa, function: str):
+    return fa.function(function).result.exit_state()
+
+
+def test_lock_unlock_must_between(tmp_path):
+    fa = analyse(tmp_path, """
+        struct foo { struct rw_semaphore sem; int n; };
+        void f(struct foo *foo)
+        {
+            down_write(&foo->sem);
+            foo->n++;
+            up_write(&foo->sem);
+            foo->n--;
+        }
+    """)
+    assert state_at(fa, "f", "foo->n++") == {"foo->sem": ("write", "must")}
+    assert state_at(fa, "f", "foo->n--") == {}
+    assert exit_state(fa, "f").locks["foo->sem"].not_held
+
+
+def test_unknown_at_entry_is_not_not_held(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct foo *foo)
+        {
+            foo->n++;
+        }
+    """)
+    st = fa.function("f").result.ins[fa.function("f").cfg.entry]
+    assert st.locks == {}  # unknown: nothing claimed either way
+
+
+def test_trylock_success_edge(tmp_path):
+    fa = analyse(tmp_path, """
+        int f(struct foo *foo)
+        {
+            if (!down_read_trylock(&foo->sem))
+                return -EAGAIN;
+            foo->n++;
+            up_read(&foo->sem);
+            return 0;
+        }
+    """)
+    assert state_at(fa, "f", "return -EAGAIN") == {}
+    assert state_at(fa, "f", "foo->n++") == {"foo->sem": ("read", "must")}
+
+
+def test_trylock_then_lock_fallback(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct foo *foo)
+        {
+            if (!mutex_trylock(&foo->mutex)) {
+                foo->waits++;
+                mutex_lock(&foo->mutex);
+            }
+            foo->n++;
+            mutex_unlock(&foo->mutex);
+        }
+    """)
+    assert state_at(fa, "f", "foo->waits++") == {}
+    assert state_at(fa, "f", "foo->n++") == {"foo->mutex": ("write", "must")}
+
+
+def test_killable_zero_means_acquired(tmp_path):
+    fa = analyse(tmp_path, """
+        int f(struct mm_struct *mm)
+        {
+            if (down_write_killable(&mm->mmap_lock))
+                return -EINTR;
+            mm->n++;
+            up_write(&mm->mmap_lock);
+            return 0;
+        }
+    """)
+    assert state_at(fa, "f", "return -EINTR") == {}
+    assert state_at(fa, "f", "mm->n++") == {"mm->mmap_lock": ("write", "must")}
+
+
+def test_helper_returning_locked_object_or_null(tmp_path):
+    fa = analyse(tmp_path, """
+        static struct anon_vma *grab_anon_vma(struct folio *folio)
+        {
+            struct anon_vma *anon_vma = folio_anon(folio);
+
+            if (!anon_vma)
+                return NULL;
+            down_read(&anon_vma->root->rwsem);
+            return anon_vma;
+        }
+
+        void walker(struct folio *folio)
+        {
+            struct anon_vma *av;
+
+            av = grab_anon_vma(folio);
+            if (!av)
+                return;
+            av->n++;
+            up_read(&av->root->rwsem);
+        }
+    """)
+    assert state_at(fa, "walker", "return;") == {}
+    assert state_at(fa, "walker", "av->n++") == {"av->root->rwsem": ("read", "must")}
+    ex = exit_state(fa, "walker")
+    assert not any(f.may for f in ex.locks.values())
+
+
+ROOT_HELPERS = """
+    static inline struct anon_vma *lock_root(struct anon_vma *root,
+                                             struct anon_vma *anon_vma)
+    {
+        struct anon_vma *new_root = anon_vma->root;
+
+        if (new_root != root) {
+            if (WARN_ON_ONCE(root))
+                up_write(&root->rwsem);
+            root = new_root;
+            down_write(&root->rwsem);
+        }
+        return root;
+    }
+
+    static inline void unlock_root(struct anon_vma *root)
+    {
+        if (root)
+            up_write(&root->rwsem);
+    }
+"""
+
+
+def test_conditional_root_switching_helper(tmp_path):
+    fa = analyse(tmp_path, ROOT_HELPERS + """
+        int clone_chain(struct vm_area_struct *dst, struct vm_area_struct *src)
+        {
+            struct anon_vma_chain *avc, *pavc;
+            struct anon_vma *root = NULL;
+
+            list_for_each_entry_reverse(pavc, &src->anon_vma_chain, same_vma) {
+                struct anon_vma *anon_vma;
+
+                avc = chain_alloc(GFP_NOWAIT);
+                if (unlikely(!avc)) {
+                    unlock_root(root);
+                    root = NULL;
+                    avc = chain_alloc(GFP_KERNEL);
+                    if (!avc)
+                        goto enomem;
+                }
+                anon_vma = pavc->anon_vma;
+                root = lock_root(root, anon_vma);
+                chain_link(dst, avc, anon_vma);
+            }
+            unlock_root(root);
+            return 0;
+        enomem:
+            return -ENOMEM;
+        }
+    """)
+    held = state_at(fa, "clone_chain", "chain_link(")
+    assert held["root->rwsem"][0] == "write"
+    assert state_at(fa, "clone_chain", "root = NULL") == {}
+    assert state_at(fa, "clone_chain", "chain_alloc(GFP_KERNEL)") == {}
+    assert state_at(fa, "clone_chain", "return 0") == {}
+    assert state_at(fa, "clone_chain", "return -ENOMEM") == {}
+    # the helper's cases: switch (release old, take new), first lock, same root
+    summ = fa.function("clone_chain").analysis.summaries.summary("lock_root")
+    assert summ is not None and summ.origin == "body"
+    actions = sorted(tuple(sorted(e.action for e in c.effects)) for c in summ.cases)
+    assert actions == [(), ("acquire",), ("acquire", "release")]
+
+
+def test_goto_error_path_unlocks(tmp_path):
+    fa = analyse(tmp_path, """
+        int f(struct foo *foo)
+        {
+            int err;
+
+            mutex_lock(&foo->mutex);
+            err = prepare(foo);
+            if (err)
+                goto out_unlock;
+            foo->n++;
+        out_unlock:
+            mutex_unlock(&foo->mutex);
+            return err;
+        }
+    """)
+    assert state_at(fa, "f", "foo->n++") == {"foo->mutex": ("write", "must")}
+    assert state_at(fa, "f", "mutex_unlock") == {"foo->mutex": ("write", "must")}
+    assert state_at(fa, "f", "return err") == {}
+
+
+def test_early_return_inside_locked_region_is_may_at_exit(tmp_path):
+    fa = analyse(tmp_path, """
+        int f(struct foo *foo)
+        {
+            spin_lock(&foo->lock);
+            if (foo->dead)
+                return -ENOENT;
+            spin_unlock(&foo->lock);
+            return 0;
+        }
+    """)
+    fact = exit_state(fa, "f").locks["foo->lock"]
+    assert fact.may and not fact.must
+
+
+def test_guard_released_on_every_exit(tmp_path):
+    fa = analyse(tmp_path, """
+        int f(struct foo *foo)
+        {
+            guard(mutex)(&foo->mutex);
+            if (foo->dead)
+                return -ENOENT;
+            foo->n++;
+            return 0;
+        }
+    """)
+    assert state_at(fa, "f", "foo->n++") == {"foo->mutex": ("write", "must")}
+    assert state_at(fa, "f", "return -ENOENT") == {"foo->mutex": ("write", "must")}
+    assert exit_state(fa, "f").locks["foo->mutex"].not_held
+
+
+def test_scoped_guard_held_in_body_only(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct foo *foo)
+        {
+            scoped_guard(spinlock, &foo->lock) {
+                foo->n++;
+            }
+            foo->m++;
+        }
+    """)
+    assert state_at(fa, "f", "foo->n++") == {"foo->lock": ("write", "must")}
+    assert state_at(fa, "f", "foo->m++") == {}
+
+
+def test_loop_with_lock_per_iteration_converges(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct foo *foo)
+        {
+            struct item *it;
+
+            list_for_each_entry(it, &foo->items, node) {
+                spin_lock(&foo->lock);
+                it->n++;
+                spin_unlock(&foo->lock);
+            }
+            foo->done = 1;
+        }
+    """)
+    f = fa.function("f")
+    assert f.result.converged
+    assert state_at(fa, "f", "it->n++") == {"foo->lock": ("write", "must")}
+    assert state_at(fa, "f", "foo->done") == {}
+
+
+def test_reassigned_pointer_renames_held_lock(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct foo *a, struct foo *b)
+        {
+            struct foo *x = a;
+
+            spin_lock(&x->lock);
+            x = b;
+            spin_unlock(&x->lock);
+        }
+    """)
+    ex = exit_state(fa, "f")
+    stale = [k for k, f in ex.locks.items() if k.startswith("x@") and f.must]
+    assert stale, ex.locks  # the lock of the old x is still held
+    assert ex.locks["x->lock"].not_held
+
+
+def test_alias_is_substituted(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct anon_vma_chain *avc)
+        {
+            struct anon_vma *anon_vma = avc->anon_vma;
+
+            down_write(&anon_vma->root->rwsem);
+            avc->n++;
+            up_write(&avc->anon_vma->root->rwsem);
+            avc->m++;
+        }
+    """)
+    assert state_at(fa, "f", "avc->n++") == {"avc->anon_vma->root->rwsem": ("write", "must")}
+    assert state_at(fa, "f", "avc->m++") == {}
+
+
+def test_must_hold_contract_and_assertion(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct foo *foo)
+            __must_hold(&foo->lock)
+        {
+            foo->n++;
+        }
+
+        void g(struct foo *foo)
+        {
+            lockdep_assert_held_write(&foo->sem);
+            foo->n++;
+        }
+    """)
+    assert state_at(fa, "f", "foo->n++") == {"foo->lock": ("write", "must")}
+    assert state_at(fa, "g", "foo->n++") == {"foo->sem": ("write", "must")}
+
+
+def test_static_helper_entry_from_callers(tmp_path):
+    fa = analyse(tmp_path, """
+        static void bump(struct foo *f)
+        {
+            f->n++;
+        }
+
+        void a(struct foo *foo)
+        {
+            spin_lock(&foo->lock);
+            bump(foo);
+            spin_unlock(&foo->lock);
+        }
+
+        void b(struct bar *bar)
+        {
+            spin_lock(&bar->foo->lock);
+            bump(bar->foo);
+            spin_unlock(&bar->foo->lock);
+        }
+    """)
+    assert fa.function("bump").entry_from_callers
+    assert state_at(fa, "bump", "f->n++") == {"f->lock": ("write", "must")}
+
+
+def test_static_helper_called_unlocked_somewhere_is_may(tmp_path):
+    fa = analyse(tmp_path, """
+        static void bump(struct foo *f)
+        {
+            f->n++;
+        }
+
+        void a(struct foo *foo)
+        {
+            spin_lock(&foo->lock);
+            bump(foo);
+            spin_unlock(&foo->lock);
+            bump(foo);
+        }
+    """)
+    assert state_at(fa, "bump", "f->n++") == {"f->lock": ("write", "may")}
+
+
+def test_summary_derived_from_header_body(tmp_path):
+    header = """
+        static inline void widget_lock(struct widget *w)
+        {
+            spin_lock(&w->owner->lock);
+        }
+
+        static inline void widget_unlock(struct widget *w)
+        {
+            spin_unlock(&w->owner->lock);
+        }
+    """
+    fa = analyse(tmp_path, """
+        #include <linux/widget.h>
+
+        void f(struct widget *w)
+        {
+            widget_lock(w);
+            w->n++;
+            widget_unlock(w);
+            w->m++;
+        }
+    """, {"include/linux/widget.h": header})
+    assert state_at(fa, "f", "w->n++") == {"w->owner->lock": ("write", "must")}
+    assert state_at(fa, "f", "w->m++") == {}
+    summ = fa.function("f").analysis.summaries.summary("widget_lock")
+    assert summ.origin == "body"
+
+
+def test_header_body_wins_over_rules_fallback(tmp_path):
+    # the tree's own anon_vma_lock_write locks something else than rules/ says: trust the tree
+    header = """
+        static inline void anon_vma_lock_write(struct anon_vma *anon_vma)
+        {
+            down_write(&anon_vma->other_sem);
+        }
+    """
+    fa = analyse(tmp_path, """
+        #include <linux/rmap.h>
+
+        void f(struct anon_vma *av)
+        {
+            anon_vma_lock_write(av);
+            av->n++;
+        }
+    """, {"include/linux/rmap.h": header})
+    assert state_at(fa, "f", "av->n++") == {"av->other_sem": ("write", "must")}
+
+
+def test_rules_fallback_without_tree_header(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct anon_vma *av)
+        {
+            anon_vma_lock_read(av);
+            av->n++;
+            anon_vma_unlock_read(av);
+        }
+    """)
+    assert state_at(fa, "f", "av->n++") == {"av->root->rwsem": ("read", "must")}
+
+
+def test_helper_that_drops_and_retakes_is_a_cycle(tmp_path):
+    fa = analyse(tmp_path, """
+        static void relax(struct foo *foo)
+        {
+            spin_unlock(&foo->lock);
+            cond_resched();
+            spin_lock(&foo->lock);
+        }
+
+        void f(struct foo *foo)
+        {
+            spin_lock(&foo->lock);
+            relax(foo);
+            foo->n++;
+            spin_unlock(&foo->lock);
+        }
+    """)
+    summ = fa.function("f").analysis.summaries.summary("relax")
+    assert [e.action for c in summ.cases for e in c.effects] == ["cycle"]
+    assert state_at(fa, "f", "foo->n++") == {"foo->lock": ("write", "must")}
+    events = fa.function("f").result.replay()
+    kinds = [(e.kind, e.lock) for e in events if e.via == "relax"]
+    assert kinds == [("release", "foo->lock"), ("acquire", "foo->lock")]
+
+
+def test_null_checked_lock_is_vacuous_when_null(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct foo *p)
+        {
+            if (p)
+                spin_lock(&p->lock);
+            work();
+            if (p)
+                spin_unlock(&p->lock);
+            done();
+        }
+    """)
+    f = fa.function("f")
+    ex = explain(f, fa.source.text)
+    line = next(ln for ln in ex.lines if "work();" in ln.text)
+    assert [(h.lock, h.certainty, h.vacuous) for h in line.held] == [("p->lock", "must", True)]
+    assert state_at(fa, "f", "done();") == {}
+
+
+def test_downgrade_write_to_read(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct mm_struct *mm)
+        {
+            down_write(&mm->mmap_lock);
+            mm->a = 1;
+            downgrade_write(&mm->mmap_lock);
+            mm->b = 2;
+            up_read(&mm->mmap_lock);
+        }
+    """)
+    assert state_at(fa, "f", "mm->a = 1") == {"mm->mmap_lock": ("write", "must")}
+    assert state_at(fa, "f", "mm->b = 2") == {"mm->mmap_lock": ("read", "must")}
+
+
+def test_lock_class_from_struct_types(tmp_path):
+    fa = analyse(tmp_path, """
+        struct anon_vma {
+            struct anon_vma *root;
+            struct rw_semaphore rwsem;
+        };
+
+        void f(struct anon_vma *av)
+        {
+            down_write(&av->root->rwsem);
+            av->n++;
+        }
+    """)
+    st = fa.function("f").result.exit_state()
+    assert st.locks["av->root->rwsem"].cls == "anon_vma.rwsem"
+
+
+@pytest.mark.parametrize("cond", ["p == NULL", "!p", "unlikely(!p)", "NULL == p"])
+def test_null_check_spellings(tmp_path, cond):
+    fa = analyse(tmp_path, f"""
+        void f(struct foo *p)
+        {{
+            spin_lock(&p->lock);
+            if ({cond})
+                return;
+            p->n++;
+            spin_unlock(&p->lock);
+        }}
+    """)
+    # p was dereferenced by the lock: the NULL branch is infeasible after it
+    assert state_at(fa, "f", "p->n++") == {"p->lock": ("write", "must")}
