@@ -226,13 +226,25 @@ def analyse_functions(pf: ParsedFile, model: LockModel, summ: Summaries,
     for f in fns:
         results[f.name] = solve(f, None, False)
     # then: static helpers from their callers' states, a few rounds for chains of helpers
+    call_states: dict[int, dict[C.Call, list[State]]] = {}  # id(result) → call → states
+
+    def states_at_calls(fa: FunctionAnalysis) -> dict[C.Call, list[State]]:
+        key = id(fa.result)
+        if key not in call_states:
+            found: dict[C.Call, list[State]] = {}
+            for ev in fa.result.replay():
+                if ev.kind == "call" and ev.call is not None and ev.call.name in callers:
+                    found.setdefault(ev.call, []).append(ev.state)
+            call_states[key] = found
+        return call_states[key]
+
     for _ in range(3):
         changed = False
         for name, sites in callers.items():
             if not sites:
                 continue
             f = statics[name]
-            entry = _entry_from_callers(f, sites, results, summ)
+            entry = _entry_from_callers(f, sites, results, summ, states_at_calls)
             if entry is None:
                 continue
             cur = results[name]
@@ -259,17 +271,16 @@ def _calls(cfg: Cfg):
         yield from C.calls_in(b.cond)
 
 
-def _entry_from_callers(f: C.Function, sites, results, summ) -> State | None:
-    own = Analysis(f, build_cfg(f), results[f.name].analysis.model, summ,
+def _entry_from_callers(f: C.Function, sites, results, summ, states_at_calls) -> State | None:
+    own = Analysis(f, results[f.name].cfg, results[f.name].analysis.model, summ,
                    results[f.name].analysis.types).entry_state()
     entry: State | None = None
     for caller, call in sites:
         fa = results.get(caller.name)
         if fa is None:
             continue
-        for ev in fa.result.replay():
-            if ev.kind == "call" and ev.call == call:
-                entry = join(entry, _map_state(ev.state, fa.analysis, call, f))
+        for st in states_at_calls(fa).get(call, ()):
+            entry = join(entry, _map_state(st, fa.analysis, call, f))
     if entry is None:
         return None
     for k, fact in own.locks.items():  # the callee's own contract wins

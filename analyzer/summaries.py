@@ -33,13 +33,18 @@ class FunctionIndex:
     """Where to find a function body by name, nearest first."""
 
     lookups: list[Callable[[str], C.Function | None]] = field(default_factory=list)
+    _memo: dict[str, C.Function | None] = field(default_factory=dict)
 
     def find(self, name: str) -> C.Function | None:
+        if name in self._memo:
+            return self._memo[name]
+        found = None
         for look in self.lookups:
-            fn = look(name)
-            if fn is not None:
-                return fn
-        return None
+            found = look(name)
+            if found is not None:
+                break
+        self._memo[name] = found
+        return found
 
 
 class Summaries:
