@@ -54,6 +54,7 @@ class LockModel:
     structs: dict[str, dict[str, str]]
     transparent: frozenset[str]
     digest: str = ""
+    assertions: frozenset[str] = frozenset()
     extra: dict = field(default_factory=dict, compare=False)  # other rules/*.toml tables
 
     # ------------------------------------------------------------------ lookups
@@ -126,4 +127,5 @@ def load(rules_dir: Path | None = None) -> LockModel:
     structs = {k: dict(v) for k, v in locks.get("structs", {}).items()}
     extra = {k: v for k, v in tables.items() if k != "locks"}
     return LockModel(prims, guards, wrappers, classes, structs,
-                     frozenset(locks.get("transparent", ())), h.hexdigest(), extra)
+                     frozenset(locks.get("transparent", ())), h.hexdigest(),
+                     frozenset(locks.get("assertions", ())), extra)

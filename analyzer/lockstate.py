@@ -75,6 +75,7 @@ class State:
     null: frozenset[str] = frozenset()
     nonnull: frozenset[str] = frozenset()
     env: dict[str, C.Expr] = field(default_factory=dict)  # path mode only
+    eq: frozenset[tuple[str, str]] = frozenset()  # pairs of paths known to be one object
 
     def held(self) -> list[tuple[str, Fact]]:
         return sorted((k, f) for k, f in self.locks.items() if f.may)
@@ -89,6 +90,24 @@ class State:
 
     def null_rooted(self, key: str) -> bool:
         return any(_has_prefix(key, n) for n in self.null)
+
+
+def same_object(st: State, a: str, b: str, depth: int = 3) -> bool:
+    """Whether paths ``a`` and ``b`` name one object, using the equalities the state knows
+    (``root == anon_vma->root`` makes ``root->rwsem`` and ``anon_vma->root->rwsem`` one lock)."""
+    if a == b:
+        return True
+    if depth == 0:
+        return False
+    for x, y in st.eq:
+        for p, q in ((x, y), (y, x)):
+            if _has_prefix(a, p) and same_object(st, q + a[len(p):], b, depth - 1):
+                return True
+    return False
+
+
+def _pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
 
 
 def _has_prefix(key: str, base: str) -> bool:
@@ -123,7 +142,7 @@ def join(a: State | None, b: State | None) -> State | None:
         if f.poss != UNKNOWN:
             locks[k] = f
     env = {k: v for k, v in a.env.items() if b.env.get(k) == v} if a.env or b.env else {}
-    return State(locks, a.null & b.null, a.nonnull & b.nonnull, env)
+    return State(locks, a.null & b.null, a.nonnull & b.nonnull, env, a.eq & b.eq)
 
 
 # --------------------------------------------------------------------------- summaries
@@ -143,6 +162,7 @@ class SumCase:
     ret: C.Expr | None = None  # returned value, in terms of parameters (None: unknown)
     truth: bool | None = None  # returned value non-zero / zero (None: unknown)
     requires: tuple[tuple[C.Expr, bool], ...] = ()  # (param path, is NULL) on this path
+    equal: tuple[tuple[C.Expr, C.Expr], ...] = ()  # param paths equal on this path
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +205,7 @@ class Event:
     block: int = -1
     lock_expr: C.Expr | None = None  # canonical expression of the lock
     lock_kind: str | None = None  # rwsem | mutex | spinlock | …
+    trylock: bool = False
 
 
 Emit = Callable[[Event], None] | None
@@ -317,14 +338,15 @@ class Analysis:
         return st
 
     # ------------------------------------------------------------ lock actions
-    def acquire(self, st, lock_e, mode, kind, span, emit, via=None, blk=-1) -> State:
+    def acquire(self, st, lock_e, mode, kind, span, emit, via=None, blk=-1,
+                trylock=False) -> State:
         k = self.key(lock_e, st)
         if k is None:
             return st
         old = st.locks.get(k)
         if emit:
             emit(Event("acquire", span, st, k, old, mode, via=via, block=blk,
-                       lock_expr=self.canon(lock_e, st), lock_kind=kind))
+                       lock_expr=self.canon(lock_e, st), lock_kind=kind, trylock=trylock))
         cls = old.cls if old else self.lock_class(lock_e, st)
         st = st.with_lock(k, Fact(frozenset({"W" if mode == "write" else "R"}), cls, kind))
         return self._nonnull_base(st, lock_e)
@@ -423,7 +445,8 @@ class Analysis:
         if prim.action == "downgrade":
             return [(self.downgrade(st, lock_e, span, emit, blk=blk), None, None)]
         if prim.action == "trylock":
-            got = self.acquire(st, lock_e, prim.mode, prim.kind, span, emit, blk=blk)
+            got = self.acquire(st, lock_e, prim.mode, prim.kind, span, emit, blk=blk,
+                               trylock=True)
             ok = prim.success != "zero"
             return [(got, None, ok), (st, None, not ok)]
         return [(st, None, None)]
@@ -456,6 +479,10 @@ class Analysis:
             else:
                 st = replace(st, nonnull=st.nonnull | {k})
         st = self._forget_memory(st, call)
+        for a_e, b_e in case.equal:
+            ka, kb = self.key(tr(a_e), st), self.key(tr(b_e), st)
+            if ka and kb and ka != kb:
+                st = replace(st, eq=st.eq | {_pair(ka, kb)})
         ret_e = tr(case.ret) if case.ret is not None and not _mentions(case.ret, RET) else None
         for eff in case.effects:
             if _mentions(eff.lock, RET):
@@ -611,6 +638,9 @@ class Analysis:
         st = self.kill(st, tk, span.line)
         if emit:
             emit(Event("assign", span, st, lock=tk, block=blk))
+        if vk is not None and not null_v and _is_pure_path(_strip(val)) \
+                and not _has_prefix(vk, tk):
+            st = replace(st, eq=st.eq | {_pair(tk, vk)})
         if null_v or truth is False or was_null:
             st = self._set_null(st, tk)
         elif truth is True or was_nonnull:
@@ -629,10 +659,13 @@ class Analysis:
                     locks[f"{base}@{line}{k[len(base):]}"] = f
         null = frozenset(n for n in st.null if not _has_prefix(n, base))
         nonnull = frozenset(n for n in st.nonnull if not _has_prefix(n, base))
-        if locks is None and len(null) == len(st.null) and len(nonnull) == len(st.nonnull):
+        eq = frozenset(p for p in st.eq if not (_has_prefix(p[0], base)
+                                                 or _has_prefix(p[1], base)))
+        if locks is None and len(null) == len(st.null) and len(nonnull) == len(st.nonnull) \
+                and len(eq) == len(st.eq):
             return st
         return replace(st, locks=locks if locks is not None else st.locks, null=null,
-                       nonnull=nonnull)
+                       nonnull=nonnull, eq=eq)
 
     def _set_null(self, st: State, k: str) -> State:
         """``k`` is NULL: locks reached through it do not exist on this path."""
@@ -673,6 +706,11 @@ class Analysis:
                     return self.refine(st, other, truth if op == "!=" else not truth, span,
                                        emit, blk)
                 st = self.eval(st, e, span, emit, blk)
+                if st is not None and truth == (op == "=="):
+                    kl, kr = self.key(l, st), self.key(r, st)
+                    if kl and kr and kl != kr and _is_pure_path(_strip(l)) \
+                            and _is_pure_path(_strip(r)):
+                        st = replace(st, eq=st.eq | {_pair(kl, kr)})
                 return st
             case C.Call(args=args) if e.name in self.model.transparent and args:
                 st2 = st
@@ -723,7 +761,13 @@ class Analysis:
     def op(self, st: State, op: Op, emit: Emit, blk=-1) -> State | None:
         k = op.kind
         if k == "eval":
-            return self.eval(st, op.expr, op.span, emit, blk)
+            e = op.expr
+            if isinstance(e, C.Call) and e.name in self.model.assertions and e.args:
+                # WARN_ON(cond) as a statement states the author's belief that cond is false
+                if emit:
+                    emit(Event("call", op.span, st, call=e, block=blk))
+                return self.refine(st, e.args[0], False, op.span, emit, blk) or st
+            return self.eval(st, e, op.span, emit, blk)
         if k == "decl":
             if op.expr is None:
                 return self.kill(st, op.name, op.span.line) if self.mode == "main" else st

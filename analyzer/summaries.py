@@ -158,8 +158,14 @@ class Summaries:
             if pe is None or not _root_ok(pe, set(params), locals_):
                 continue
             requires.append((pe, k in st.null))
+        equal = []
+        for a, b in sorted(st.eq):
+            pa, pb = _parse_path(a), _parse_path(b)
+            if pa is not None and pb is not None and _root_ok(pa, set(params), locals_) \
+                    and _root_ok(pb, set(params), locals_):
+                equal.append((pa, pb))
         ret_out = rexpr if rexpr is not None and _root_ok(rexpr, set(params), locals_) else None
-        return SumCase(tuple(effects), ret_out, truth, tuple(requires))
+        return SumCase(tuple(effects), ret_out, truth, tuple(requires), tuple(equal))
 
     def _joined_case(self, an: Analysis, params) -> SumCase:
         res = an.solve()

@@ -13,6 +13,7 @@ import pytest
 
 from analyzer import lockmodel
 from analyzer.engine import Project
+from analyzer.cast import render
 from analyzer.explain import explain
 from analyzer.source import TreeSource
 
@@ -544,3 +545,47 @@ def test_null_check_spellings(tmp_path, cond):
     """)
     # p was dereferenced by the lock: the NULL branch is infeasible after it
     assert state_at(fa, "f", "p->n++") == {"p->lock": ("write", "must")}
+
+
+def test_root_helper_establishes_equality(tmp_path):
+    fa = analyse(tmp_path, ROOT_HELPERS + """
+        void unlink_all(struct vm_area_struct *vma)
+        {
+            struct anon_vma_chain *avc;
+            struct anon_vma *root = NULL;
+
+            list_for_each_entry(avc, &vma->anon_vma_chain, same_vma) {
+                struct anon_vma *anon_vma = avc->anon_vma;
+
+                root = lock_root(root, anon_vma);
+                tree_remove(avc, &anon_vma->rb_root);
+            }
+            unlock_root(root);
+        }
+    """)
+    from analyzer.lockstate import same_object
+    f = fa.function("unlink_all")
+    st = next(s for op, s, _ in f.result.op_states()
+              if op.expr is not None and "tree_remove" in render(op.expr))
+    assert same_object(st, "root->rwsem", "avc->anon_vma->root->rwsem")
+
+
+def test_warn_on_comparing_roots_is_evidence(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct anon_vma *a, struct anon_vma *b)
+        {
+            VM_WARN_ON(a->root != b->root);
+            a->n++;
+        }
+
+        void g(struct anon_vma *a, struct anon_vma *b)
+        {
+            a->n++;
+        }
+    """)
+    from analyzer.lockstate import same_object
+    for name, expected in (("f", True), ("g", False)):
+        fn = fa.function(name)
+        st = next(s for op, s, _ in fn.result.op_states()
+                  if op.expr is not None and "a->n" in render(op.expr))
+        assert same_object(st, "a->root->rwsem", "b->root->rwsem") is expected
