@@ -2,7 +2,8 @@
 
 At every operation: which locks (canonical instance path, e.g. ``root->rwsem``) are held, in
 which mode, on all paths (must) or some (may). A lock's value is the set of what it can be on
-the paths reaching a point: ``R``/``W`` held for read/write, ``N`` known not held, ``U`` unknown
+the paths reaching a point: ``R``/``W`` held for read/write, ``A`` held in an unstated mode (an assertion
+or contract that does not say), ``N`` known not held, ``U`` unknown
 (as the caller left it). A function starts with every lock ``U``: precision first, "unknown" is
 never reported as "not held".
 
@@ -32,7 +33,7 @@ from . import cast as C
 from .cfg import Block, Cfg, Edge, EdgeKind, Op
 from .lockmodel import LockModel, Primitive
 
-HELD = frozenset({"R", "W"})
+HELD = frozenset({"R", "W", "A"})  # read, write, held in a mode nobody stated (asserts)
 UNKNOWN = frozenset({"U"})
 NOT_HELD = frozenset({"N"})
 RET = "__ret"
@@ -62,7 +63,12 @@ class Fact:
 
     @property
     def mode(self) -> str:
-        return "write" if "W" in self.poss else "read"
+        held = self.poss & HELD
+        if held == {"W"}:
+            return "write"
+        if held == {"R"}:
+            return "read"
+        return "any"  # asserted held in an unstated mode, or read on some paths, write on others
 
     @property
     def certainty(self) -> str:
@@ -334,7 +340,7 @@ class Analysis:
             if k is None:
                 continue
             if ann.kind in ("must_hold", "releases"):
-                st = st.with_lock(k, Fact(frozenset({"W"}), self.lock_class(ann.expr, st)))
+                st = st.with_lock(k, Fact(frozenset({"A"}), self.lock_class(ann.expr, st)))
         return st
 
     # ------------------------------------------------------------ lock actions
@@ -371,7 +377,7 @@ class Analysis:
             emit(Event("assert", span, st, k, old, mode, via=via, block=blk,
                        lock_expr=self.canon(lock_e, st)))
         poss = {"write": frozenset({"W"}), "read": frozenset({"R"}), "none": NOT_HELD}.get(
-            mode, HELD)
+            mode, frozenset({"A"}))
         cls = old.cls if old else self.lock_class(lock_e, st)
         return self._nonnull_base(st.with_lock(k, Fact(poss, cls, old.kind if old else "lock")),
                                   lock_e)

@@ -1,6 +1,6 @@
-"""Rule registry: one module per rule, each exposing ``RULE`` (its id) and
-``check(ctx) -> Iterable[Finding]``. A check reads a solved function (CFG, lock states, event
-replay) through ``CheckContext`` and never prints.
+"""Rule registry: one module per rule (or per family of rules sharing one pass), each
+exposing ``RULE`` or ``RULES`` (ids) and ``check(ctx) -> Iterable[Finding]``. A check reads a
+solved function (CFG, lock states, event replay) through ``CheckContext`` and never prints.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from ..lockmodel import LockModel
 from ..lockstate import Event
 
 # one line per rule: module name under analyzer.checks
-RULE_MODULES: tuple[str, ...] = ()
+RULE_MODULES: tuple[str, ...] = (
+    "lock_dropped_in_loop",
+    "protected_access",
+)
 
 
 @dataclass
@@ -36,15 +39,19 @@ def load_checks():
     return [import_module(f"{__name__}.{m}") for m in RULE_MODULES]
 
 
+def ids_of(module) -> tuple[str, ...]:
+    return tuple(getattr(module, "RULES", None) or (module.RULE,))
+
+
 def rule_ids() -> list[str]:
-    return [m.RULE for m in load_checks()]
+    return [r for m in load_checks() for r in ids_of(m)]
 
 
 def run_checks(file: FileAnalysis, model: LockModel, only: set[str] | None = None):
     findings = []
-    checks = [c for c in load_checks() if only is None or c.RULE in only]
+    checks = [c for c in load_checks() if only is None or set(ids_of(c)) & only]
     for fa in file.functions:
         ctx = CheckContext(file, fa, model)
         for c in checks:
-            findings.extend(c.check(ctx))
+            findings.extend(f for f in c.check(ctx) if only is None or f.rule in only)
     return findings

@@ -35,7 +35,7 @@ def check_text(run, plain: bool = True) -> str:
 def _held_text(ln) -> str:
     parts = []
     for h in ln.held:
-        m = "W" if h.mode == "write" else "R"
+        m = {"write": "W", "read": "R"}.get(h.mode, "R/W")
         cond = " if non-NULL" if h.vacuous else ""
         parts.append(f"{h.lock}:{m}/{h.certainty}{cond}")
     return ", ".join(parts)

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Types and wrappers used by the rule fixtures, written for rmaplint in kernel style. */
+#ifndef RMAPLINT_FIXTURE_ANON_H
+#define RMAPLINT_FIXTURE_ANON_H
+
+struct anon_vma {
+	struct anon_vma *root;
+	struct rw_semaphore rwsem;
+	struct anon_vma *parent;
+	struct rb_root_cached rb_root;
+	unsigned long num_children;
+	unsigned long num_active_vmas;
+};
+
+struct anon_vma_chain {
+	struct vm_area_struct *vma;
+	struct anon_vma *anon_vma;
+	struct list_head same_vma;
+	struct rb_node rb;
+};
+
+struct mm_struct {
+	struct rw_semaphore mmap_lock;
+	spinlock_t page_table_lock;
+};
+
+struct vm_area_struct {
+	struct mm_struct *vm_mm;
+	struct list_head anon_vma_chain;
+	struct anon_vma *anon_vma;
+};
+
+struct widget_list {
+	spinlock_t lock;
+	struct list_head widgets;
+	int users;
+};
+
+static inline void anon_vma_lock_write(struct anon_vma *anon_vma)
+{
+	down_write(&anon_vma->root->rwsem);
+}
+
+static inline void anon_vma_unlock_write(struct anon_vma *anon_vma)
+{
+	up_write(&anon_vma->root->rwsem);
+}
+
+static inline void anon_vma_lock_read(struct anon_vma *anon_vma)
+{
+	down_read(&anon_vma->root->rwsem);
+}
+
+static inline void anon_vma_unlock_read(struct anon_vma *anon_vma)
+{
+	up_read(&anon_vma->root->rwsem);
+}
+
+#endif

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fixture for lock-dropped-in-loop, written for rmaplint in kernel style.
+ * The shapes follow the anon_vma clean-up: a conditional root-switching helper, an
+ * explicit unlock/relock around a sleeping allocation, and the form without a drop.
+ */
+#include "anon.h"
+
+static inline struct anon_vma *take_root(struct anon_vma *root, struct anon_vma *anon_vma)
+{
+	struct anon_vma *new_root = anon_vma->root;
+
+	if (new_root != root) {
+		if (WARN_ON_ONCE(root))
+			up_write(&root->rwsem);
+		root = new_root;
+		down_write(&root->rwsem);
+	}
+	return root;
+}
+
+static inline void drop_root(struct anon_vma *root)
+{
+	if (root)
+		up_write(&root->rwsem);
+}
+
+/* The helper form: the lock is dropped for the retry through drop_root(). */
+int clone_with_helpers(struct vm_area_struct *dst, struct vm_area_struct *src)
+{
+	struct anon_vma_chain *avc, *pavc;
+	struct anon_vma *root = NULL;
+
+	/* as in the kernel, no assertion says the caller holds the mmap lock */
+	// ruleid: walk-unlocked
+	list_for_each_entry_reverse(pavc, &src->anon_vma_chain, same_vma) {
+		struct anon_vma *anon_vma;
+
+		avc = chain_alloc(GFP_NOWAIT | __GFP_NOWARN);
+		if (unlikely(!avc)) {
+			// ruleid: lock-dropped-in-loop
+			drop_root(root);
+			root = NULL;
+			avc = chain_alloc(GFP_KERNEL);
+			if (!avc)
+				goto enomem;
+		}
+		anon_vma = pavc->anon_vma;
+		// ok: lock-dropped-in-loop
+		root = take_root(root, anon_vma);
+		chain_assign(dst, avc, anon_vma);
+		anon_vma_interval_tree_insert(avc, &anon_vma->rb_root);
+	}
+	drop_root(root);
+	return 0;
+enomem:
+	return -ENOMEM;
+}
+
+/* The explicit form: one lock for the whole walk, dropped around the sleeping retry. */
+int clone_locked_once(struct vm_area_struct *dst, struct vm_area_struct *src)
+{
+	struct anon_vma_chain *avc, *pavc;
+
+	mmap_assert_write_locked(src->vm_mm);
+	// ruleid: root-assumed-shared
+	anon_vma_lock_write(src->anon_vma);
+	list_for_each_entry_reverse(pavc, &src->anon_vma_chain, same_vma) {
+		avc = chain_alloc(GFP_NOWAIT | __GFP_NOWARN);
+		if (unlikely(!avc)) {
+			// ruleid: lock-dropped-in-loop
+			anon_vma_unlock_write(src->anon_vma);
+			avc = chain_alloc(GFP_KERNEL);
+			anon_vma_lock_write(src->anon_vma);
+			if (!avc)
+				goto enomem;
+		}
+		chain_assign(dst, avc, pavc->anon_vma);
+		anon_vma_interval_tree_insert(avc, &pavc->anon_vma->rb_root);
+	}
+	anon_vma_unlock_write(src->anon_vma);
+	return 0;
+enomem:
+	anon_vma_unlock_write(src->anon_vma);
+	return -ENOMEM;
+}
+
+/* Allocate first, then one locked pass: nothing is dropped mid-walk. */
+int clone_alloc_first(struct vm_area_struct *dst, struct vm_area_struct *src,
+		      struct list_head *prealloc)
+{
+	struct anon_vma_chain *avc, *pavc;
+
+	mmap_assert_write_locked(src->vm_mm);
+	// ok: root-assumed-shared
+	anon_vma_lock_write(src->anon_vma);
+	// ok: lock-dropped-in-loop
+	list_for_each_entry_reverse(pavc, &src->anon_vma_chain, same_vma) {
+		avc = list_first_entry(prealloc, struct anon_vma_chain, same_vma);
+		list_del(&avc->same_vma);
+		chain_assign(dst, avc, pavc->anon_vma);
+		VM_WARN_ON_ONCE(pavc->anon_vma->root != src->anon_vma->root);
+		anon_vma_interval_tree_insert(avc, &pavc->anon_vma->rb_root);
+	}
+	anon_vma_unlock_write(src->anon_vma);
+	return 0;
+}
+
+/* Locked per iteration: held only inside the body, so nothing is dropped mid-walk. */
+void bump_each(struct widget_list *wl)
+{
+	struct widget *w;
+
+	list_for_each_entry(w, &wl->widgets, node) {
+		spin_lock(&wl->lock);
+		w->count++;
+		// ok: lock-dropped-in-loop
+		spin_unlock(&wl->lock);
+	}
+}
+
+/* Dropped and the walk abandoned: the lock is not retaken inside the loop. */
+int find_and_leave(struct widget_list *wl, int key)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	list_for_each_entry(w, &wl->widgets, node) {
+		if (w->key == key) {
+			// ok: lock-dropped-in-loop
+			spin_unlock(&wl->lock);
+			return w->value;
+		}
+	}
+	spin_unlock(&wl->lock);
+	return -ENOENT;
+}
+
+/* A helper that drops and retakes the caller's lock is a drop too. */
+static void widget_relax(struct widget_list *wl)
+{
+	spin_unlock(&wl->lock);
+	cond_resched();
+	spin_lock(&wl->lock);
+}
+
+void scan_widgets(struct widget_list *wl)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	list_for_each_entry(w, &wl->widgets, node) {
+		w->count = 0;
+		if (need_resched())
+			// ruleid: lock-dropped-in-loop
+			widget_relax(wl);
+	}
+	spin_unlock(&wl->lock);
+}
+
+/* A justified drop is still reported, marked justified. */
+void scan_justified(struct widget_list *wl)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	list_for_each_entry(w, &wl->widgets, node) {
+		w->count = 0;
+		// ruleid: lock-dropped-in-loop
+		spin_unlock(&wl->lock);
+		/* rmaplint: allow lock-dropped-in-loop — widgets are pinned by wl->users */
+		cond_resched();
+		spin_lock(&wl->lock);
+	}
+	spin_unlock(&wl->lock);
+}

@@ -1,0 +1,106 @@
+"""The fixture corpus: ``corpus/rules/*.c`` are kernel-style C written by us, annotated like
+semgrep tests. An annotation comment applies to the next line that is not an annotation:
+
+    // ruleid: <id>       a finding of <id> must start on that line
+    // ok: <id>           no finding of <id> may start there
+    // todoruleid: <id>   a known miss: <id> should fire there but does not yet
+
+Every finding in a fixture must be expected by a ``ruleid`` annotation (any rule), so a
+fixture fails on missed lines, on unexpected lines and on unknown rule ids.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from analyzer import checks, lockmodel
+from analyzer.cache import Cache
+from analyzer.run import Checker
+from analyzer.source import TreeSource
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus" / "rules"
+DOCS = ROOT / "rules" / "docs"
+ANNOTATION = re.compile(r"//\s*(ruleid|ok|todoruleid):\s*([\w-]+(?:\s*,\s*[\w-]+)*)\s*$")
+DOC_SECTIONS = ("What it does", "Why it matters", "Example", "Use instead",
+                "Known false positives", "Confidence")
+
+FIXTURES = sorted(CORPUS.glob("*.c"))
+RULE_IDS = set(checks.rule_ids())
+
+
+def annotations(path: Path) -> dict[str, set[tuple[str, int]]]:
+    lines = path.read_text().splitlines()
+    out: dict[str, set[tuple[str, int]]] = {"ruleid": set(), "ok": set(), "todoruleid": set()}
+    pending: list[tuple[str, str]] = []
+    for no, text in enumerate(lines, 1):
+        m = ANNOTATION.search(text)
+        if m and text.strip().startswith("//"):
+            for rule in m.group(2).split(","):
+                pending.append((m.group(1), rule.strip()))
+            continue
+        if m:  # annotation at the end of a code line applies to that line
+            for rule in m.group(2).split(","):
+                out[m.group(1)].add((rule.strip(), no))
+        for kind, rule in pending:
+            out[kind].add((rule, no))
+        pending = []
+    return out
+
+
+def run_fixture(path: Path):
+    source = TreeSource(path.parent)
+    checker = Checker(source, lockmodel.load(), Cache(None))
+    report = checker.check_file(path.name)
+    assert report.status in ("ok", "degraded"), report.error
+    return report
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_fixture(fixture: Path):
+    ann = annotations(fixture)
+    unknown = {r for kind in ann.values() for r, _ in kind} - RULE_IDS
+    assert not unknown, f"annotations name unknown rules: {sorted(unknown)}"
+    report = run_fixture(fixture)
+    found = {(f.rule, f.line) for f in report.findings}
+    expected = ann["ruleid"]
+    missed = expected - found
+    unexpected = found - expected
+    promoted = found & ann["todoruleid"]
+    ok_violated = found & ann["ok"]
+    msgs = []
+    for rule, line in sorted(missed):
+        msgs.append(f"missed {rule} at {fixture.name}:{line}")
+    for rule, line in sorted(unexpected - promoted):
+        f = next(f for f in report.findings if (f.rule, f.line) == (rule, line))
+        msgs.append(f"unexpected {rule} at {fixture.name}:{line}: {f.message}")
+    for rule, line in sorted(promoted):
+        msgs.append(f"todoruleid {rule} at {fixture.name}:{line} now fires: make it ruleid")
+    for rule, line in sorted(ok_violated):
+        msgs.append(f"'ok: {rule}' violated at {fixture.name}:{line}")
+    assert not msgs, "\n".join(msgs)
+
+
+def test_annotation_parser_finds_the_next_code_line(tmp_path):
+    p = tmp_path / "x.c"
+    p.write_text("// ruleid: a\n// ok: b\nint x;\nint y; // ruleid: c\n")
+    ann = annotations(p)
+    assert ann["ruleid"] == {("a", 3), ("c", 4)}
+    assert ann["ok"] == {("b", 3)}
+
+
+@pytest.mark.parametrize("rule", sorted(RULE_IDS))
+def test_every_rule_has_doc_and_fixture(rule: str):
+    doc = DOCS / f"{rule}.md"
+    assert doc.is_file(), f"rules/docs/{rule}.md missing"
+    text = doc.read_text()
+    for section in DOC_SECTIONS:
+        assert f"## {section}" in text, f"{doc.name}: section '{section}' missing"
+    fixture = CORPUS / f"{rule}.c"
+    assert fixture.is_file(), f"corpus/rules/{rule}.c missing"
+    ann = annotations(fixture)
+    assert any(r == rule for r, _ in ann["ruleid"]), f"{fixture.name}: no ruleid for {rule}"
+    assert any(r == rule for r, _ in ann["ok"]), f"{fixture.name}: no ok for {rule}"
