@@ -155,6 +155,9 @@ class _Builder:
         self.scopes: list[_Scope] = []
         self.jumps: list[_Jump] = []
         self.loops: list[Loop] = []
+        self.loop_count = 0  # ids in order of the loop statements (outer before inner)
+        self.active_loops: list[int] = []  # ids of the loops lexically around the statement
+        self.label_loops: dict[str, tuple[int, ...]] = {}  # label -> loops it is inside
         self.exit = -1
 
     # ------------------------------------------------------------ primitives
@@ -294,6 +297,7 @@ class _Builder:
                 self.here()
                 self.goto_block(EdgeKind.CONTINUE, j.cont)
             case C.Label():
+                self.label_loops[s.name] = tuple(self.active_loops)
                 self.start(self.label_block(s.name))
                 self.stmt(s.body)
             case C.If():
@@ -330,10 +334,17 @@ class _Builder:
                 self.emit(acq)
                 self.scopes.append(_Scope(s.span.start_byte, [acq]))
                 depth = len(self.scopes) - 1
+                # scoped_guard() is a one-shot ``for`` loop (include/linux/cleanup.h): a
+                # break or continue in its body leaves the guard, not an enclosing loop
+                after = self.new()
+                self.jumps.append(_Jump(after, after, depth))
                 self.stmt(s.body)
+                self.jumps.pop()
                 if self.cur is not None:
                     self.leave(depth, C.Span(s.span.end_line, s.span.end_line))
                 self.scopes.pop()
+                self.goto_block(EdgeKind.FALL, after)
+                self.cur = after
             case C.Guard():
                 acq = Op("guard_acquire", s.span, lock_class=s.lock_class, args=s.args)
                 self.emit(acq)
@@ -346,7 +357,7 @@ class _Builder:
         first_block = len(self.blocks)
         header = self.new()
         self.start(header)
-        lid = len(self.loops)
+        lid = self._open_loop()
         if it is not None:
             self.emit(Op("advance", span, expr=it.cursor, args=it.args, loop=lid,
                          name=it.macro))
@@ -361,6 +372,7 @@ class _Builder:
         self.cur = body_b
         self.stmt(body)
         self.jumps.pop()
+        self.active_loops.pop()
         if step_b is not None:
             self.goto_block(EdgeKind.FALL, step_b)
             self.cur = step_b
@@ -373,11 +385,12 @@ class _Builder:
         first_block = len(self.blocks)
         body_b = self.new()
         self.start(body_b)
-        lid = len(self.loops)
+        lid = self._open_loop()
         cond_b, after = self.new(), self.new()
         self.jumps.append(_Jump(after, cond_b, len(self.scopes)))
         self.stmt(s.body)
         self.jumps.pop()
+        self.active_loops.pop()
         self.start(cond_b)
         b = self.blocks[cond_b]
         b.cond = s.cond
@@ -390,9 +403,19 @@ class _Builder:
         self._record_loop(lid, "do", s.span, body_b, first_block, after, None)
         self.cur = after
 
+    def _open_loop(self) -> int:
+        lid = self.loop_count
+        self.loop_count += 1
+        self.active_loops.append(lid)
+        return lid
+
     def _record_loop(self, lid, kind, span, header, first_block, after, it) -> None:
-        body = frozenset(i for i in range(first_block, len(self.blocks)) if i != after) \
-            | {header}
+        # the blocks created while building the loop, except label blocks of labels outside
+        # it (first named by a goto in the body) and plus those of labels inside it
+        inside = {b for name, b in self.labels.items() if lid in self.label_loops.get(name, ())}
+        outside = set(self.labels.values()) - inside
+        body = frozenset(i for i in range(first_block, len(self.blocks))
+                         if i != after and i not in outside) | inside | {header}
         back = tuple(sorted(src for src in body for e in self.blocks[src].succs
                             if e.target == header
                             and e.kind in (EdgeKind.BACK, EdgeKind.CONTINUE)))
@@ -414,6 +437,7 @@ class _Builder:
         has_default = False
         cases = s.body.body if isinstance(s.body, C.Compound) else (s.body,)
         self.scopes.append(_Scope(s.body.span.start_byte))
+        depth = len(self.scopes) - 1
         for c in cases:
             if isinstance(c, C.Case):
                 blk = self.new()
@@ -425,6 +449,8 @@ class _Builder:
                     self.stmt(x)
             else:
                 self.stmt(c)
+        if self.cur is not None:
+            self.leave(depth, C.Span(s.span.end_line, s.span.end_line))
         self.scopes.pop()
         self.jumps.pop()
         self.goto_block(EdgeKind.FALL, after)

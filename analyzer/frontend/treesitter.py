@@ -16,7 +16,7 @@ import tree_sitter as ts
 import tree_sitter_c as tsc
 
 from .. import cast as C
-from .rewrite import IteratorTable, Rewritten, rewrite
+from .rewrite import IteratorTable, Rewritten, load_data, rewrite
 
 
 @lru_cache(maxsize=1)
@@ -298,6 +298,10 @@ class _Converter:
             site = self._site(n, "guard")
             if site is not None:
                 args = _comma_items(cond)
+                stmt_arg = load_data().guards.get(site)
+                if stmt_arg is not None and stmt_arg < len(args):
+                    # scoped_cond_guard's failure action (blanked to `0`) is no lock argument
+                    args = args[:stmt_arg] + args[stmt_arg + 1:]
                 cls = C.render(args[0]) if args else ""
                 return C.ScopedGuard(sp, cls, tuple(args[1:]), then)
             return C.If(sp, cond, then, other)
@@ -409,6 +413,8 @@ class _Converter:
         alt = n.child_by_field_name("alternative")
         kids = [c for c in n.children if c.is_named and c not in (cond_n, alt)]
         then = C.Compound(sp, tuple(self.block_items(kids)))
+        if n.type == "preproc_else":
+            return then  # the last alternative: taken when no branch above is
         other = self.preproc(alt) if alt is not None else None
         return C.If(sp, cond, then, other)
 
