@@ -657,7 +657,9 @@ class Analysis:
         """``base`` now names another object: rename what was held through it."""
         locks = None
         for k, f in st.locks.items():
-            if _strict_prefix(k, base):
+            # k == base too: spin_lock(ptl) locks what ptl points to, and ptl now points
+            # elsewhere
+            if _has_prefix(k, base):
                 if locks is None:
                     locks = dict(st.locks)
                 del locks[k]
@@ -675,7 +677,7 @@ class Analysis:
 
     def _set_null(self, st: State, k: str) -> State:
         """``k`` is NULL: locks reached through it do not exist on this path."""
-        locks = {x: f for x, f in st.locks.items() if not _strict_prefix(x, k)}
+        locks = {x: f for x, f in st.locks.items() if not _has_prefix(x, k)}
         return replace(st, locks=locks, null=st.null | {k}, nonnull=st.nonnull - {k})
 
     # ------------------------------------------------------------ conditions

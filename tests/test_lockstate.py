@@ -590,3 +590,20 @@ def test_warn_on_comparing_roots_is_evidence(tmp_path):
         st = next(s for op, s, _ in fn.result.op_states()
                   if op.expr is not None and "a->n" in render(op.expr))
         assert same_object(st, "a->root->rwsem", "b->root->rwsem") is expected
+
+
+def test_lock_through_reassigned_pointer_is_another_lock(tmp_path):
+    fa = analyse(tmp_path, """
+        void f(struct walk *pvmw)
+        {
+            spinlock_t *ptl = first_lock(pvmw);
+
+            spin_lock(ptl);
+            ptl = next_lock(pvmw);
+            spin_lock(ptl);
+            pvmw->n++;
+        }
+    """)
+    held = state_at(fa, "f", "pvmw->n++")
+    assert held["ptl"] == ("write", "must")
+    assert any(k.startswith("ptl@") for k in held)  # the first lock, still held

@@ -724,3 +724,12 @@ def test_mm_functions_parse_after_rewrite():
                 stack.extend(n.children)
     assert total > 4000
     assert bad / total < 0.05
+
+
+@pytest.mark.parametrize("body", ["(*n)++;", "*p++ = 0;", "++count;", "--left;", "!done();"])
+def test_iterator_body_starting_with_an_operator(body):
+    src = f"void f(void)\n{{\n\tlist_for_each_entry(pos, &head, node)\n\t\t{body}\n}}\n"
+    table = load_data().fallback
+    rw = rewrite(src, table)
+    assert list(rw.iter_sites.values()) == ["list_for_each_entry"]
+    assert len(rw.text) == len(src)

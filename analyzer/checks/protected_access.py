@@ -22,39 +22,33 @@ from .common import (Access, accesses, describe_lock, finding, first_acquire_lin
 RULES = ("walk-unlocked", "modify-unlocked", "root-assumed-shared")
 
 
-def check(ctx, only: set[str] | None = None):
+def check(ctx):
     an = ctx.fa.analysis
     out = []
     for acc in accesses(ctx):
         fact = held_as(acc.state, acc.lock_key)
         need = acc.structure.walk if acc.kind == "walk" else acc.structure.modify
-        if fact is not None and fact.may:
+        not_held = fact is not None and "N" in fact.poss
+        if fact is not None and fact.may and not not_held:
             if need == "write" and "R" in fact.poss and not _also_held(acc, an):
-                if only is None or "modify-unlocked" in only:
-                    out.append(_modify(ctx, acc, "held only for read on some path", "error"))
+                out.append(_modify(ctx, acc, "held only for read on some path", "error"))
             continue
         if private_object(ctx, acc.obj, acc.state):
             continue
-        other = _other_root(ctx, acc, an)
+        other = None if not_held else _other_root(ctx, acc, an)
         if other is not None:
-            if only is None or "root-assumed-shared" in only:
-                out.append(_root_shared(ctx, acc, other, an))
-            continue
-        not_held = fact is not None and "N" in fact.poss
-        if acc.kind == "walk":
-            if only is None or "walk-unlocked" in only:
-                if not_held:
-                    out.append(_walk(ctx, acc, "not held on some path", "error"))
-                elif not _contract_mentions(ctx, acc):
-                    out.append(_walk(ctx, acc, "no lock known held and no contract says the "
-                                     "caller holds it", "note"))
+            out.append(_root_shared(ctx, acc, other, an))
+        elif acc.kind == "walk":
+            if not_held:
+                out.append(_walk(ctx, acc, "not held on some path", "error"))
+            elif not _contract_mentions(ctx, acc):
+                out.append(_walk(ctx, acc, "no lock known held and no contract says the "
+                                 "caller holds it", "note"))
+        elif not_held:
+            out.append(_modify(ctx, acc, "not held on some path", "error"))
         else:
-            if only is None or "modify-unlocked" in only:
-                if not_held:
-                    out.append(_modify(ctx, acc, "not held on some path", "error"))
-                else:
-                    out.append(_modify(ctx, acc, "no lock known held and no contract says the "
-                                       "caller holds it", "warning"))
+            out.append(_modify(ctx, acc, "no lock known held and no contract says the "
+                               "caller holds it", "warning"))
     return out
 
 

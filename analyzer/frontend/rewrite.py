@@ -659,6 +659,9 @@ _SCAN = re.compile(
 _MIN_NAME = len("while")
 
 _STMT_FOLLOW = re.compile(r"[{A-Za-z_]")
+# after a known iterator in statement position, a body may also start with an operator:
+# `foreach(...) (*n)++;`, `foreach(...) *p++ = 0;`, `foreach(...) ++count;`
+_ITER_BODY_FOLLOW = re.compile(r"[{A-Za-z_(*&!~]|\+\+|--")
 _STMT_PRECEDE = frozenset(";{}):")
 _STMT_PRECEDE_WORDS = frozenset({"else", "do"})
 
@@ -1073,7 +1076,8 @@ def rewrite(
 
         # iterator or guard: statement position only.
         nxt = _after_gap(text, close_idx + 1)
-        if nxt >= n or not _STMT_FOLLOW.match(text, nxt):
+        follow = _ITER_BODY_FOLLOW if kind == "iter" else _STMT_FOLLOW
+        if nxt >= n or not follow.match(text, nxt):
             continue
         if not _preceded_by_statement_boundary(text, start):
             continue
