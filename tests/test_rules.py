@@ -1,0 +1,69 @@
+"""Rule behaviour that fixture annotations do not express: severities, messages' evidence,
+justification comments, fingerprints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from analyzer import lockmodel
+from analyzer.cache import Cache
+from analyzer.run import Checker
+from analyzer.source import TreeSource
+
+CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "rules"
+
+
+def findings(name: str, rule: str | None = None):
+    checker = Checker(TreeSource(CORPUS), lockmodel.load(), Cache(None))
+    rep = checker.check_file(name)
+    return [f for f in rep.findings if rule is None or f.rule == rule]
+
+
+def by_function(fs, function):
+    return [f for f in fs if f.function == function]
+
+
+def test_root_assumed_shared_severity_follows_the_comment():
+    fs = findings("root-assumed-shared.c", "root-assumed-shared")
+    assert [f.severity for f in by_function(fs, "link_all")] == ["warning"]
+    assert [f.severity for f in by_function(fs, "link_all_documented")] == ["note"]
+    f = by_function(fs, "link_all")[0]
+    assert "pavc->anon_vma->root == src->anon_vma->root" in f.message
+    assert f.line < f.end_line  # the region runs from the lock to the access
+    assert {r.line for r in f.related} == {f.line, f.end_line}
+
+
+def test_lock_dropped_in_loop_names_walk_and_protection():
+    fs = findings("lock-dropped-in-loop.c", "lock-dropped-in-loop")
+    f = by_function(fs, "clone_with_helpers")[0]
+    assert "src->anon_vma_chain" in f.message
+    assert "not by this lock" in f.message
+    g = by_function(fs, "clone_locked_once")[0]
+    assert "stays held" in g.message  # the mmap lock is asserted in that function
+    assert g.end_line == g.line + 2  # unlock, the GFP_KERNEL retry, lock
+
+
+def test_justification_comment_marks_the_finding():
+    fs = findings("lock-dropped-in-loop.c", "lock-dropped-in-loop")
+    just = by_function(fs, "scan_justified")[0]
+    assert just.justification == "widgets are pinned by wl->users"
+    assert all(f.justification is None for f in fs if f.function != "scan_justified")
+
+
+def test_fingerprints_survive_line_shifts(tmp_path):
+    src = (CORPUS / "lock-dropped-in-loop.c").read_text()
+    (tmp_path / "anon.h").write_text((CORPUS / "anon.h").read_text())
+    (tmp_path / "a.c").write_text(src)
+    (tmp_path / "b.c").write_text("/* a new comment\n * above everything\n */\n\n" + src)
+    checker = Checker(TreeSource(tmp_path), lockmodel.load(), Cache(None))
+    a = {f.fingerprint: f for f in checker.check_file("a.c").findings}
+    b = {f.fingerprint: f for f in checker.check_file("b.c").findings}
+    assert len(a) == len(findings("lock-dropped-in-loop.c"))
+    # the path is part of the key; compare the same file moved down by four lines instead
+    (tmp_path / "a.c").write_text("/* a new comment\n * above everything\n */\n\n" + src)
+    checker2 = Checker(TreeSource(tmp_path), lockmodel.load(), Cache(None))
+    a2 = {f.fingerprint: f for f in checker2.check_file("a.c").findings}
+    assert set(a2) == set(a)
+    assert all(a2[k].line == a[k].line + 4 for k in a)
+    assert b  # same findings in another file, other fingerprints
+    assert not set(b) & set(a)
