@@ -73,11 +73,24 @@ def _cache_dir(args) -> str | None:
 
 
 def _write(args, text: str) -> None:
+    # Source text holds the bytes of non-UTF-8 files as surrogates: write them back as the
+    # same bytes, whatever the encoding and error handler of stdout.
+    data = text.encode("utf-8", "surrogateescape")
     if args.output and args.output != "-":
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text, encoding="utf-8")
-    else:
+        out = Path(args.output)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+        except OSError as e:
+            raise InputError(f"cannot write {args.output}: {e.strerror or e}") from None
+        return
+    buf = getattr(sys.stdout, "buffer", None)
+    if buf is None:  # a text-only stream (tests): it takes str
         sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    buf.write(data)
+    buf.flush()
 
 
 def cmd_check(args) -> int:

@@ -186,6 +186,19 @@ def _work(path: str) -> FileReport:
     return _worker.check_file(path)
 
 
+def _check_named(source: Source, paths: list[str], files: list[str]) -> None:
+    """A file the user named must be readable C text: unlike a file found in a folder (which
+    only gets an ``error`` status), a binary or unreadable one is an InputError."""
+    listed = set(files)
+    for p in paths:
+        rel = source._normalize(p)  # noqa: SLF001 - the same normalisation list_files used
+        if rel not in listed:
+            continue  # a folder
+        sf = source.read(rel)  # InputError when it cannot be read
+        if sf.binary:
+            raise InputError(f"{rel}: binary file (NUL bytes), not C source")
+
+
 def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                 only_rules: set[str] | None = None,
                 progress: Callable[[int, int, str], None] | None = None) -> CheckRun:
@@ -194,8 +207,10 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
     import sys
 
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))
+    paths = list(paths) or ["mm"]
     with spec.open() as source:
-        files = source.list_files(list(paths) or ["mm"], suffixes=(".c", ".h"))
+        files = source.list_files(paths, suffixes=(".c", ".h"))
+        _check_named(source, paths, files)
         model = load(Path(spec.rules) if spec.rules else None)
         cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
         run = CheckRun()
