@@ -60,7 +60,7 @@ def _held(st: State | None) -> tuple[Held, ...]:
 
 def explain(fa: FunctionAnalysis, text: str) -> Explanation:
     fn = fa.function
-    src_lines = text.splitlines()
+    src_lines = text.split("\n")  # only \n counts lines (splitlines also splits at \f)
     at: dict[int, tuple[State | None, bool]] = {}
     for op, st, _ in fa.result.op_states():
         ln = op.span.line

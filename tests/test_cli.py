@@ -420,9 +420,6 @@ def test_non_utf8_source_to_output_file(rmaplint, tree, tmp_path):
     assert b"\t/* na\xefve caf\xe9 */" in out.read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason="analyzer/explain.py splits the source with "
-                   "str.splitlines(), which also breaks at \\f, \\v, \\x1c-\\x1e, \\x85, "
-                   "\\u2028/\\u2029: every line after a form feed gets the wrong text")
 def test_form_feed_keeps_lines_aligned(rmaplint, tree):
     src = (b"#include \"internal.h\"\n"
            b"\x0c\n"
