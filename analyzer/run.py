@@ -14,7 +14,7 @@ import os
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -26,7 +26,7 @@ from .findings import Finding, fingerprint_all
 from .lockmodel import LockModel, load
 from .source import Source, open_source
 
-RESULT_VERSION = "1"
+RESULT_VERSION = "2"
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
@@ -40,6 +40,7 @@ class FileReport:
     findings: tuple[Finding, ...] = ()
     seconds: float = 0.0
     cached: bool = False
+    spans: tuple[tuple[str, int, int], ...] = ()  # (function, first line, last line)
 
     def to_json(self) -> dict:
         return {"path": self.path, "status": self.status, "functions": self.functions,
@@ -143,15 +144,16 @@ class Checker:
             return FileReport(path, "error", error=_one_line(e))
         hit = self.cache.get("result", key)
         if isinstance(hit, FileReport):
-            return FileReport(hit.path, hit.status, hit.functions, hit.degraded_functions,
-                              hit.error, hit.findings, time.perf_counter() - t0, True)
+            return replace(hit, seconds=time.perf_counter() - t0, cached=True)
         try:
             fa = self.project.analyse_file(path)
             found = checks.run_checks(fa, self.model, self.only_rules) \
                 if fa.status != "error" else []
             report = FileReport(path, fa.status, len(fa.functions), fa.degraded_functions,
                                 fa.error, tuple(fingerprint_all(found)),
-                                time.perf_counter() - t0)
+                                time.perf_counter() - t0, spans=tuple(
+                                    (f.function.name, f.function.span.line,
+                                     f.function.span.end_line) for f in fa.functions))
         except RecursionError:
             report = FileReport(path, "error", error="nesting too deep to analyse")
         except Exception as e:  # noqa: BLE001

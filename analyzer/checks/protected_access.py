@@ -111,7 +111,7 @@ def _root_shared(ctx, acc: Access, other, an):
                    [held_key, acc.lock_key],
                    related=[(start, f"{held_key} taken here"),
                             (acc.line, f"{obj}'s structure {verb} here")],
-                   key=(held_key, acc.what))
+                   key=(held_key, acc.structure.name))
 
 
 def _states_invariant(ctx) -> bool:

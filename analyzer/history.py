@@ -1,0 +1,121 @@
+"""Findings across history: for every commit of a range that touches the paths, which
+findings exist; for each finding, the commit that introduced it and the one that removed it
+(matched by fingerprint, so line shifts do not count), and a compact timeline per function.
+
+Only the files a commit changes are analysed again; everything else is carried over, and
+the result cache (keyed by blob id) serves any file content seen before, in this run or an
+earlier one. The cost grows with the changed files, not with the number of revisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cache import Cache
+from .errors import InputError
+from .findings import Finding
+from .lockmodel import LockModel
+from .review import ANALYSED, RevisionAnalyser, changed_files, commit_info, commits_in, git
+from .source import GitSource
+
+
+@dataclass
+class Revision:
+    commit: str
+    subject: str
+    findings: list[str]  # fingerprints present after this commit
+    analysed: int = 0  # files analysed for it
+
+
+@dataclass
+class Tracked:
+    finding: Finding  # as last seen
+    introduced: str | None  # None: present at the start of the range
+    removed: str | None = None
+
+
+@dataclass
+class HistoryResult:
+    range: str
+    start: str | None
+    revisions: list[Revision]
+    tracked: dict[str, Tracked] = field(default_factory=dict)
+
+    def timeline(self) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
+        """(path, function) → [(commit, "+"|"-", rule)] in order."""
+        out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        order = {r.commit: i for i, r in enumerate(self.revisions)}
+        events = []
+        for t in self.tracked.values():
+            f = t.finding
+            if t.introduced is not None:
+                events.append((order[t.introduced], f.path, f.function, t.introduced, "+",
+                               f.rule))
+            if t.removed is not None:
+                events.append((order[t.removed], f.path, f.function, t.removed, "-", f.rule))
+        for _, path, fn, commit, sign, rule in sorted(events):
+            out.setdefault((path, fn), []).append((commit, sign, rule))
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "schema": "rmaplint-history/1",
+            "range": self.range,
+            "start": self.start,
+            "revisions": [{"commit": r.commit, "subject": r.subject, "findings": r.findings,
+                           "files_analysed": r.analysed} for r in self.revisions],
+            "findings": [{**t.finding.to_json(), "introduced": t.introduced,
+                          "removed": t.removed} for t in self.tracked.values()],
+        }
+
+
+def _matches(path: str, paths: list[str]) -> bool:
+    for p in paths:
+        p = p.rstrip("/")
+        if not p or path == p or path.startswith(p + "/"):
+            return True
+    return False
+
+
+def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
+            cache: Cache) -> HistoryResult:
+    commits = commits_in(repo, rev_range, paths)
+    if not commits:
+        raise InputError(f"no commit in {rev_range} touches {' '.join(paths)}")
+    analyser = RevisionAnalyser(repo, model, cache)
+    first_parent = commit_info(repo, commits[0])[0] or None
+    current: dict[str, list[Finding]] = {}
+    if first_parent is not None:
+        with GitSource(repo, first_parent) as src:
+            start_files = [f for f in src.list_files([], suffixes=ANALYSED) if _matches(f, paths)]
+        for path, rep in analyser.reports(first_parent, start_files).items():
+            current[path] = list(rep.findings)
+    res = HistoryResult(rev_range, first_parent, [])
+    for f in (x for fs in current.values() for x in fs):
+        res.tracked[f.fingerprint] = Tracked(f, None)
+    for commit in commits:
+        parent, subject, _, _ = commit_info(repo, commit)
+        files = [f for f in changed_files(repo, parent, commit)
+                 if f.endswith(ANALYSED) and _matches(f, paths)]
+        reports = analyser.reports(commit, files)
+        for f in files:
+            before = {x.fingerprint for x in current.get(f, [])}
+            now = list(reports[f].findings) if f in reports else []  # deleted file: none
+            current[f] = now
+            after = {x.fingerprint for x in now}
+            for x in now:
+                t = res.tracked.get(x.fingerprint)
+                if t is None or t.removed is not None:
+                    res.tracked[x.fingerprint] = Tracked(x, commit)
+                else:
+                    t.finding = x
+            for fp in before - after:
+                res.tracked[fp].removed = commit
+        res.revisions.append(Revision(commit, subject,
+                                      sorted(x.fingerprint for fs in current.values()
+                                             for x in fs), len(files)))
+    return res
+
+
+__all__ = ["history", "HistoryResult", "git"]

@@ -1,0 +1,34 @@
+"""History reports: per finding, when it appeared and disappeared; per function, a timeline."""
+
+from __future__ import annotations
+
+import json
+
+from ..history import HistoryResult
+
+
+def history_json(res: HistoryResult) -> str:
+    return json.dumps(res.to_json(), indent=2) + "\n"
+
+
+def history_text(res: HistoryResult) -> str:
+    subj = {r.commit: r.subject for r in res.revisions}
+    out = [f"rmaplint history of {res.range}: {len(res.revisions)} commit(s), "
+           f"{len(res.tracked)} finding(s) seen"]
+    for t in sorted(res.tracked.values(), key=lambda t: (t.finding.path, t.finding.line)):
+        f = t.finding
+        intro = f"since {t.introduced[:12]} ({subj[t.introduced]})" if t.introduced \
+            else "present at the start"
+        gone = f", removed by {t.removed[:12]} ({subj[t.removed]})" if t.removed else \
+            ", still present"
+        out.append(f"{f.path}:{f.line}: {f.severity}: {f.rule} in {f.function}(): {intro}{gone}")
+    tl = res.timeline()
+    if tl:
+        out.append("")
+        out.append("timeline per function:")
+        for (path, fn), events in sorted(tl.items()):
+            steps = "  ".join(f"{c[:8]}{sign}{rule}" for c, sign, rule in events)
+            out.append(f"  {path} {fn}(): {steps}")
+    analysed = sum(r.analysed for r in res.revisions)
+    out.append(f"{analysed} file version(s) analysed over {len(res.revisions)} commit(s)")
+    return "\n".join(out) + "\n"

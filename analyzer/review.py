@@ -1,0 +1,353 @@
+"""Reviewing a patch series: what each patch changes in the findings, and what the series
+leaves behind.
+
+For each patch (a commit and its parent) the files it changes are analysed on both sides
+(results cached by blob id, so an unchanged file is never analysed twice). Findings are
+matched by fingerprint, which survives line shifts: *new* ones appear with the patch, *fixed*
+ones disappear, *unchanged* ones stay in the functions the patch touches. The verdict compares
+the base with the end of the series: *remaining* findings are the series' own, *transient*
+ones were introduced by one patch and removed by a later one.
+
+An mbox is applied with ``git am --3way`` in a temporary worktree that is always removed,
+whatever happens (a patch that does not apply, an error, Ctrl-C, SIGTERM); the user's work
+tree, index, branches and stash are never touched, and the user's git hooks never run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cache import Cache
+from .errors import InputError
+from .findings import Finding
+from .lockmodel import LockModel
+from .run import Checker, FileReport
+from .source import GitSource
+
+ANALYSED = (".c", ".h")
+_GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=rmaplint",
+        "-c", "user.email=rmaplint@localhost", "-c", "advice.detachedHead=false"]
+
+
+@dataclass(frozen=True)
+class Hunk:
+    path: str
+    old_start: int
+    old_len: int
+    new_start: int
+    new_len: int
+
+
+@dataclass
+class PatchReview:
+    index: int
+    subject: str
+    commit: str
+    parent: str
+    files: list[str]
+    new: list[Finding] = field(default_factory=list)
+    fixed: list[Finding] = field(default_factory=list)
+    unchanged: list[Finding] = field(default_factory=list)
+    hunks: list[Hunk] = field(default_factory=list)
+    author: str = ""
+    date: str = ""
+    extra: dict = field(default_factory=dict)  # e.g. unit-test results per suite
+
+    def to_json(self) -> dict:
+        return {"index": self.index, "subject": self.subject, "commit": self.commit,
+                "files": self.files, "new": [f.to_json() for f in self.new],
+                "fixed": [f.to_json() for f in self.fixed],
+                "unchanged": [f.to_json() for f in self.unchanged], **self.extra}
+
+
+@dataclass
+class ApplyFailure:
+    index: int
+    subject: str
+    file: str | None
+    message: str
+
+
+@dataclass
+class ReviewResult:
+    repo: Path
+    base: str
+    patches: list[PatchReview]
+    remaining: list[Finding]
+    transient: list[Finding]
+    failure: ApplyFailure | None = None
+    label: str = ""
+
+    def to_json(self) -> dict:
+        doc = {"schema": "rmaplint-review/1", "base": self.base,
+               "patches": [p.to_json() for p in self.patches],
+               "verdict": {"remaining": [f.to_json() for f in self.remaining],
+                           "transient": [f.to_json() for f in self.transient]}}
+        if self.failure is not None:
+            doc["failure"] = {"index": self.failure.index, "subject": self.failure.subject,
+                              "file": self.failure.file, "message": self.failure.message}
+        return doc
+
+
+# --------------------------------------------------------------------------- git helpers
+
+
+def git(repo: Path, *args: str, check: bool = True) -> str:
+    out = subprocess.run([*_GIT, *args], cwd=repo, capture_output=True, text=True,
+                         errors="surrogateescape")
+    if check and out.returncode != 0:
+        msg = out.stderr.strip().splitlines()
+        raise InputError(f"git {args[0]} failed in {repo}: {msg[-1] if msg else out.returncode}")
+    return out.stdout
+
+
+def resolve(repo: Path, rev: str) -> str:
+    if not rev or rev.startswith("-") or "\n" in rev:
+        raise InputError(f"invalid revision '{rev}'")
+    out = subprocess.run([*_GIT, "rev-parse", "--verify", "--quiet", "--end-of-options",
+                          rev + "^{commit}"], cwd=repo, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise InputError(f"unknown revision '{rev}' in {repo}")
+    return out.stdout.strip()
+
+
+def commits_in(repo: Path, rev_range: str, paths: list[str] | None = None) -> list[str]:
+    if rev_range.startswith("-"):
+        raise InputError(f"invalid revision range '{rev_range}'")
+    if ".." not in rev_range:
+        raise InputError(f"'{rev_range}' is neither an mbox file nor a revision range (A..B)")
+    a, _, b = rev_range.partition("...") if "..." in rev_range else rev_range.partition("..")
+    resolve(repo, a or "HEAD")
+    resolve(repo, b or "HEAD")
+    args = ["rev-list", "--reverse", "--topo-order", "--end-of-options", rev_range]
+    if paths:
+        args += ["--", *paths]
+    return [c for c in git(repo, *args).split() if c]
+
+
+def commit_info(repo: Path, commit: str) -> tuple[str, str, str, str]:
+    """(parent, subject, author, date) of a commit."""
+    out = git(repo, "show", "-s", "--format=%P%x00%s%x00%an <%ae>%x00%aD", commit)
+    parents, subject, author, date = out.rstrip("\n").split("\x00")
+    parent = parents.split()[0] if parents.split() else ""
+    return parent, subject, author, date
+
+
+def changed_files(repo: Path, parent: str, commit: str) -> list[str]:
+    if not parent:
+        out = git(repo, "ls-tree", "-r", "--name-only", "-z", commit)
+    else:
+        out = git(repo, "diff", "--name-only", "-z", "--no-renames", parent, commit)
+    return sorted(p for p in out.split("\0") if p)
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def hunks(repo: Path, parent: str, commit: str, files: list[str]) -> list[Hunk]:
+    if not parent or not files:
+        return []
+    out = git(repo, "diff", "-U0", "--no-renames", parent, commit, "--", *files)
+    result = []
+    path = None
+    for line in out.splitlines():
+        if line.startswith("+++ "):
+            p = line[4:]
+            path = p[2:] if p.startswith("b/") else None
+        elif line.startswith("--- ") and path is None:
+            continue
+        else:
+            m = _HUNK.match(line)
+            if m and path:
+                result.append(Hunk(path, int(m.group(1)), int(m.group(2) or 1),
+                                   int(m.group(3)), int(m.group(4) or 1)))
+    return result
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class RevisionAnalyser:
+    """Analyse files at revisions of one repository, sharing one cache."""
+
+    def __init__(self, repo: Path, model: LockModel, cache: Cache):
+        self.repo = repo
+        self.model = model
+        self.cache = cache
+        self._memo: dict[tuple[str, str], FileReport] = {}
+
+    def reports(self, rev: str, paths: list[str]) -> dict[str, FileReport]:
+        out: dict[str, FileReport] = {}
+        todo = [p for p in paths if (rev, p) not in self._memo]
+        if todo:
+            with GitSource(self.repo, rev) as src:
+                checker = Checker(src, self.model, self.cache)
+                present = set(src.list_files([], suffixes=ANALYSED)) if todo else set()
+                for p in todo:
+                    if p in present:
+                        self._memo[(rev, p)] = checker.check_file(p)
+        for p in paths:
+            rep = self._memo.get((rev, p))
+            if rep is not None:
+                out[p] = rep
+        return out
+
+
+def _touched(report: FileReport | None, ranges: list[tuple[int, int]]) -> set[str]:
+    if report is None:
+        return set()
+    out = set()
+    for name, a, b in report.spans:
+        for lo, hi in ranges:
+            if a <= hi and lo <= b:
+                out.add(name)
+    return out
+
+
+def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
+                   cache: Cache, failure: ApplyFailure | None = None,
+                   label: str = "", on_patch=None) -> ReviewResult:
+    analyser = RevisionAnalyser(repo, model, cache)
+    patches: list[PatchReview] = []
+    introduced: dict[str, Finding] = {}
+    all_files: set[str] = set()
+    for i, commit in enumerate(commits, 1):
+        parent, subject, author, date = commit_info(repo, commit)
+        files = [f for f in changed_files(repo, parent, commit) if f.endswith(ANALYSED)]
+        all_files.update(files)
+        before = analyser.reports(parent, files) if parent else {}
+        after = analyser.reports(commit, files)
+        hs = hunks(repo, parent, commit, files)
+        pr = PatchReview(i, subject, commit, parent, files, hunks=hs, author=author, date=date)
+        for f in files:
+            a, b = before.get(f), after.get(f)
+            fa = {x.fingerprint: x for x in a.findings} if a else {}
+            fb = {x.fingerprint: x for x in b.findings} if b else {}
+            new_ranges = [(h.new_start, h.new_start + max(h.new_len, 1) - 1)
+                          for h in hs if h.path == f]
+            touched = _touched(b, new_ranges)
+            pr.new.extend(x for k, x in fb.items() if k not in fa)
+            pr.fixed.extend(x for k, x in fa.items() if k not in fb)
+            pr.unchanged.extend(x for k, x in fb.items() if k in fa and x.function in touched)
+        for x in pr.new:
+            introduced.setdefault(x.fingerprint, x)
+        patches.append(pr)
+        if on_patch is not None:
+            on_patch(pr)
+    files = sorted(all_files)
+    end = analyser.reports(commits[-1], files) if commits else {}
+    start = analyser.reports(base, files) if commits else {}
+    base_fps = {x.fingerprint for r in start.values() for x in r.findings}
+    end_f = {x.fingerprint: x for r in end.values() for x in r.findings}
+    remaining = [x for k, x in end_f.items() if k not in base_fps]
+    transient = [x for k, x in introduced.items() if k not in end_f and k not in base_fps]
+    key = lambda f: (f.path, f.line, f.rule)  # noqa: E731
+    return ReviewResult(repo, base, patches, sorted(remaining, key=key),
+                        sorted(transient, key=key), failure, label)
+
+
+# --------------------------------------------------------------------------- mbox
+
+
+@contextmanager
+def temporary_worktree(repo: Path, base: str):
+    """A detached worktree at ``base`` in a temporary folder, removed on any exit."""
+    tmp = Path(tempfile.mkdtemp(prefix="rmaplint-"))
+    wt = tmp / "wt"
+    old_term = None
+
+    def on_term(signum, frame):  # SIGTERM: unwind like Ctrl-C so the cleanup runs
+        raise KeyboardInterrupt
+
+    try:
+        try:
+            old_term = signal.signal(signal.SIGTERM, on_term)
+        except ValueError:  # not the main thread
+            old_term = None
+        git(repo, "worktree", "add", "--detach", "--quiet", str(wt), base)
+        yield wt
+    finally:
+        subprocess.run([*_GIT, "worktree", "remove", "--force", "--force", str(wt)],
+                       cwd=repo, capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run([*_GIT, "worktree", "prune"], cwd=repo, capture_output=True)
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+_FAILED = re.compile(r"^Patch failed at (\d+) (.*)$", re.M)
+_FAILED_FILE = re.compile(r"^error: (?:patch failed|.*does not exist in index|"
+                          r".*already exists in working directory)[: ]*(\S+?)(?::\d+)?$", re.M)
+
+
+def check_mbox(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+    text = data.decode("utf-8", "surrogateescape")
+    if not text.strip():
+        raise InputError(f"{path}: empty series (no patches)")
+    if "\ndiff --git " not in text and not text.startswith("diff --git "):
+        raise InputError(f"{path}: not an mbox of patches (no 'diff --git' found)")
+    if not re.search(r"^(From |Subject: )", text, re.M):
+        raise InputError(f"{path}: not an mbox of patches (no 'From ' or 'Subject:' header)")
+    return text
+
+
+def apply_mbox(repo: Path, wt: Path, mbox: Path, base: str
+               ) -> tuple[list[str], ApplyFailure | None]:
+    """``git am --3way`` the series in the worktree; the commits applied, and the failure."""
+    out = subprocess.run([*_GIT, "am", "--3way", "--keep-cr", "--quiet", str(mbox.resolve())],
+                         cwd=wt, capture_output=True, text=True, errors="surrogateescape")
+    failure = None
+    if out.returncode != 0:
+        text = out.stdout + "\n" + out.stderr
+        m = _FAILED.search(text)
+        fm = _FAILED_FILE.search(text)
+        applied = [c for c in git(wt, "rev-list", "--reverse", f"{base}..HEAD").split() if c]
+        index = int(m.group(1)) if m else len(applied) + 1
+        subject = m.group(2).strip() if m else "?"
+        last = [ln for ln in out.stderr.strip().splitlines() if ln.startswith("error")]
+        failure = ApplyFailure(index, subject, fm.group(1) if fm else None,
+                               last[0] if last else (out.stderr.strip().splitlines() or
+                                                     ["git am failed"])[-1])
+        subprocess.run([*_GIT, "am", "--abort"], cwd=wt, capture_output=True)
+        return applied, failure
+    applied = [c for c in git(wt, "rev-list", "--reverse", f"{base}..HEAD").split() if c]
+    if not applied:
+        raise InputError(f"{mbox}: empty series (git am applied no patch)")
+    return applied, None
+
+
+def review_series(repo: Path, series: str, base: str | None, model: LockModel, cache: Cache,
+                  on_patch=None) -> ReviewResult:
+    """SERIES is an mbox file or a revision range."""
+    p = Path(series)
+    if p.is_file():
+        check_mbox(p)
+        base_c = resolve(repo, base or "HEAD")
+        with temporary_worktree(repo, base_c) as wt:
+            commits, failure = apply_mbox(repo, wt, p, base_c)
+            # commits made in the worktree live in the shared object store: analyse them
+            # from the main repository, the worktree is only where git am runs
+            return review_commits(repo, base_c, commits, model, cache, failure, series,
+                                  on_patch)
+    if p.exists():
+        raise InputError(f"{series}: not a file")
+    commits = commits_in(repo, series)
+    if not commits:
+        raise InputError(f"{series}: empty series (no commits in the range)")
+    if base:
+        base_c = resolve(repo, base)
+    else:
+        first_parent = commit_info(repo, commits[0])[0]
+        base_c = first_parent or resolve(repo, series.split("..")[0] or "HEAD")
+    return review_commits(repo, base_c, commits, model, cache, None, series, on_patch)
