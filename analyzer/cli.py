@@ -156,6 +156,90 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def _model_cache(args):
+    from .cache import Cache
+    from .lockmodel import load
+
+    model = load(Path(args.rules).resolve() if args.rules else None)
+    cdir = _cache_dir(args)
+    return model, Cache(Path(cdir) if cdir else None, salt=model.digest)
+
+
+def _repo_for(args) -> Path:
+    if args.repo is not None:
+        repo = Path(args.repo).resolve()
+        if not repo.is_dir():
+            raise InputError(f"--repo {args.repo}: no such directory")
+        top = _git_toplevel(repo)
+        if top is None:
+            raise InputError(f"--repo {args.repo}: not a git repository")
+        return top
+    top = _git_toplevel(Path.cwd())
+    if top is None:
+        raise InputError(f"{Path.cwd()} is not in a git repository (use --repo DIR)")
+    return top
+
+
+def _fails(findings, fail_on: str) -> bool:
+    threshold = severity_rank(fail_on)
+    return any(severity_rank(f.severity) >= threshold and not f.justification
+               for f in findings)
+
+
+def cmd_review(args) -> int:
+    import tempfile
+
+    from .report.review import review_email, review_json, review_text
+    from .review import review_series
+
+    model, cache = _model_cache(args)
+    fmt = {"json": review_json, "email": review_email}.get(args.format, review_text)
+    if args.series is None:
+        # the embedded default: the corpus history's series on its base
+        from .corpus import build_history
+
+        with tempfile.TemporaryDirectory(prefix="rmaplint-corpus-") as tmp:
+            corpus = build_history(Path(tmp) / "repo")
+            res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, cache)
+            res.label = "the corpus series (corpus/history)"
+            reports = Path(args.reports_dir)
+            try:
+                reports.mkdir(parents=True, exist_ok=True)
+                (reports / "corpus-review.json").write_text(review_json(res))
+                (reports / "corpus-review.eml").write_text(review_email(res))
+            except OSError as e:
+                raise InputError(f"cannot write {reports}: {e.strerror or e}") from None
+            text = fmt(res)
+            if args.format == "text":
+                text += (f"report files: {reports / 'corpus-review.json'}, "
+                         f"{reports / 'corpus-review.eml'}\n")
+            _write(args, text)
+    else:
+        repo = _repo_for(args)
+        series = args.series
+        if Path(series).is_file():
+            series = str(Path(series).resolve())
+        res = review_series(repo, series, args.base, model, cache)
+        _write(args, fmt(res))
+    if res.failure is not None:
+        fl = res.failure
+        print(f"rmaplint: error: patch {fl.index} ({fl.subject}) does not apply"
+              + (f" to {fl.file}" if fl.file else "") + f": {fl.message}", file=sys.stderr)
+        return 2
+    return 1 if _fails(res.remaining, args.fail_on) else 0
+
+
+def cmd_history(args) -> int:
+    from .history import history
+    from .report.history import history_json, history_text
+
+    model, cache = _model_cache(args)
+    repo = _repo_for(args)
+    res = history(repo, args.range, args.paths or ["mm"], model, cache)
+    _write(args, history_json(res) if args.format == "json" else history_text(res))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rmaplint", description="Lock-state analysis of the Linux kernel's rmap "
                 "locking rules.")
@@ -186,6 +270,33 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("function", metavar="FUNCTION")
     common(e)
     e.set_defaults(func=cmd_explain)
+
+    r = sub.add_parser("review", help="review a patch series (mbox or A..B) patch by patch; "
+                       "without SERIES, the corpus series")
+    r.add_argument("series", nargs="?", metavar="SERIES")
+    r.add_argument("--repo", metavar="DIR", help="the repository (default: the enclosing one)")
+    r.add_argument("--base", metavar="REV", help="apply an mbox on this revision (default HEAD)")
+    r.add_argument("--format", choices=("text", "json", "email"), default="text")
+    r.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    r.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
+    r.add_argument("--fail-on", choices=("error", "warning", "note"), default="warning")
+    r.add_argument("--cache-dir", metavar="DIR")
+    r.add_argument("--no-cache", action="store_true")
+    r.add_argument("--reports-dir", metavar="DIR", default="reports",
+                   help="where the embedded default writes its report files (default reports/)")
+    r.set_defaults(func=cmd_review)
+
+    h = sub.add_parser("history", help="findings across the commits of a range: when each "
+                       "appeared and disappeared")
+    h.add_argument("range", metavar="REV_RANGE")
+    h.add_argument("paths", nargs="*", metavar="PATH")
+    h.add_argument("--repo", metavar="DIR", help="the repository (default: the enclosing one)")
+    h.add_argument("--format", choices=("text", "json"), default="text")
+    h.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    h.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
+    h.add_argument("--cache-dir", metavar="DIR")
+    h.add_argument("--no-cache", action="store_true")
+    h.set_defaults(func=cmd_history)
     return p
 
 
