@@ -240,6 +240,103 @@ def cmd_history(args) -> int:
     return 0
 
 
+def cmd_b4_check(args) -> int:
+    from .b4 import b4_check, b4_json
+
+    stdin = getattr(sys.stdin, "buffer", None)
+    if stdin is None or sys.stdin.isatty():
+        raise InputError("b4-check reads one patch on stdin "
+                         "(e.g. git format-patch -1 --stdout | rmaplint b4-check)")
+    data = stdin.read()
+    repo = _repo_for(args)
+    model, cache = _model_cache(args)
+    verdict = b4_check(repo, data, args.base, model, cache)
+    _write(args, b4_json([verdict]))
+    return 0  # the verdict is in the JSON: b4 reads the exit status only without one
+
+
+def _hook_names(args) -> list[str]:
+    return [n for n, on in (("pre-commit", args.pre_commit), ("pre-push", args.pre_push)) if on]
+
+
+def cmd_hook_install(args) -> int:
+    from .hook import install
+
+    repo = _repo_for(args)
+    run_args = ["--fail-on", args.fail_on]
+    if args.strict:
+        run_args.append("--strict")
+    if args.rules:
+        rules = Path(args.rules).resolve()
+        from .lockmodel import load
+
+        load(rules)  # a typo fails now, not at every commit
+        run_args += ["--rules", str(rules)]
+    if args.no_cache:
+        run_args.append("--no-cache")
+    elif args.cache_dir:
+        run_args += ["--cache-dir", str(Path(args.cache_dir).resolve())]
+    for line in install(repo, _hook_names(args) or ["pre-commit"], args.force, run_args):
+        print(line)
+    return 0
+
+
+def cmd_hook_uninstall(args) -> int:
+    from .hook import HOOKS, uninstall
+
+    for line in uninstall(_repo_for(args), _hook_names(args) or list(HOOKS)):
+        print(line)
+    return 0
+
+
+def cmd_hook_run(args) -> int:
+    """Exit 1 when the commit/push adds findings at or above --fail-on; an internal error
+    is one line and exit 0 (the commit goes through), or exit 2 with --strict."""
+    from .hook import blocking, finding_line, pre_commit_findings, pre_push_findings
+
+    what = "commit" if args.name == "pre-commit" else "push"
+    try:
+        repo = _repo_for(args)
+        model, cache = _model_cache(args)
+        if args.name == "pre-commit":
+            new = pre_commit_findings(repo, model, cache)
+        else:
+            # git writes the pushed refs on stdin; run by hand at a terminal, there are none
+            lines = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+            new = pre_push_findings(repo, lines, model, cache)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # noqa: BLE001 - a broken checker must not stop git
+        if os.environ.get("RMAPLINT_DEBUG"):
+            raise
+        msg = str(e).splitlines()[0] if str(e) else ""
+        kind = "" if isinstance(e, InputError) else f"internal error: {type(e).__name__}: "
+        if args.strict:
+            print(f"rmaplint hook: {args.name} check failed: {kind}{msg} "
+                  f"(--strict: {what} blocked)", file=sys.stderr)
+            return 2
+        print(f"rmaplint hook: {args.name} check skipped: {kind}{msg} "
+              f"({what} allowed; --strict blocks instead)", file=sys.stderr)
+        return 0
+    new = [f for f in new if not f.justification]
+    block = blocking(new, args.fail_on)
+    if not new:
+        return 0
+    if block:
+        print(f"rmaplint: {what} blocked: {len(block)} new finding(s) at or above "
+              f"{args.fail_on}:", file=sys.stderr)
+    else:
+        print(f"rmaplint: {len(new)} new finding(s) below {args.fail_on} "
+              f"({what} allowed):", file=sys.stderr)
+    for f in new:
+        print(finding_line(f), file=sys.stderr)
+    if block:
+        print(f"rmaplint: justify one with /* rmaplint: allow <rule> -- why */ in its "
+              f"region, or skip the check with git {what} --no-verify", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rmaplint", description="Lock-state analysis of the Linux kernel's rmap "
                 "locking rules.")
@@ -297,6 +394,56 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--cache-dir", metavar="DIR")
     h.add_argument("--no-cache", action="store_true")
     h.set_defaults(func=cmd_history)
+
+    b = sub.add_parser("b4-check", help="b4's per-patch check: one patch on stdin, "
+                       "b4's check JSON on stdout (b4.review-perpatch-check-cmd)")
+    b.add_argument("--repo", metavar="DIR", help="the repository (default: the enclosing one)")
+    b.add_argument("--base", metavar="REV", help="apply the patch on this revision "
+                   "(default HEAD)")
+    b.add_argument("-o", "--output", metavar="FILE", help="write the JSON here")
+    b.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
+    b.add_argument("--cache-dir", metavar="DIR")
+    b.add_argument("--no-cache", action="store_true")
+    b.set_defaults(func=cmd_b4_check)
+
+    k = sub.add_parser("hook", help="git hooks that block a commit or push adding findings")
+    ksub = k.add_subparsers(dest="hook_command", parser_class=_Parser, required=True)
+
+    def which(sp, verb):
+        sp.add_argument("--pre-commit", action="store_true", help=f"{verb} the pre-commit hook")
+        sp.add_argument("--pre-push", action="store_true", help=f"{verb} the pre-push hook")
+        sp.add_argument("--repo", metavar="DIR",
+                        help="the repository (default: the enclosing one)")
+
+    def run_opts(sp):
+        sp.add_argument("--fail-on", choices=("error", "warning", "note"), default="warning",
+                        help="block on new findings at or above this (default warning)")
+        sp.add_argument("--strict", action="store_true",
+                        help="block when the check itself fails (default: let it through)")
+        sp.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
+        sp.add_argument("--cache-dir", metavar="DIR")
+        sp.add_argument("--no-cache", action="store_true")
+
+    ki = ksub.add_parser("install", help="write the hook (default --pre-commit); the run "
+                         "options are stored in it")
+    which(ki, "install")
+    ki.add_argument("--force", action="store_true",
+                    help="replace a hook that is not ours (kept as <name>.rmaplint-backup)")
+    run_opts(ki)
+    ki.set_defaults(func=cmd_hook_install)
+
+    ku = ksub.add_parser("uninstall", help="remove our hooks (default both); a foreign "
+                         "hook is left alone")
+    which(ku, "uninstall")
+    ku.set_defaults(func=cmd_hook_uninstall)
+
+    kr = ksub.add_parser("run", help="what the installed hook runs")
+    kr.add_argument("name", choices=("pre-commit", "pre-push"))
+    kr.add_argument("hook_args", nargs="*", metavar="ARG",
+                    help="what git passes the hook (pre-push: remote name and URL)")
+    kr.add_argument("--repo", metavar="DIR", help="the repository (default: the enclosing one)")
+    run_opts(kr)
+    kr.set_defaults(func=cmd_hook_run)
     return p
 
 

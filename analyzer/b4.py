@@ -1,0 +1,200 @@
+"""``rmaplint b4-check``: one patch on stdin, b4's check JSON on stdout.
+
+b4 (``b4 review``) runs each command of ``b4.review-perpatch-check-cmd`` from the top of the
+git tree, pipes one patch to it as an RFC 2822 message and reads a JSON array of
+``{"tool", "status": "pass"|"warn"|"fail", "summary", "url", "details"}`` from its stdout.
+
+The patch is applied with ``git am --3way`` in a temporary worktree at HEAD (or ``--base``),
+which is always removed; the user's work tree, index, branches and stash are never touched
+and the user's hooks never run. The files it changes are analysed before and after, and the
+findings it adds (by fingerprint) decide the status: *fail* for a new error, *warn* for a
+new warning or note, *pass* otherwise. Findings justified in the source are listed but do
+not count.
+
+A patch that does not apply at HEAD may already be in HEAD (b4 can check a series out on a
+review branch): its patch-id is looked up in HEAD's recent history, and in the branch tips
+b4 passes in ``$B4_TRACKING_FILE``, and a match is analysed against its parent. A patch that
+neither applies nor is found gets status *fail* with git's reason.
+
+Exit status: 0 whenever a verdict is printed, *fail* included: b4 takes the verdict from
+the JSON and looks at the exit status only when stdout is empty. Without a verdict (empty
+stdin, not a patch, not in a git repository) stdout stays empty and the exit status is 2
+with one line on stderr, which b4 shows as a failed run with that line as details.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cache import Cache
+from .errors import InputError
+from .findings import Finding
+from .hook import finding_line
+from .lockmodel import LockModel
+from .review import (_GIT, ReviewResult, apply_mbox, commit_info, resolve, review_commits,
+                     temporary_worktree)
+
+TOOL = "rmaplint"
+HISTORY_DEPTH = 200  # commits of HEAD (and of each b4 branch tip) searched for the patch
+
+
+@dataclass
+class Verdict:
+    status: str
+    summary: str
+    details: str = ""
+    url: str = ""
+    new: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"tool": TOOL, "status": self.status, "summary": self.summary,
+                "details": self.details, "url": self.url}
+
+
+def read_patch(data: bytes) -> str:
+    """The patch text, or an InputError saying why stdin is not one patch e-mail."""
+    text = data.decode("utf-8", "surrogateescape")
+    if not text.strip():
+        raise InputError("empty input: b4-check reads one patch (an RFC 2822 message, as "
+                         "git format-patch writes it) on stdin")
+    if "\ndiff --git " not in text and not text.startswith("diff --git "):
+        raise InputError("stdin is not a patch: no 'diff --git' found")
+    head = text.lstrip("\n").split("\n\n", 1)[0]
+    if not re.search(r"^(From |From:|Subject:)", head, re.M | re.I):
+        raise InputError("stdin is not a patch e-mail: no 'From:' or 'Subject:' header "
+                         "(use git format-patch)")
+    return text
+
+
+def _patch_ids(repo: Path, text: str) -> list[str]:
+    out = subprocess.run([*_GIT, "patch-id", "--stable"], cwd=repo, input=text,
+                         capture_output=True, text=True, errors="surrogateescape")
+    return [ln.split()[0] for ln in out.stdout.splitlines() if ln.split()]
+
+
+def _tracking_tips() -> list[str]:
+    """Branch tips b4 recorded for the series (``$B4_TRACKING_FILE``), best effort."""
+    path = os.environ.get("B4_TRACKING_FILE")
+    if not path:
+        return []
+    try:
+        doc = json.loads(Path(path).read_text())
+        tips = doc.get("series", {}).get("branch-tips", [])
+        return [t["sha"] for t in tips if isinstance(t, dict) and isinstance(t.get("sha"), str)]
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return []
+
+
+def find_applied(repo: Path, text: str, base: str) -> str | None:
+    """The commit near ``base`` (or a b4 branch tip) with the patch's patch-id, if any."""
+    ids = _patch_ids(repo, text)
+    if len(ids) != 1:
+        return None
+    tips = [base] + [t for t in _tracking_tips()
+                     if re.fullmatch(r"[0-9a-f]{7,64}", t) and t != base]
+    for tip in tips:
+        log = subprocess.run([*_GIT, "log", "-p", "--no-color", "--no-ext-diff", "--no-merges",
+                              "--no-renames", f"-n{HISTORY_DEPTH}", "--format=commit %H",
+                              tip, "--"], cwd=repo, capture_output=True)
+        if log.returncode != 0:
+            continue
+        pid = subprocess.run([*_GIT, "patch-id", "--stable"], cwd=repo, input=log.stdout,
+                             capture_output=True)
+        for ln in pid.stdout.decode("ascii", "replace").splitlines():
+            parts = ln.split()
+            if len(parts) == 2 and parts[0] == ids[0]:
+                return parts[1]
+    return None
+
+
+def _count(findings: list[Finding]) -> str:
+    parts = []
+    for sev in ("error", "warning", "note"):
+        n = sum(f.severity == sev for f in findings)
+        if n:
+            parts.append(f"{n} new {sev}{'s' if n != 1 else ''}")
+    return ", ".join(parts)
+
+
+def verdict_of(res: ReviewResult, where: str) -> Verdict:
+    new = list(res.remaining)
+    counted = [f for f in new if not f.justification]
+    justified = [f for f in new if f.justification]
+    new_fps = {f.fingerprint for f in new}
+    fixed: dict[str, Finding] = {}
+    for p in res.patches:
+        for f in p.fixed:
+            if f.fingerprint not in new_fps:
+                fixed.setdefault(f.fingerprint, f)
+    files = sorted({f for p in res.patches for f in p.files})
+    if any(f.severity == "error" for f in counted):
+        status = "fail"
+    elif counted:
+        status = "warn"
+    else:
+        status = "pass"
+    if counted:
+        rules = ", ".join(sorted({f.rule for f in counted}))
+        summary = f"{_count(counted)} ({rules})"
+    elif files:
+        summary = f"no new lock findings in {len(files)} C file{'s' if len(files) != 1 else ''}"
+    else:
+        summary = "no .c/.h file changed"
+    extra = []
+    if justified:
+        extra.append(f"{len(justified)} justified")
+    if fixed:
+        extra.append(f"{len(fixed)} fixed")
+    if extra:
+        summary += "; " + ", ".join(extra)
+    summary += f" {where}"
+    lines = [finding_line(f) for f in counted] + [finding_line(f) for f in justified]
+    lines += ["fixed: " + finding_line(f) for f in fixed.values()]
+    return Verdict(status, summary, "\n".join(lines), new=new)
+
+
+def b4_check(repo: Path, data: bytes, base: str | None, model: LockModel, cache: Cache
+             ) -> Verdict:
+    text = read_patch(data)
+    base_c = resolve(repo, base or "HEAD")
+    where = f"(on {base or 'HEAD'} {base_c[:12]})"
+    fd, tmp = tempfile.mkstemp(prefix="rmaplint-b4-", suffix=".patch")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        with temporary_worktree(repo, base_c) as wt:
+            try:
+                commits, failure = apply_mbox(repo, wt, Path(tmp), base_c)
+            except InputError as e:
+                if "applied no patch" not in str(e):
+                    raise
+                commits, failure = [], None  # git am: "No changes -- Patch already applied."
+            if commits and failure is None:
+                return verdict_of(review_commits(repo, base_c, commits, model, cache), where)
+    finally:
+        os.unlink(tmp)
+    # it does not apply, or changes nothing: is it already in the history?
+    applied = find_applied(repo, text, base_c)
+    if applied is not None:
+        parent = commit_info(repo, applied)[0]
+        if parent:
+            res = review_commits(repo, parent, [applied], model, cache)
+            return verdict_of(res, f"(already applied as {applied[:12]})")
+    if failure is None:
+        return Verdict("pass", f"the patch changes nothing {where}: already applied?")
+    reason = failure.message
+    file_part = f" to {failure.file}" if failure.file else ""
+    return Verdict("fail", f"does not apply{file_part} {where}: {reason}",
+                   details=f"git am --3way failed{file_part}: {reason}\n"
+                           "rmaplint checks a patch on the tree's HEAD (or --base REV); "
+                           "apply the patches it depends on first.")
+
+
+def b4_json(verdicts: list[Verdict]) -> str:
+    return json.dumps([v.to_json() for v in verdicts], indent=2) + "\n"
