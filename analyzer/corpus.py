@@ -52,7 +52,10 @@ def build_history(dest: Path, history: Path | None = None) -> CorpusRepo:
     dest.mkdir(parents=True, exist_ok=True)
     name, _, mail = conf["author"].partition(" <")
     mail = mail.rstrip(">")
-    env = {**os.environ, "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": mail,
+    # no inherited GIT_* variable: GIT_DIR or GIT_INDEX_FILE from a git hook would make
+    # these commands commit the corpus into the user's repository and switch its branch
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+           "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": mail,
            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": mail,
            "GIT_AUTHOR_DATE": conf["date"], "GIT_COMMITTER_DATE": conf["date"],
            "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(dest)}

@@ -15,6 +15,7 @@ tree, index, branches and stash are never touched, and the user's git hooks neve
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -32,8 +33,28 @@ from .run import Checker, FileReport
 from .source import GitSource
 
 ANALYSED = (".c", ".h")
+# no hooks, a fixed identity, and no automatic gc/maintenance started in the user's repository
 _GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=rmaplint",
-        "-c", "user.email=rmaplint@localhost", "-c", "advice.detachedHead=false"]
+        "-c", "user.email=rmaplint@localhost", "-c", "advice.detachedHead=false",
+        "-c", "gc.auto=0", "-c", "maintenance.auto=false"]
+
+# What ``git rev-parse --local-env-vars`` lists: variables that point git at another
+# repository, index or object store. Inherited from a git hook (pre-commit sets
+# GIT_INDEX_FILE, hooks set GIT_DIR), they would make ``git am`` in the temporary worktree
+# write the user's index or move the user's HEAD.
+_LOCAL_ENV = frozenset((
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR"))
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git: ours, without the variables that redirect git elsewhere."""
+    return {k: v for k, v in os.environ.items()
+            if k not in _LOCAL_ENV and not k.startswith("GIT_CONFIG_KEY_")
+            and not k.startswith("GIT_CONFIG_VALUE_")}
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,7 @@ class ApplyFailure:
     subject: str
     file: str | None
     message: str
+    total: int | None = None  # patches in the mbox, when git am could tell
 
 
 @dataclass
@@ -84,6 +106,12 @@ class ReviewResult:
     transient: list[Finding]
     failure: ApplyFailure | None = None
     label: str = ""
+
+    @property
+    def series_length(self) -> int:
+        """Patches in the series: those reviewed, or all of the mbox when one failed."""
+        total = self.failure.total if self.failure is not None else None
+        return max(total or 0, len(self.patches))
 
     def to_json(self) -> dict:
         doc = {"schema": "rmaplint-review/1", "base": self.base,
@@ -101,7 +129,7 @@ class ReviewResult:
 
 def git(repo: Path, *args: str, check: bool = True) -> str:
     out = subprocess.run([*_GIT, *args], cwd=repo, capture_output=True, text=True,
-                         errors="surrogateescape")
+                         errors="surrogateescape", env=git_env())
     if check and out.returncode != 0:
         msg = out.stderr.strip().splitlines()
         raise InputError(f"git {args[0]} failed in {repo}: {msg[-1] if msg else out.returncode}")
@@ -112,7 +140,8 @@ def resolve(repo: Path, rev: str) -> str:
     if not rev or rev.startswith("-") or "\n" in rev:
         raise InputError(f"invalid revision '{rev}'")
     out = subprocess.run([*_GIT, "rev-parse", "--verify", "--quiet", "--end-of-options",
-                          rev + "^{commit}"], cwd=repo, capture_output=True, text=True)
+                          rev + "^{commit}"], cwd=repo, capture_output=True, text=True,
+                         env=git_env())
     if out.returncode != 0:
         raise InputError(f"unknown revision '{rev}' in {repo}")
     return out.stdout.strip()
@@ -257,29 +286,89 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
 
 
 @contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM while git creates or removes the worktree, then deliver them
+    as KeyboardInterrupt. Interrupted there, ``subprocess.run`` would SIGKILL git half-way
+    and leave a locked, half-made worktree in the user's repository (``git worktree prune``
+    does not remove locked ones); a second Ctrl-C would stop the clean-up."""
+    got: list[int] = []
+
+    def hold(signum, frame):
+        got.append(signum)
+
+    old = {}
+    try:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            old[s] = signal.signal(s, hold)
+    except ValueError:  # not the main thread: signals go elsewhere anyway
+        pass
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if got:
+            raise KeyboardInterrupt
+
+
+def _remove_worktree(repo: Path, wt: Path, tmp: Path) -> None:
+    """Remove our worktree and its administrative folder, and nothing else: no ``git
+    worktree prune``, which would also drop the user's worktrees whose folder is missing
+    for now (on a removable disk, say)."""
+    env = git_env()
+    subprocess.run([*_GIT, "worktree", "remove", "--force", "--force", str(wt)],
+                   cwd=repo, capture_output=True, env=env)
+    shutil.rmtree(tmp, ignore_errors=True)
+    # what git could not remove (a half-made worktree without its .git file, still locked):
+    # the administrative folder whose gitdir points into our temporary folder
+    out = subprocess.run([*_GIT, "rev-parse", "--git-common-dir"], cwd=repo,
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0 or not out.stdout.strip():
+        return
+    admin = (repo / out.stdout.strip()) / "worktrees"
+    if not admin.is_dir():
+        return
+    for d in admin.iterdir():
+        try:
+            target = Path((d / "gitdir").read_text().strip())
+        except OSError:
+            continue
+        if target == wt / ".git" or {tmp, tmp.resolve()} & set(target.parents):
+            shutil.rmtree(d, ignore_errors=True)
+    try:
+        admin.rmdir()  # as git leaves it: no empty worktrees/ folder
+    except OSError:
+        pass
+
+
+@contextmanager
 def temporary_worktree(repo: Path, base: str):
     """A detached worktree at ``base`` in a temporary folder, removed on any exit."""
-    tmp = Path(tempfile.mkdtemp(prefix="rmaplint-"))
-    wt = tmp / "wt"
+    tmp: Path | None = None
+    wt: Path | None = None
     old_term = None
 
     def on_term(signum, frame):  # SIGTERM: unwind like Ctrl-C so the cleanup runs
         raise KeyboardInterrupt
 
     try:
-        try:
-            old_term = signal.signal(signal.SIGTERM, on_term)
-        except ValueError:  # not the main thread
-            old_term = None
-        git(repo, "worktree", "add", "--detach", "--quiet", str(wt), base)
+        old_term = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        old_term = None
+    try:
+        with _signals_held():
+            tmp = Path(tempfile.mkdtemp(prefix="rmaplint-"))
+            wt = tmp / "wt"
+            git(repo, "worktree", "add", "--detach", "--quiet", str(wt), base)
         yield wt
     finally:
-        subprocess.run([*_GIT, "worktree", "remove", "--force", "--force", str(wt)],
-                       cwd=repo, capture_output=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        subprocess.run([*_GIT, "worktree", "prune"], cwd=repo, capture_output=True)
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        try:
+            if tmp is not None:
+                with _signals_held():
+                    _remove_worktree(repo, wt, tmp)
+        finally:
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
 
 
 _FAILED = re.compile(r"^Patch failed at (\d+) (.*)$", re.M)
@@ -302,11 +391,24 @@ def check_mbox(path: Path) -> str:
     return text
 
 
+def _series_length(wt: Path) -> int | None:
+    """How many patches the stopped ``git am`` split the mbox into (its rebase-apply/last)."""
+    where = git(wt, "rev-parse", "--git-path", "rebase-apply/last", check=False).strip()
+    try:
+        return int((wt / where).read_text().strip()) if where else None
+    except (OSError, ValueError):
+        return None
+
+
 def apply_mbox(repo: Path, wt: Path, mbox: Path, base: str
                ) -> tuple[list[str], ApplyFailure | None]:
     """``git am --3way`` the series in the worktree; the commits applied, and the failure."""
-    out = subprocess.run([*_GIT, "am", "--3way", "--keep-cr", "--quiet", str(mbox.resolve())],
-                         cwd=wt, capture_output=True, text=True, errors="surrogateescape")
+    # the committer date of each commit is its author date: the same mbox on the same base
+    # gives the same commits (and report) on every run
+    out = subprocess.run([*_GIT, "am", "--3way", "--keep-cr", "--quiet",
+                          "--committer-date-is-author-date", str(mbox.resolve())],
+                         cwd=wt, capture_output=True, text=True, errors="surrogateescape",
+                         env=git_env())
     failure = None
     if out.returncode != 0:
         text = out.stdout + "\n" + out.stderr
@@ -318,8 +420,9 @@ def apply_mbox(repo: Path, wt: Path, mbox: Path, base: str
         last = [ln for ln in out.stderr.strip().splitlines() if ln.startswith("error")]
         failure = ApplyFailure(index, subject, fm.group(1) if fm else None,
                                last[0] if last else (out.stderr.strip().splitlines() or
-                                                     ["git am failed"])[-1])
-        subprocess.run([*_GIT, "am", "--abort"], cwd=wt, capture_output=True)
+                                                     ["git am failed"])[-1],
+                               _series_length(wt))
+        subprocess.run([*_GIT, "am", "--abort"], cwd=wt, capture_output=True, env=git_env())
         return applied, failure
     applied = [c for c in git(wt, "rev-list", "--reverse", f"{base}..HEAD").split() if c]
     if not applied:

@@ -8,7 +8,7 @@ import json
 import subprocess
 
 from ..findings import Finding
-from ..review import ReviewResult, _GIT
+from ..review import ReviewResult, _GIT, git_env
 from .text import finding_line
 
 
@@ -22,11 +22,13 @@ def _short(f: Finding) -> str:
 
 
 def review_text(res: ReviewResult) -> str:
+    n = res.series_length
     out = [f"rmaplint review of {res.label or 'series'} on {res.base[:12]}: "
-           f"{len(res.patches)} patch(es)"]
+           + (f"{n} patch(es)" if n == len(res.patches) else
+              f"{len(res.patches)} of {n} patch(es) applied")]
     for p in res.patches:
         out.append("")
-        out.append(f"[{p.index}/{len(res.patches)}] {p.subject} ({p.commit[:12]})")
+        out.append(f"[{p.index}/{n}] {p.subject} ({p.commit[:12]})")
         out.append(f"    files: {', '.join(p.files) or '(none analysed)'}")
         if not (p.new or p.fixed or p.unchanged):
             out.append("    no findings in the code it touches")
@@ -55,7 +57,8 @@ def review_text(res: ReviewResult) -> str:
 
 def _patch_text(res: ReviewResult, commit: str) -> str:
     out = subprocess.run([*_GIT, "format-patch", "-1", "--stdout", "--no-stat", commit],
-                         cwd=res.repo, capture_output=True, text=True, errors="surrogateescape")
+                         cwd=res.repo, capture_output=True, text=True, errors="surrogateescape",
+                         env=git_env())
     return out.stdout if out.returncode == 0 else ""
 
 
@@ -110,7 +113,7 @@ def _hunks_with_context(patch: str):
 def review_email(res: ReviewResult) -> str:
     """One plain-text reply per patch that has new or fixed findings."""
     mails = []
-    n = len(res.patches)
+    n = res.series_length
     for p in res.patches:
         if not (p.new or p.fixed):
             continue
