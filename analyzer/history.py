@@ -40,6 +40,7 @@ class HistoryResult:
     range: str
     start: str | None
     revisions: list[Revision]
+    # key: the fingerprint; "<fingerprint>@<commit>" for a later episode of the same finding
     tracked: dict[str, Tracked] = field(default_factory=dict)
 
     def timeline(self) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
@@ -92,8 +93,19 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
         for path, rep in analyser.reports(first_parent, start_files).items():
             current[path] = list(rep.findings)
     res = HistoryResult(rev_range, first_parent, [])
+    # fingerprint -> key in res.tracked of its open episode. A finding removed and brought
+    # back later is a second episode under its own key: the first one stays in the report.
+    live: dict[str, str] = {}
+
+    def opened(x: Finding, commit: str | None) -> None:
+        key = x.fingerprint
+        if key in res.tracked:
+            key = f"{x.fingerprint}@{commit}"
+        res.tracked[key] = Tracked(x, commit)
+        live[x.fingerprint] = key
+
     for f in (x for fs in current.values() for x in fs):
-        res.tracked[f.fingerprint] = Tracked(f, None)
+        opened(f, None)
     for commit in commits:
         parent, subject, _, _ = commit_info(repo, commit)
         files = [f for f in changed_files(repo, parent, commit)
@@ -105,13 +117,13 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
             current[f] = now
             after = {x.fingerprint for x in now}
             for x in now:
-                t = res.tracked.get(x.fingerprint)
-                if t is None or t.removed is not None:
-                    res.tracked[x.fingerprint] = Tracked(x, commit)
+                key = live.get(x.fingerprint)
+                if key is None:
+                    opened(x, commit)
                 else:
-                    t.finding = x
+                    res.tracked[key].finding = x
             for fp in before - after:
-                res.tracked[fp].removed = commit
+                res.tracked[live.pop(fp)].removed = commit
         res.revisions.append(Revision(commit, subject,
                                       sorted(x.fingerprint for fs in current.values()
                                              for x in fs), len(files)))
