@@ -293,6 +293,13 @@ elif phase == "half-made worktree":
     def apply_mbox(repo, wt, mbox, base):
         block()
     review.apply_mbox = apply_mbox
+elif phase == "corpus build":
+    import analyzer.corpus as corpus
+    original_build = corpus.build_history
+    def build_history(*args, **kwargs):
+        original_build(*args, **kwargs)
+        block()
+    corpus.build_history = build_history
 elif phase == "before git am":
     def apply_mbox(repo, wt, mbox, base):
         assert (wt / ".git").is_file()
@@ -446,3 +453,27 @@ def test_killed_while_reviewing(user_repo, how):
     assert err.splitlines() == ["rmaplint: interrupted"], err
     assert our_worktrees(user_repo) == []
     assert_nothing_lost(user_repo, before)
+
+
+@pytest.mark.parametrize("how", [
+    "SIGINT",
+    pytest.param("SIGTERM", marks=pytest.mark.xfail(
+        strict=False, reason="cli.py: SIGTERM outside review's temporary worktree takes the "
+        "default action, so the embedded default's rmaplint-corpus-* folder stays")),
+])
+def test_embedded_default_killed_while_building_the_corpus(user_repo, how):
+    ready = user_repo.tmp / "ready"
+    runner = user_repo.tmp / "runner.py"
+    runner.write_text(BLOCKING_RUNNER)
+    before = snapshot(user_repo)
+    proc = subprocess.Popen(
+        [sys.executable, str(runner), "review", "--no-cache", "--reports-dir",
+         str(user_repo.tmp / "reports")],
+        cwd=user_repo.path, env=user_repo.env(RMAPLINT_TEST_READY=str(ready),
+                                              RMAPLINT_TEST_PHASE="corpus build"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    wait_for("the corpus was built", ready.exists, proc)
+    send(proc, how)
+    code, err = finish(proc)
+    assert_nothing_lost(user_repo, before)
+    assert code == 130, (code, err)
