@@ -30,32 +30,13 @@ from .errors import InputError
 from .findings import Finding
 from .lockmodel import LockModel
 from .run import Checker, FileReport
-from .source import GitSource
+from .source import GitSource, git_env
 
 ANALYSED = (".c", ".h")
 # no hooks, a fixed identity, and no automatic gc/maintenance started in the user's repository
 _GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=rmaplint",
         "-c", "user.email=rmaplint@localhost", "-c", "advice.detachedHead=false",
         "-c", "gc.auto=0", "-c", "maintenance.auto=false"]
-
-# What ``git rev-parse --local-env-vars`` lists: variables that point git at another
-# repository, index or object store. Inherited from a git hook (pre-commit sets
-# GIT_INDEX_FILE, hooks set GIT_DIR), they would make ``git am`` in the temporary worktree
-# write the user's index or move the user's HEAD.
-_LOCAL_ENV = frozenset((
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
-    "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
-    "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE",
-    "GIT_COMMON_DIR"))
-
-
-def git_env() -> dict[str, str]:
-    """The environment for git: ours, without the variables that redirect git elsewhere."""
-    return {k: v for k, v in os.environ.items()
-            if k not in _LOCAL_ENV and not k.startswith("GIT_CONFIG_KEY_")
-            and not k.startswith("GIT_CONFIG_VALUE_")}
-
 
 @dataclass(frozen=True)
 class Hunk:
@@ -308,6 +289,10 @@ def _signals_held():
         for s, h in old.items():
             signal.signal(s, h)
         if got:
+            # deliver the first held signal as its own handler would have
+            h = old.get(got[0])
+            if callable(h):
+                h(got[0], None)
             raise KeyboardInterrupt
 
 
@@ -352,7 +337,9 @@ def temporary_worktree(repo: Path, base: str):
         raise KeyboardInterrupt
 
     try:
-        old_term = signal.signal(signal.SIGTERM, on_term)
+        # a caller that already unwinds on SIGTERM (the CLI does) keeps its handler
+        if not callable(signal.getsignal(signal.SIGTERM)):
+            old_term = signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread
         old_term = None
     try:

@@ -46,6 +46,25 @@ BINARY_SNIFF_BYTES = 8192
 _HEX_RE = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
+# What ``git rev-parse --local-env-vars`` lists: variables that point git at another
+# repository, index or object store. Inherited from a git hook (pre-commit sets
+# GIT_INDEX_FILE, hooks set GIT_DIR), they would make ``git am`` in the temporary worktree
+# write the user's index or move the user's HEAD.
+_LOCAL_ENV = frozenset((
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR"))
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git: ours, without the variables that redirect git elsewhere."""
+    return {k: v for k, v in os.environ.items()
+            if k not in _LOCAL_ENV and not k.startswith("GIT_CONFIG_KEY_")
+            and not k.startswith("GIT_CONFIG_VALUE_")}
+
+
 def git_blob_id(data: bytes) -> str:
     """The id git gives a blob with these bytes (SHA-1 of ``b"blob <len>\\0" + data``)."""
     h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
@@ -366,16 +385,17 @@ class GitSource(Source):
             raise InputError(f"{given} is inside the git repository {top}; give its top folder")
         return repo
 
+    def _env(self) -> dict[str, str]:
+        """git finds this repository from its folder, whatever GIT_DIR/GIT_INDEX_FILE the
+        caller set (a git hook sets them for another repository). Not by setting GIT_DIR:
+        that would skip git's safe.directory ownership check."""
+        return git_env()
+
     def _run(self, *args: str) -> tuple[int, bytes, str]:
         """Run git with an argument list; (status, stdout bytes, stderr text)."""
-        status, out, err = self._repo.git.execute(
-            [self._git_exe, *args],
-            with_extended_output=True,
-            with_exceptions=False,
-            stdout_as_string=False,
-            strip_newline_in_stdout=False,
-        )
-        return status, out, err if isinstance(err, str) else _decode(err)
+        out = subprocess.run([self._git_exe, *args], cwd=self._repo.working_tree_dir,
+                             capture_output=True, env=self._env())
+        return out.returncode, out.stdout, _decode(out.stderr)
 
     def _resolve(self, rev: str) -> str:
         status, out, err = self._run("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
@@ -439,6 +459,7 @@ class GitSource(Source):
             proc = subprocess.Popen(
                 [self._git_exe, "cat-file", "--batch", "--follow-symlinks"],
                 cwd=self._repo.working_tree_dir,
+                env=self._env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -383,8 +383,9 @@ def test_killed_at_a_known_point(user_repo, phase, how):
     send(proc, how)
     go.write_text("")  # git worktree add may go on now
     code, err = finish(proc)
-    assert code == 130, (code, err)
-    assert err.splitlines() == ["rmaplint: interrupted"], err
+    assert code == (143 if how == "SIGTERM" else 130), (code, err)
+    assert err.splitlines() == [
+        "rmaplint: terminated" if how == "SIGTERM" else "rmaplint: interrupted"], err
     assert our_worktrees(user_repo) == []
     assert_nothing_lost(user_repo, before)
 
@@ -449,18 +450,14 @@ def test_killed_while_reviewing(user_repo, how):
     wait_for("the temporary worktree appeared", lambda: our_worktrees(user_repo), proc)
     send(proc, how)
     code, err = finish(proc)
-    assert code == 130, (code, err)
-    assert err.splitlines() == ["rmaplint: interrupted"], err
+    assert code == (143 if how == "SIGTERM" else 130), (code, err)
+    assert err.splitlines() == [
+        "rmaplint: terminated" if how == "SIGTERM" else "rmaplint: interrupted"], err
     assert our_worktrees(user_repo) == []
     assert_nothing_lost(user_repo, before)
 
 
-@pytest.mark.parametrize("how", [
-    "SIGINT",
-    pytest.param("SIGTERM", marks=pytest.mark.xfail(
-        strict=False, reason="cli.py: SIGTERM outside review's temporary worktree takes the "
-        "default action, so the embedded default's rmaplint-corpus-* folder stays")),
-])
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
 def test_embedded_default_killed_while_building_the_corpus(user_repo, how):
     ready = user_repo.tmp / "ready"
     runner = user_repo.tmp / "runner.py"
@@ -476,4 +473,4 @@ def test_embedded_default_killed_while_building_the_corpus(user_repo, how):
     send(proc, how)
     code, err = finish(proc)
     assert_nothing_lost(user_repo, before)
-    assert code == 130, (code, err)
+    assert code == (143 if how == "SIGTERM" else 130), (code, err)

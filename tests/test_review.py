@@ -531,9 +531,6 @@ def test_branch_with_shell_metacharacters(tmp_path, home, range_doc):
         assert not list(d.rglob("PWNED*"))
 
 
-@pytest.mark.xfail(strict=False, reason="GitSource (analyzer/source.py) runs git with the "
-                   "caller's GIT_DIR: from a hook of another repository it reads that one and "
-                   "silently finds nothing; review.py's own git calls no longer inherit it")
 def test_review_ignores_the_callers_git_environment(corpus, home, tmp_path, range_doc):
     other = tmp_path / "other"
     other.mkdir()
