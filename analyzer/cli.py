@@ -23,8 +23,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _git_toplevel(cwd: Path) -> Path | None:
     try:
+        from .source import git_env
+
         out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd,
-                             capture_output=True, text=True, timeout=30)
+                             capture_output=True, text=True, timeout=30, env=git_env())
     except (OSError, subprocess.SubprocessError):
         return None
     return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
@@ -119,6 +121,18 @@ def cmd_check(args) -> int:
     finally:
         if bar is not None:
             bar.stop()
+    if args.write_baseline:
+        from .findings import write_baseline
+
+        try:
+            write_baseline(args.write_baseline, run.findings)
+        except OSError as e:
+            raise InputError(f"cannot write {args.write_baseline}: {e.strerror or e}") \
+                from None
+    if args.baseline:
+        from .findings import read_baseline
+
+        run.apply_baseline(read_baseline(args.baseline))
     if args.format == "json":
         _write(args, check_json(run))
     else:
@@ -360,6 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cache-dir", metavar="DIR")
     c.add_argument("--no-cache", action="store_true")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    c.add_argument("--baseline", metavar="FILE", help="do not report findings recorded in "
+                   "this baseline (matched by fingerprint, which survives line shifts)")
+    c.add_argument("--write-baseline", metavar="FILE", help="record every finding of this run "
+                   "as the baseline")
     c.set_defaults(func=cmd_check)
 
     e = sub.add_parser("explain", help="lock state before every line of one function")
@@ -447,8 +465,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _sigterm_unwinds() -> None:
+    """SIGTERM unwinds like Ctrl-C, so every temporary folder and worktree is removed."""
+    import signal
+
+    def on_term(signum, frame):
+        raise _Terminated
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (embedded use): leave the handler alone
+        pass
+
+
+class _Terminated(KeyboardInterrupt):
+    pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    _sigterm_unwinds()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -460,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"rmaplint: error: {e}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("rmaplint: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("rmaplint: interrupted", file=sys.stderr)
         return 130

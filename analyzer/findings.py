@@ -73,3 +73,39 @@ def fingerprint_all(findings: list[Finding]) -> list[Finding]:
         h = hashlib.sha1("\0".join(base + (str(n),)).encode()).hexdigest()[:20]
         out.append(replace(f, fingerprint=h))
     return out
+
+
+# --------------------------------------------------------------------------- baselines
+
+BASELINE_SCHEMA = "rmaplint-baseline/1"
+
+
+def write_baseline(path, findings: list[Finding]) -> None:
+    """Record findings by fingerprint (with rule, path and function for a reader)."""
+    import json
+    from pathlib import Path
+
+    doc = {"schema": BASELINE_SCHEMA,
+           "findings": sorted(({"fingerprint": f.fingerprint, "rule": f.rule, "path": f.path,
+                                "function": f.function} for f in findings),
+                              key=lambda d: (d["path"], d["function"], d["rule"],
+                                             d["fingerprint"]))}
+    Path(path).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def read_baseline(path) -> frozenset[str]:
+    """The fingerprints of a baseline file; InputError when it is not one."""
+    import json
+    from pathlib import Path
+
+    from .errors import InputError
+
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"baseline {path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"baseline {path}: not a baseline file ({e})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != BASELINE_SCHEMA:
+        raise InputError(f"baseline {path}: not a {BASELINE_SCHEMA} file")
+    return frozenset(d["fingerprint"] for d in doc.get("findings", []) if "fingerprint" in d)

@@ -67,10 +67,20 @@ class CheckRun:
     reports: list[FileReport] = field(default_factory=list)
     seconds: float = 0.0
     cache_hits: int = 0
+    baselined: int = 0
 
     @property
     def findings(self) -> list[Finding]:
         return [f for r in self.reports for f in r.findings]
+
+    def apply_baseline(self, known: frozenset[str]) -> None:
+        """Drop the findings a baseline records; count them."""
+        kept = []
+        for r in self.reports:
+            fs = tuple(f for f in r.findings if f.fingerprint not in known)
+            self.baselined += len(r.findings) - len(fs)
+            kept.append(replace(r, findings=fs))
+        self.reports = kept
 
     def summary(self) -> dict:
         fns = sum(r.functions for r in self.reports)
@@ -93,6 +103,7 @@ class CheckRun:
             "by_severity": by_sev,
             "seconds": round(self.seconds, 3),
             "cache_hits": self.cache_hits,
+            "baselined": self.baselined,
         }
 
 

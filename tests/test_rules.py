@@ -67,3 +67,56 @@ def test_fingerprints_survive_line_shifts(tmp_path):
     assert all(a2[k].line == a[k].line + 4 for k in a)
     assert b  # same findings in another file, other fingerprints
     assert not set(b) & set(a)
+
+
+def test_baseline_silences_known_findings_across_line_shifts(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    src = (CORPUS / "lock-dropped-in-loop.c").read_text()
+    (tree / "anon.h").write_text((CORPUS / "anon.h").read_text())
+    (tree / "x.c").write_text(src)
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "analyzer.cli", "check", "--repo",
+                               str(tree), "x.c", "--no-cache", "-q", "--format", "json", *args],
+                              capture_output=True, text=True, env=env)
+
+    base = tmp_path / "baseline.json"
+    first = run("--write-baseline", str(base))
+    assert first.returncode == 1
+    n = len(json.loads(first.stdout)["findings"])
+    assert n and len(json.loads(base.read_text())["findings"]) == n
+    # an unrelated edit above every function moves all lines: still silenced
+    (tree / "x.c").write_text("/* moved\n * down\n */\n" + src)
+    again = run("--baseline", str(base))
+    doc = json.loads(again.stdout)
+    assert again.returncode == 0, again.stderr
+    assert doc["findings"] == [] and doc["summary"]["baselined"] == n
+    # a new drop in a new function is not in the baseline
+    (tree / "x.c").write_text(src + """
+void scan_again(struct widget_list *wl)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	list_for_each_entry(w, &wl->widgets, node) {
+		spin_unlock(&wl->lock);
+		cond_resched();
+		spin_lock(&wl->lock);
+	}
+	spin_unlock(&wl->lock);
+}
+""")
+    third = run("--baseline", str(base))
+    new = json.loads(third.stdout)["findings"]
+    assert third.returncode == 1
+    assert [(f["rule"], f["function"]) for f in new] == [("lock-dropped-in-loop", "scan_again")]
+    bad = run("--baseline", str(tmp_path / "missing.json"))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1

@@ -28,7 +28,8 @@ def check_text(run, plain: bool = True) -> str:
         f"{s['files_error']} error), {s['functions']} functions, "
         f"{s['degraded_functions']} degraded ({s['degraded_share'] * 100:.1f}%), "
         f"{s['findings']} findings in {s['seconds']:.1f}s"
-        + (f" ({s['cache_hits']} files from cache)" if s["cache_hits"] else ""))
+        + (f" ({s['cache_hits']} files from cache)" if s["cache_hits"] else "")
+        + (f", {s['baselined']} silenced by the baseline" if s.get("baselined") else ""))
     return "\n".join(out) + "\n"
 
 
