@@ -53,6 +53,7 @@ class FileAnalysis:
     functions: list[FunctionAnalysis] = field(default_factory=list)
     source: SourceFile | None = None
     seconds: float = 0.0
+    project: "Project | None" = field(default=None, repr=False, compare=False)
 
     @property
     def degraded_functions(self) -> int:
@@ -76,6 +77,7 @@ class Project:
         self._header_funcs: dict[str, dict[str, C.Function]] = {}
         self.types = TypeInfo(model.structs)
         self._types_loaded: set[str] = set()
+        self._comments: dict[tuple[str, str], str | None] = {}
 
     # ------------------------------------------------------------ shared tree data
     @property
@@ -113,7 +115,36 @@ class Project:
         h = hashlib.sha1(PARSE_VERSION.encode())
         h.update(",".join(sorted(m.name + str(m.cursor) + str(m.object)
                                  for m in self.iterators)).encode())
+        for path, marker in self._declared_tree_comments():  # rules' results depend on them
+            h.update(f"\0{path}\0{self.tree_comment(path, marker)}".encode())
         return h.hexdigest()
+
+    def _declared_tree_comments(self) -> list[tuple[str, str]]:
+        """``[tree_comment] path/marker`` tables of rules/*.toml: tree comments rules read."""
+        out = []
+        for table in self.model.extra.values():
+            tc = table.get("tree_comment") if isinstance(table, dict) else None
+            if isinstance(tc, dict) and "path" in tc and "marker" in tc:
+                out.append((tc["path"], tc["marker"]))
+        return sorted(out)
+
+    def tree_comment(self, path: str, marker: str) -> str | None:
+        """The block comment of the analysed tree's ``path`` containing ``marker`` (data the
+        tree states about itself, e.g. mm/rmap.c's lock hierarchy); None when missing."""
+        if (path, marker) not in self._comments:
+            text = None
+            try:
+                src = self.source.read(path).text
+            except InputError:
+                src = ""
+            at = src.find(marker)
+            if at >= 0:
+                start = src.rfind("/*", 0, at)
+                end = src.find("*/", at)
+                if start >= 0 and end >= 0:
+                    text = src[start:end + 2]
+            self._comments[(path, marker)] = text
+        return self._comments[(path, marker)]
 
     # ------------------------------------------------------------ parsing
     def parse(self, path: str) -> ParsedFile | None:
@@ -202,7 +233,7 @@ class Project:
         except RecursionError:
             return FileAnalysis(path, "error", "nesting too deep to analyse", source=sf)
         status = "degraded" if any(fa.function.degraded for fa in fas) else "ok"
-        return FileAnalysis(path, status, None, pf, fas, sf, time.perf_counter() - t0)
+        return FileAnalysis(path, status, None, pf, fas, sf, time.perf_counter() - t0, self)
 
 
 def analyse_functions(pf: ParsedFile, model: LockModel, summ: Summaries,

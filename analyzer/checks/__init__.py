@@ -17,6 +17,10 @@ from ..lockstate import Event
 RULE_MODULES: tuple[str, ...] = (
     "lock_dropped_in_loop",
     "protected_access",
+    "reclaim_under_lock",
+    "lock_imbalance",
+    "double_lock",
+    "lock_order",
 )
 
 

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fixture for double-lock, written for rmaplint in kernel style.
+ */
+#include "anon.h"
+
+/* Two wrappers that take the same root lock: anon_vma and its root share it. */
+void anon_vma_bump(struct anon_vma *anon_vma)
+{
+	anon_vma_lock_write(anon_vma);
+	anon_vma->num_children++;
+	// ruleid: double-lock
+	anon_vma_lock_write(anon_vma);
+	anon_vma_unlock_write(anon_vma);
+}
+
+/*
+ * A static helper that takes the lock its only caller already holds: reported in the helper,
+ * whose entry state is its callers' (the call leaves the lock as it found it).
+ */
+static void widget_count(struct widget_list *wl)
+{
+	// ruleid: double-lock
+	spin_lock(&wl->lock);
+	wl->users++;
+	spin_unlock(&wl->lock);
+}
+
+void widget_reset(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+	wl->users = 0;
+	// todoruleid: double-lock
+	widget_count(wl);
+	spin_unlock(&wl->lock);
+}
+
+/* Trylock then lock fallback: the lock is taken once on each path. */
+void widget_grab(struct widget_list *wl)
+{
+	if (!spin_trylock(&wl->lock))
+		// ok: double-lock
+		spin_lock(&wl->lock);
+	wl->users++;
+	spin_unlock(&wl->lock);
+}
+
+/* A trylock of a held lock is not a deadlock (it fails); not reported. */
+void widget_poll(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+	// ok: double-lock
+	if (spin_trylock(&wl->lock))
+		wl->users++;
+	spin_unlock(&wl->lock);
+}
+
+/* Lock, unlock on the error path, relock: never twice. */
+int widget_retry(struct widget_list *wl, struct stash *stash)
+{
+	spin_lock(&wl->lock);
+	if (!wl->users) {
+		spin_unlock(&wl->lock);
+		stash->buf = kmalloc(64, GFP_KERNEL);
+		if (!stash->buf)
+			return -ENOMEM;
+		// ok: double-lock
+		spin_lock(&wl->lock);
+	}
+	wl->users++;
+	spin_unlock(&wl->lock);
+	return 0;
+}
+
+/* An rwsem read lock taken again for read: a writer queued between them deadlocks both. */
+int anon_vma_peek(struct anon_vma *anon_vma)
+{
+	int n;
+
+	anon_vma_lock_read(anon_vma);
+	n = anon_vma->num_children;
+	// ruleid: double-lock
+	down_read(&anon_vma->root->rwsem);
+	n += anon_vma->num_active_vmas;
+	up_read(&anon_vma->root->rwsem);
+	anon_vma_unlock_read(anon_vma);
+	return n;
+}
+
+/* rwlock_t readers may nest. */
+struct table {
+	rwlock_t lock;
+	int n;
+};
+
+int table_read(struct table *t)
+{
+	int n;
+
+	read_lock(&t->lock);
+	// ok: double-lock
+	read_lock(&t->lock);
+	n = t->n;
+	read_unlock(&t->lock);
+	read_unlock(&t->lock);
+	return n;
+}
+
+/* A lock on a pointer checked for NULL, and a helper returning the locked object or NULL. */
+static struct anon_vma *vma_lock_anon(struct vm_area_struct *vma)
+{
+	struct anon_vma *anon_vma = vma->anon_vma;
+
+	if (!anon_vma)
+		return NULL;
+	anon_vma_lock_write(anon_vma);
+	return anon_vma;
+}
+
+void vma_relink(struct vm_area_struct *vma, struct anon_vma *anon_vma)
+{
+	struct anon_vma *locked = vma_lock_anon(vma);
+
+	if (!locked)
+		// ok: double-lock
+		anon_vma_lock_write(anon_vma);
+	anon_vma->num_active_vmas++;
+	if (locked)
+		// ruleid: double-lock
+		anon_vma_lock_write(locked);
+}
+
+/* scoped_guard() releases at the end of its block: the lock after it is taken once. */
+void widget_twice(struct widget_list *wl)
+{
+	scoped_guard(spinlock, &wl->lock)
+		wl->users++;
+	// ok: double-lock
+	spin_lock(&wl->lock);
+	wl->users++;
+	spin_unlock(&wl->lock);
+}
+
+/* guard() holds to the end of the function. */
+void widget_guarded(struct widget_list *wl)
+{
+	guard(spinlock)(&wl->lock);
+	wl->users++;
+	// ruleid: double-lock
+	spin_lock(&wl->lock);
+}
+
+/* A helper with a loop that asserts the lock: asserted, not acquired. */
+static void widget_scan_locked(struct widget_list *wl)
+{
+	struct widget *w;
+
+	lockdep_assert_held(&wl->lock);
+	list_for_each_entry(w, &wl->widgets, node)
+		w->count = 0;
+}
+
+void widget_scan(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+	// ok: double-lock
+	widget_scan_locked(wl);
+	spin_unlock(&wl->lock);
+}
+
+/* A trylock helper whose result goes through a local: the fallback lock is taken once. */
+static inline bool widget_trylock(struct widget_list *wl)
+{
+	bool ret;
+
+	ret = spin_trylock(&wl->lock) != 0;
+	return ret;
+}
+
+void widget_take(struct widget_list *wl)
+{
+	if (!widget_trylock(wl))
+		// ok: double-lock
+		spin_lock(&wl->lock);
+	wl->users++;
+	spin_unlock(&wl->lock);
+}
+
+/* The callee reports through &locked that it dropped the lock (the GUP convention). */
+long populate(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	int locked = 1;
+	long pages;
+
+	mmap_read_lock(mm);
+	while (start < end) {
+		pages = fault_in_range(mm, start, end, &locked);
+		if (!locked) {
+			// ok: double-lock
+			mmap_read_lock(mm);
+			locked = 1;
+		}
+		start += pages;
+	}
+	mmap_read_unlock(mm);
+	return 0;
+}
+
+/* A wait function (elsewhere) that returns with the lock dropped: the caller retakes it. */
+void widget_wait_idle(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+	while (wl->users) {
+		wait_for_widgets_unlocked(wl);
+		// ok: double-lock
+		spin_lock(&wl->lock);
+	}
+	spin_unlock(&wl->lock);
+}
+
+/* One registration helper called again and again: its unlock is in another file. */
+void widgets_register_all(void)
+{
+	widget_register(1);
+	// ok: double-lock
+	widget_register(2);
+}
+
+static void widget_register(int id)
+{
+	mutex_lock(&widget_mutex);
+	widget_table[id] = 1;
+	widget_table_unlock();
+}
+
+/* Released under another name for the same object, then retaken under the first one. */
+void widget_switch(struct widget_list *wl, struct widget_list *other)
+{
+	struct widget_list *locked = wl;
+
+	lockdep_assert_held(&wl->lock);
+	if (other->users > wl->users) {
+		spin_unlock(&locked->lock);
+		locked = other;
+		spin_lock(&locked->lock);
+	}
+	other->users++;
+	if (locked != wl) {
+		spin_unlock(&locked->lock);
+		// ok: double-lock
+		spin_lock(&wl->lock);
+	}
+}

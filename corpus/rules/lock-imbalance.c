@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fixture for lock-imbalance, written for rmaplint in kernel style.
+ * A function whose callers cannot tell whether it returned with the lock held.
+ */
+#include "anon.h"
+
+/* An early return inside the locked region forgets the unlock. */
+void widget_drop(struct widget_list *wl, struct widget *w)
+{
+	// ruleid: lock-imbalance
+	spin_lock(&wl->lock);
+	if (!wl->users)
+		return;
+	wl->users--;
+	list_del(&w->node);
+	spin_unlock(&wl->lock);
+}
+
+/* The same return value on both paths: the caller cannot know. */
+int anon_count(struct anon_vma *anon_vma)
+{
+	// ruleid: lock-imbalance
+	anon_vma_lock_read(anon_vma);
+	if (anon_vma->num_children > 1)
+		return 0;
+	anon_vma->num_active_vmas++;
+	anon_vma_unlock_read(anon_vma);
+	return 0;
+}
+
+/* goto error paths that all go through the unlock are balanced. */
+int widget_add(struct widget_list *wl, struct widget *w)
+{
+	int err = 0;
+
+	// ok: lock-imbalance
+	spin_lock(&wl->lock);
+	if (wl->users > 100) {
+		err = -EBUSY;
+		goto out;
+	}
+	if (!w->key) {
+		err = -EINVAL;
+		goto out;
+	}
+	list_add(&w->node, &wl->widgets);
+out:
+	spin_unlock(&wl->lock);
+	return err;
+}
+
+/* A goto that jumps past the unlock. */
+int widget_add_leak(struct widget_list *wl, struct widget *w)
+{
+	// ruleid: lock-imbalance
+	spin_lock(&wl->lock);
+	if (wl->users > 100)
+		goto out;
+	list_add(&w->node, &wl->widgets);
+	spin_unlock(&wl->lock);
+	return 0;
+out:
+	return 0;
+}
+
+/* A conditional-lock contract told by the return value: 0 locked, -EBUSY not. */
+int widget_lock_unless_busy(struct widget_list *wl)
+{
+	// ok: lock-imbalance
+	spin_lock(&wl->lock);
+	if (wl->users > 100) {
+		spin_unlock(&wl->lock);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Trylock then lock fallback: held on every return. */
+void widget_lock_any(struct widget_list *wl)
+{
+	// ok: lock-imbalance
+	if (!spin_trylock(&wl->lock)) {
+		cond_resched();
+		spin_lock(&wl->lock);
+		return;
+	}
+	wl->users++;
+}
+
+/* A helper that returns the locked object or NULL: the return value tells. */
+struct anon_vma *vma_lock_anon(struct vm_area_struct *vma)
+{
+	struct anon_vma *anon_vma = vma->anon_vma;
+
+	if (!anon_vma)
+		return NULL;
+	// ok: lock-imbalance
+	anon_vma_lock_read(anon_vma);
+	if (anon_vma != vma->anon_vma) {
+		anon_vma_unlock_read(anon_vma);
+		return NULL;
+	}
+	return anon_vma;
+}
+
+/* A contract names the lock: callers know it stays held. */
+void widget_begin(struct widget_list *wl, bool fast)
+	__acquires(&wl->lock)
+{
+	// ok: lock-imbalance
+	spin_lock(&wl->lock);
+	if (fast)
+		return;
+	spin_unlock(&wl->lock);
+	cond_resched();
+	spin_lock(&wl->lock);
+}
+
+/* A lock on a pointer checked for NULL, released under the same check: balanced. */
+void mapping_touch(struct address_space *mapping, struct stash *stash)
+{
+	if (mapping)
+		// ok: lock-imbalance
+		i_mmap_lock_read(mapping);
+	stash->hits++;
+	if (mapping)
+		i_mmap_unlock_read(mapping);
+}
+
+/* guard() releases on every return, scoped_guard() at the end of its block. */
+int widget_users(struct widget_list *wl, bool quick)
+{
+	if (quick) {
+		// ok: lock-imbalance
+		guard(spinlock)(&wl->lock);
+		if (!wl->users)
+			return 0;
+		wl->users--;
+	}
+	scoped_guard(spinlock, &wl->lock) {
+		if (wl->users > 10)
+			return 0;
+	}
+	return 0;
+}
+
+/* Early return from a scoped_guard() body after a manual lock of another lock. */
+void widget_move(struct widget_list *from, struct widget_list *to, struct widget *w)
+{
+	// ruleid: lock-imbalance
+	spin_lock(&to->lock);
+	scoped_guard(spinlock, &from->lock) {
+		if (!from->users)
+			return;
+		list_del(&w->node);
+	}
+	list_add(&w->node, &to->widgets);
+	spin_unlock(&to->lock);
+}
+
+/* The result says whether the lock is held, through a variable. */
+struct widget *widget_find_locked(struct widget_list *wl, int key)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	w = widget_lookup(wl, key);
+	if (w)
+		// ok: lock-imbalance
+		return w;
+	spin_unlock(&wl->lock);
+	return w;
+}
+
+/* The last put releases the lock from its release callback, which the analysis cannot see. */
+static inline int widget_put_locked(struct widget *w)
+{
+	return kref_put(&w->ref, widget_release_locked);
+}
+
+void widget_done(struct widget_list *wl, struct widget *w)
+{
+	// ok: lock-imbalance
+	spin_lock(&w->lock);
+	w->count--;
+	if (widget_put_locked(w))
+		return;
+	spin_unlock(&w->lock);
+}
+
+/* The lock is handed to a function that waits on it and drops it. */
+void widget_wait(struct widget_list *wl, struct widget *w)
+{
+	// ok: lock-imbalance
+	spin_lock(&wl->lock);
+	if (w->count) {
+		wait_on_widget_unlock(w, &wl->lock);
+		return;
+	}
+	spin_unlock(&wl->lock);
+}
+
+/* A trylock helper whose result goes through a local and a comparison. */
+static inline bool widget_trylock(struct widget_list *wl)
+{
+	bool ret;
+
+	ret = spin_trylock(&wl->lock) != 0;
+	return ret;
+}
+
+void widget_poke(struct widget_list *wl)
+{
+	// ok: lock-imbalance
+	if (!widget_trylock(wl))
+		return;
+	wl->users++;
+	spin_unlock(&wl->lock);
+}

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fixture for unlock-unheld, written for rmaplint in kernel style.
+ */
+#include "anon.h"
+
+/* The error path unlocks twice: the goto target unlocks again. */
+int widget_insert(struct widget_list *wl, struct widget *w)
+{
+	spin_lock(&wl->lock);
+	if (wl->users > 100) {
+		spin_unlock(&wl->lock);
+		goto out_unlock;
+	}
+	list_add(&w->node, &wl->widgets);
+	spin_unlock(&wl->lock);
+	return 0;
+out_unlock:
+	// ruleid: unlock-unheld
+	spin_unlock(&wl->lock);
+	return -EBUSY;
+}
+
+/* The error label unlocks, and only lock-holding paths reach it. */
+int widget_insert_ok(struct widget_list *wl, struct widget *w)
+{
+	int err = 0;
+
+	spin_lock(&wl->lock);
+	if (wl->users > 100) {
+		err = -EBUSY;
+		goto out_unlock;
+	}
+	list_add(&w->node, &wl->widgets);
+out_unlock:
+	// ok: unlock-unheld
+	spin_unlock(&wl->lock);
+	return err;
+}
+
+/* Unlocking what the caller holds (state unknown here) is not reported. */
+void widget_release_caller(struct widget_list *wl)
+{
+	wl->users--;
+	// ok: unlock-unheld
+	spin_unlock(&wl->lock);
+}
+
+/*
+ * Trylock failed: the unlock on that path releases nothing. A known miss: the failure edge
+ * leaves the lock as the caller left it (unknown), and unknown is never "not held".
+ */
+void widget_try(struct widget_list *wl)
+{
+	if (!spin_trylock(&wl->lock)) {
+		wl->users++;
+		// todoruleid: unlock-unheld
+		spin_unlock(&wl->lock);
+		return;
+	}
+	wl->users++;
+	// ok: unlock-unheld
+	spin_unlock(&wl->lock);
+}
+
+/* A helper that returns the locked object or NULL; the NULL path unlocks nothing. */
+static struct anon_vma *vma_lock_anon(struct vm_area_struct *vma)
+{
+	struct anon_vma *anon_vma = vma->anon_vma;
+
+	if (!anon_vma)
+		return NULL;
+	anon_vma_lock_read(anon_vma);
+	return anon_vma;
+}
+
+int vma_peek(struct vm_area_struct *vma)
+{
+	struct anon_vma *anon_vma = vma_lock_anon(vma);
+	int n;
+
+	if (!anon_vma)
+		return 0;
+	n = anon_vma->num_children;
+	// ok: unlock-unheld
+	anon_vma_unlock_read(anon_vma);
+	// ruleid: unlock-unheld
+	anon_vma_unlock_read(anon_vma);
+	return n;
+}
+
+/* A conditional lock on a pointer checked for NULL, released under the same check. */
+void mapping_note(struct address_space *mapping, struct stash *stash)
+{
+	if (mapping)
+		i_mmap_lock_write(mapping);
+	stash->hits++;
+	if (mapping)
+		// ok: unlock-unheld
+		i_mmap_unlock_write(mapping);
+}
+
+/* A guard released by scope end; a manual unlock after it releases it twice. */
+void widget_scoped(struct widget_list *wl)
+{
+	scoped_guard(spinlock, &wl->lock) {
+		wl->users++;
+	}
+	// ruleid: unlock-unheld
+	spin_unlock(&wl->lock);
+}
+
+/* Released in a loop that took it in the same iteration. */
+void widget_each(struct widget_list *wl, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		spin_lock(&wl->lock);
+		wl->users++;
+		// ok: unlock-unheld
+		spin_unlock(&wl->lock);
+	}
+}
+
+/* A helper with a loop that takes and releases the lock itself: not the caller's release. */
+static int widget_sum(struct widget_list *wl)
+{
+	struct widget *w;
+	int sum = 0;
+
+	spin_lock(&wl->lock);
+	list_for_each_entry(w, &wl->widgets, node)
+		sum += w->count;
+	spin_unlock(&wl->lock);
+	return sum;
+}
+
+int widget_total(struct widget_list *wl)
+{
+	int n;
+
+	spin_lock(&wl->lock);
+	n = wl->users;
+	spin_unlock(&wl->lock);
+	// ok: unlock-unheld
+	return n + widget_sum(wl);
+}
+
+/* The lock pointer is stored by a callee that takes it (pte_offset_map_lock() style). */
+int table_update(struct mm_struct *mm, pmd_t *pmd, spinlock_t **ptlp, struct stash *stash)
+{
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	pte = map_and_lock(mm, pmd, &ptl);
+	if (!pte)
+		return -EAGAIN;
+	stash->hits++;
+	spin_unlock(ptl);
+	pte = map_and_lock(mm, pmd, &ptl);
+	if (!pte)
+		return -EAGAIN;
+	// ok: unlock-unheld
+	spin_unlock(ptl);
+	return 0;
+}
+
+/* A put helper: the lock is taken only when the count drops to zero, and released then. */
+static void widget_put(struct widget_list *wl, struct widget *w)
+{
+	if (refcount_dec_and_lock(&w->ref, &wl->lock)) {
+		list_del(&w->node);
+		spin_unlock(&wl->lock);
+		kfree(w);
+	}
+}
+
+void widget_retire(struct widget_list *wl, struct widget *w)
+{
+	spin_lock(&wl->lock);
+	wl->users--;
+	spin_unlock(&wl->lock);
+	// ok: unlock-unheld
+	widget_put(wl, w);
+}
