@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .cli_unittest import add_unittest_parser
 from .errors import InputError, UsageError
 from .findings import severity_rank
 
@@ -462,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     kr.add_argument("--repo", metavar="DIR", help="the repository (default: the enclosing one)")
     run_opts(kr)
     kr.set_defaults(func=cmd_hook_run)
+    add_unittest_parser(sub)
     return p
 
 
