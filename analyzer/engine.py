@@ -30,6 +30,9 @@ from .source import Source, SourceFile
 from .summaries import FunctionIndex, Summaries
 
 PARSE_VERSION = "1"
+# a function definition's head at column 0, not static: "struct anon_vma *name(" … "{"
+_DEFINITION = re.compile(r"^(?!static\b)(?:[A-Za-z_][\w ]*[\s*])(\w+)\([^;{]*\)\s*\n\{",
+                         re.M)
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Project:
         self._header_funcs: dict[str, dict[str, C.Function]] = {}
         self.types = TypeInfo(model.structs)
         self._types_loaded: set[str] = set()
+        self._defs: dict[str, str] | None = None
         self._comments: dict[tuple[str, str], str | None] = {}
 
     # ------------------------------------------------------------ shared tree data
@@ -187,6 +191,35 @@ class Project:
                     self.types.add(sd.name, sd.fields)
         return self._header_funcs[path]
 
+    def _in_other_files(self, name: str) -> C.Function | None:
+        """A non-static function defined in another C file of the tree (folders in
+        rules/engine.toml's ``summary_dirs``): folio_lock_anon_vma_read() of mm/rmap.c,
+        used by mm/memory-failure.c, is summarised from its own body."""
+        path = self._definitions().get(name)
+        if path is None:
+            return None
+        pf = self.parse(path)
+        if pf is None:
+            return None
+        for f in pf.functions:
+            if f.name == name and not f.is_static:
+                return f
+        return None
+
+    def _definitions(self) -> dict[str, str]:
+        if self._defs is None:
+            self._defs = {}
+            dirs = self.model.extra.get("engine", {}).get("summary_dirs", [])
+            for d in dirs:
+                for path in self.source.glob(d, ".c"):
+                    try:
+                        text = self.source.read(path).text
+                    except InputError:
+                        continue
+                    for m in _DEFINITION.finditer(text):
+                        self._defs.setdefault(m.group(1), path)
+        return self._defs
+
     def resolve_include(self, inc: str, from_path: str) -> str | None:
         for cand in (posixpath.join(posixpath.dirname(from_path), inc), "include/" + inc):
             cand = posixpath.normpath(cand)
@@ -211,7 +244,7 @@ class Project:
                     return fn
             return None
 
-        index = FunctionIndex([own.get, in_headers])
+        index = FunctionIndex([own.get, in_headers, self._in_other_files])
         return Summaries(self.model, index, self.types)
 
     def analyse_file(self, path: str) -> FileAnalysis:

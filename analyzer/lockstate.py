@@ -402,24 +402,28 @@ class Analysis:
     # ------------------------------------------------------------ calls
     def call(self, st: State, call: C.Call, span: C.Span, emit: Emit, blk=-1,
              ) -> list[tuple[State, C.Expr | None, bool | None]]:
-        """Apply a call; one (state, returned object, truth) per feasible case."""
+        """Apply a call: one case per feasible outcome, as
+        (state, returned object, truth, effects on the returned object, substitution, events).
+        A case's lock events are not emitted here: the caller emits those of the cases it
+        keeps (a trylock's acquire belongs to its success case only)."""
         name = call.name
         prim = self.model.primitive(name)
         if prim is not None:
-            return self._primitive(st, prim, call, span, emit, blk)
+            return self._primitive(st, prim, call, span, blk)
         if emit:
             emit(Event("call", span, st, call=call, block=blk))
         if name is None:
-            return [(self._forget_memory(st, call), None, None)]
+            return [(self._forget_memory(st, call), None, None, (), {}, ())]
         summ = self.summaries.summary(name)
         if summ is None or not summ.cases:
-            return [(self._forget_memory(st, call), None, None)]
+            return [(self._forget_memory(st, call), None, None, (), {}, ())]
         out = []
         for case in summ.cases:
-            r = self._apply_case(st, summ, case, call, span, emit, blk)
+            evs: list[Event] = []
+            r = self._apply_case(st, summ, case, call, span, evs.append, blk)
             if r is not None:
-                out.append(r)
-        return out or [(st, None, None)]
+                out.append(r + (tuple(evs),))
+        return out or [(st, None, None, (), {}, ())]
 
     def _forget_memory(self, st: State, call: C.Call) -> State:
         """A call may store to memory: NULL facts about fields, and about variables whose
@@ -436,26 +440,27 @@ class Analysis:
             return st
         return replace(st, null=null, nonnull=nonnull)
 
-    def _primitive(self, st, prim: Primitive, call: C.Call, span, emit, blk):
+    def _primitive(self, st, prim: Primitive, call: C.Call, span, blk):
         if prim.arg >= len(call.args):
-            return [(st, None, None)]
+            return [(st, None, None, (), {}, ())]
         lock_e = call.args[prim.arg]
+        evs: list[Event] = []
         if prim.action == "acquire":
-            return [(self.acquire(st, lock_e, prim.mode, prim.kind, span, emit, blk=blk),
-                     None, None)]
-        if prim.action == "release":
-            return [(self.release(st, lock_e, prim.mode, prim.kind, span, emit, blk=blk),
-                     None, None)]
-        if prim.action == "assert":
-            return [(self.assert_(st, lock_e, prim.mode, span, emit, blk=blk), None, None)]
-        if prim.action == "downgrade":
-            return [(self.downgrade(st, lock_e, span, emit, blk=blk), None, None)]
-        if prim.action == "trylock":
-            got = self.acquire(st, lock_e, prim.mode, prim.kind, span, emit, blk=blk,
+            out = self.acquire(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk)
+        elif prim.action == "release":
+            out = self.release(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk)
+        elif prim.action == "assert":
+            out = self.assert_(st, lock_e, prim.mode, span, evs.append, blk=blk)
+        elif prim.action == "downgrade":
+            out = self.downgrade(st, lock_e, span, evs.append, blk=blk)
+        elif prim.action == "trylock":
+            got = self.acquire(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk,
                                trylock=True)
             ok = prim.success != "zero"
-            return [(got, None, ok), (st, None, not ok)]
-        return [(st, None, None)]
+            return [(got, None, ok, (), {}, tuple(evs)), (st, None, not ok, (), {}, ())]
+        else:
+            out = st
+        return [(out, None, None, (), {}, tuple(evs))]
 
     def _apply_case(self, st: State, summ: Summary, case: SumCase, call: C.Call, span,
                     emit, blk):
@@ -535,7 +540,8 @@ class Analysis:
                 return st
             case C.Call():
                 res = None
-                for s, *_ in self._call_cases(st, e0, span, emit, blk):
+                for s, *_, evs in self._call_cases(st, e0, span, emit, blk):
+                    self._emit_case(emit, evs)
                     res = join(res, s)
                 return res
             case C.Binary(op=("&&" | "||") as op, left=l, right=r):
@@ -566,17 +572,18 @@ class Analysis:
                     return []
         if isinstance(call.func, C.Call):  # guard(x)(y) outside statements, fn-ptr results
             st = self.eval(st, call.func, span, emit, blk) or st
-        out = []
-        for r in self.call(st, call, span, emit, blk):
-            if len(r) == 3:
-                out.append((r[0], r[1], r[2], (), {}))
-            else:
-                out.append(r)
-        # name the cases' states by what they return
-        return [(s, ret, truth, reteffs, subst) for (s, ret, truth, reteffs, subst) in out]
+        return self.call(st, call, span, emit, blk)
+
+    @staticmethod
+    def _emit_case(emit: Emit, evs) -> None:
+        if emit:
+            for ev in evs:
+                emit(ev)
 
     def assign(self, st: State, target: C.Expr, value: C.Expr | None, span, emit,
-               blk=-1) -> State | None:
+               blk=-1, only_truth: bool | None = None) -> State | None:
+        """``target = value``; with ``only_truth``, only the call's cases whose result has
+        that truth (path mode forks on a trylock's outcome)."""
         tgt = _strip(target)
         val = _strip(value) if value is not None else None
         if isinstance(val, C.Assign):  # a = b = c
@@ -586,7 +593,13 @@ class Analysis:
             val = _strip(val.target)
         if isinstance(val, C.Call):
             res = None
-            for s, ret, truth, reteffs, subst in self._call_cases(st, val, span, emit, blk):
+            for s, ret, truth, reteffs, subst, evs in self._call_cases(st, val, span, emit,
+                                                                        blk):
+                if only_truth is not None and truth is not None and truth != only_truth:
+                    continue
+                if only_truth is not None and truth is None:
+                    truth = only_truth
+                self._emit_case(emit, evs)
                 s = self._bind(s, tgt, ret, truth, span, emit, blk)
                 if reteffs:
                     base = self._ret_base(tgt, ret)
@@ -719,6 +732,8 @@ class Analysis:
                     if kl and kr and kl != kr and _is_pure_path(_strip(l)) \
                             and _is_pure_path(_strip(r)):
                         st = replace(st, eq=st.eq | {_pair(kl, kr)})
+                        if self.mode == "path":
+                            st = _unify_fresh(st, kl, kr)
                 return st
             case C.Call(args=args) if e.name in self.model.transparent and args:
                 st2 = st
@@ -729,9 +744,10 @@ class Analysis:
                 return self.refine(st2, args[0], truth, span, emit, blk)
             case C.Call():
                 res = None
-                for s, ret, t, reteffs, subst in self._call_cases(st, e, span, emit, blk):
+                for s, ret, t, reteffs, subst, evs in self._call_cases(st, e, span, emit, blk):
                     if t is not None and t != truth:
                         continue
+                    self._emit_case(emit, evs)
                     if reteffs and ret is not None:
                         sub = dict(subst)
                         sub[RET] = ret
@@ -805,7 +821,8 @@ class Analysis:
             prim = pair[0] if k == "guard_acquire" else pair[1]
             call = C.Call(C.Name(prim.name), op.args)
             res = None
-            for s, *_ in self._call_cases(st, call, op.span, emit, blk):
+            for s, *_, evs in self._call_cases(st, call, op.span, emit, blk):
+                self._emit_case(emit, evs)
                 res = join(res, s)
             return res
         return st
@@ -993,6 +1010,29 @@ def _struct_name(t: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _unify_fresh(st: State, a: str, b: str) -> State:
+    """Path mode: ``a == b`` where one side is a value the function obtained (``p@12``, a
+    call's result) and the other a name of the entry (``victim``): the object has that
+    name, so locks taken through the fresh value are the entry object's locks."""
+    if "@" in a and "@" not in b:
+        fresh, real = a, b
+    elif "@" in b and "@" not in a:
+        fresh, real = b, a
+    else:
+        return st
+    if "->" in fresh or "." in fresh:
+        return st
+
+    def ren(k: str) -> str:
+        return real + k[len(fresh):] if _has_prefix(k, fresh) else k
+
+    env = {v: (C.Name(real) if isinstance(x, C.Name) and x.id == fresh else x)
+           for v, x in st.env.items()}
+    locks = {ren(k): f for k, f in st.locks.items()}
+    return replace(st, env=env, locks=locks, null=frozenset(ren(k) for k in st.null),
+                   nonnull=frozenset(ren(k) for k in st.nonnull))
 
 
 def _strip_parens(e: C.Expr) -> C.Expr:

@@ -13,7 +13,7 @@ wrappers are the fallback when the tree has no body.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from . import cast as C
@@ -24,6 +24,7 @@ from .lockstate import (RET, Analysis, Effect, Event, State, Summary, SumCase, T
                         _has_prefix, _strip)
 
 MAX_PATHS = 48
+MAX_STEPS = 2000  # path enumeration gives up (and joins instead) past this many block visits
 MAX_VISITS = 2
 MAX_DEPTH = 8
 
@@ -70,7 +71,9 @@ class Summaries:
                 result = self.from_body(fn)
             finally:
                 self.active.pop()
-        elif fn is None:
+        else:
+            # no body, or a body whose locking happens out of sight (in a file we do not
+            # read): the rules/ wrapper, when there is one, says what it does
             w = self.model.wrappers.get(name)
             if w is not None:
                 result = from_wrapper(w)
@@ -119,7 +122,7 @@ class Summaries:
     def _cases(self, an: Analysis, st: State, log: list[Event], ret: C.Expr | None,
                params) -> list[SumCase]:
         outs: list[tuple[State, list[Event], bool | None, C.Expr | None]] = []
-        if isinstance(ret, C.Call):
+        if ret is not None and _decided_by_try(an, ret):
             # a returned call decides the result: split on its outcome (trylock wrappers)
             span = C.Span(0, 0)
             for truth in (True, False):
@@ -140,6 +143,7 @@ class Summaries:
         return cases
 
     def _make_case(self, an, st: State, events, rexpr, truth, params) -> SumCase:
+        events = _rename_fresh(events, st)
         allowed = set(params) | {RET}
         locals_ = set(an.vartypes) - set(params)
         ret_ok = rexpr is not None and _root_ok(rexpr, allowed, locals_) \
@@ -208,6 +212,31 @@ def from_wrapper(w: Wrapper) -> Summary:
     return Summary(w.name, params, cases, "rules")
 
 
+def _rename_fresh(events: list[Event], st: State) -> list[Event]:
+    """Events named through a value the path later found equal to an entry name
+    (``p == victim``) are about the entry object: name them so, like the state does."""
+    ren: dict[str, str] = {}
+    for a, b in st.eq:
+        if "@" in a and "@" not in b and "->" not in a and "." not in a:
+            ren[a] = b
+        elif "@" in b and "@" not in a and "->" not in b and "." not in b:
+            ren[b] = a
+    if not ren:
+        return events
+    out = []
+    for ev in events:
+        if ev.lock:
+            for fresh, real in ren.items():
+                if _has_prefix(ev.lock, fresh):
+                    ev = replace(ev, lock=real + ev.lock[len(fresh):],
+                                 lock_expr=_replace_prefix(ev.lock_expr, C.Name(fresh),
+                                                           _parse_path(real) or C.Name(real))
+                                 if ev.lock_expr is not None else None)
+                    break
+        out.append(ev)
+    return out
+
+
 def _net(events: list[Event]) -> dict[str, tuple[str, str, C.Expr, str]]:
     """Net lock effect per lock over one path: acquire, release, cycle or assert."""
     seq: dict[str, list[Event]] = {}
@@ -234,26 +263,52 @@ def _net(events: list[Event]) -> dict[str, tuple[str, str, C.Expr, str]]:
 
 def _enumerate(an: Analysis, cfg: Cfg):
     """All paths entry → exit with their end state, event log and returned expression.
-    None when the function has too many paths or a loop: the caller falls back to a join."""
+
+    A value decided by a trylock (``return down_write_trylock(…)``, ``ret = trylock() != 0``)
+    forks the path on its outcome, so the acquire belongs to the success case only. Loops are
+    followed once round (a block at most MAX_VISITS times on a path). None when the function
+    has too many paths: the caller falls back to a join."""
     results = []
     entry = an.entry_state()
+    budget = [MAX_STEPS]  # blocks visited over all paths, finished or not
 
-    def run(bid: int, st: State, log: list[Event], visits: dict[int, int], ret):
-        if len(results) > MAX_PATHS:
+    def run(bid: int, st: State, log: list[Event], visits: dict[int, int], ret, first=0):
+        budget[0] -= 1
+        if len(results) > MAX_PATHS or budget[0] < 0:
             raise _TooMany
         if bid == cfg.exit:
             results.append((st, log, ret))
             return
-        n = visits.get(bid, 0) + 1
-        if n > MAX_VISITS:
-            raise _TooMany
-        visits = dict(visits)
-        visits[bid] = n
+        if first == 0:
+            n = visits.get(bid, 0) + 1
+            if n > MAX_VISITS:
+                return  # once round a loop is enough for a summary
+            visits = dict(visits)
+            visits[bid] = n
         block = cfg.blocks[bid]
         ev: list[Event] = list(log)
         cur: State | None = st
-        for op in block.ops:
+        for i in range(first, len(block.ops)):
+            op = block.ops[i]
             if cur is None:
+                return
+            if op.kind == "return" and op.expr is not None and _decided_by_try(an, op.expr):
+                ret = op.expr  # _cases splits on it, from the state before it runs
+                continue
+            target, value = _assignment(op)
+            if target is not None and _decided_by_try(an, value):
+                for truth in (True, False):
+                    ev2: list[Event] = []
+                    if isinstance(_strip(value), C.Call):
+                        s2 = an.assign(cur, target, value, op.span, ev2.append, bid,
+                                       only_truth=truth)
+                    else:  # trylock() != 0 and the like: the comparison decides
+                        s2 = an.refine(cur, value, truth, op.span, ev2.append, bid)
+                        if s2 is not None:
+                            s2 = an._bind(s2, target, None, truth, op.span, ev2.append, bid)
+                    if s2 is None:
+                        continue
+                    run(bid, s2, ev + ev2, visits, ret, i + 1)
                 return
             cur = an.op(cur, op, ev.append, bid)
             if op.kind == "return":
@@ -261,12 +316,10 @@ def _enumerate(an: Analysis, cfg: Cfg):
         if cur is None:
             return
         for e in block.succs:
-            ev2: list[Event] = []
+            ev2 = []
             out = an.edge(cur, block, e, ev2.append)
             if out is None:
                 continue
-            if e.kind == EdgeKind.BACK:
-                raise _TooMany
             run(e.target, out, ev + ev2, visits, ret)
 
     try:
@@ -274,6 +327,38 @@ def _enumerate(an: Analysis, cfg: Cfg):
     except (_TooMany, RecursionError):
         return None
     return results
+
+
+def _assignment(op) -> tuple[C.Expr | None, C.Expr | None]:
+    """(variable, value) of ``v = value`` / ``type v = value``."""
+    if op.kind == "decl" and op.expr is not None:
+        return C.Name(op.name), op.expr
+    if op.kind == "eval" and isinstance(op.expr, C.Assign) and op.expr.op == "=" \
+            and isinstance(_strip(op.expr.target), C.Name):
+        return _strip(op.expr.target), op.expr.value
+    return None, None
+
+
+def _decided_by_try(an: Analysis, e: C.Expr | None) -> bool:
+    """Whether the truth of ``e`` is the outcome of a trylock (or of a helper whose cases
+    differ by their result): ``trylock()``, ``!trylock()``, ``trylock() != 0``, casts."""
+    while True:
+        e = _strip(e) if e is not None else None
+        if isinstance(e, C.Unary) and e.op == "!":
+            e = e.operand
+        elif isinstance(e, C.Binary) and e.op in ("==", "!=") and C.is_null(_strip(e.right)):
+            e = e.left
+        elif isinstance(e, C.Call) and e.name in an.model.transparent and e.args:
+            e = e.args[0]
+        else:
+            break
+    if not isinstance(e, C.Call) or e.name is None:
+        return False
+    prim = an.model.primitive(e.name)
+    if prim is not None:
+        return prim.action == "trylock"
+    summ = an.summaries.summary(e.name)
+    return summ is not None and len({c.truth for c in summ.cases}) > 1
 
 
 class _TooMany(Exception):

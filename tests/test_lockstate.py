@@ -607,3 +607,83 @@ def test_lock_through_reassigned_pointer_is_another_lock(tmp_path):
     held = state_at(fa, "f", "pvmw->n++")
     assert held["ptl"] == ("write", "must")
     assert any(k.startswith("ptl@") for k in held)  # the first lock, still held
+
+
+def test_function_pointer_parameter_keeps_argument_positions(tmp_path):
+    fa = analyse(tmp_path, """
+        static void put_and_unlock(struct kref *ref, void (*release)(struct kref *),
+                                   struct foo *foo)
+        {
+            release(ref);
+            spin_unlock(&foo->lock);
+        }
+
+        void f(struct foo *foo)
+        {
+            spin_lock(&foo->lock);
+            put_and_unlock(&foo->ref, foo_release, foo);
+            foo->n++;
+        }
+    """)
+    params = [p.name for p in fa.function("put_and_unlock").function.params]
+    assert params == ["ref", "release", "foo"]
+    assert state_at(fa, "f", "foo->n++") == {}
+
+
+@pytest.mark.parametrize("body", [
+    "return down_write_trylock(&m->sem);",
+    "int ret = down_write_trylock(&m->sem) != 0;\n            trace(m, ret);\n            return ret;",
+    "if (!down_write_trylock(&m->sem))\n                return 0;\n            return 1;",
+])
+def test_trylock_wrapper_summary_acquires_only_on_success(tmp_path, body):
+    fa = analyse(tmp_path, f"""
+        static int try_sem(struct mm *m)
+        {{
+            {body}
+        }}
+
+        int f(struct mm *m)
+        {{
+            if (!try_sem(m))
+                return -EBUSY;
+            m->n++;
+            up_write(&m->sem);
+            return 0;
+        }}
+    """)
+    summ = fa.function("f").analysis.summaries.summary("try_sem")
+    cases = sorted((c.truth, tuple(e.action for e in c.effects)) for c in summ.cases)
+    assert cases == [(False, ()), (True, ("acquire",))]
+    assert state_at(fa, "f", "return -EBUSY") == {}
+    assert state_at(fa, "f", "m->n++") == {"m->sem": ("write", "must")}
+
+
+def test_helper_equal_to_its_argument_after_a_check_names_the_argument(tmp_path):
+    fa = analyse(tmp_path, """
+        static struct task *lock_task_of(struct task *t)
+        {
+            struct task *p = pick_thread(t);
+
+            if (!p)
+                return NULL;
+            spin_lock(&p->alloc_lock);
+            return p;
+        }
+
+        static void kill_one(struct task *victim)
+        {
+            struct task *p;
+
+            p = lock_task_of(victim);
+            if (!p)
+                return;
+            if (victim != p) {
+                spin_unlock(&p->alloc_lock);
+                return;
+            }
+            spin_unlock(&victim->alloc_lock);
+        }
+    """)
+    # every path unlocks what it locked: the summary must not release the caller's lock
+    summ = fa.function("kill_one").analysis.summaries.summary("kill_one")
+    assert all(e.action != "release" for c in summ.cases for e in c.effects), summ.cases

@@ -64,12 +64,24 @@ def _judge_acquire(ctx, i: int, suspect: set[str], released: set[str]) -> bool:
         return False
     if _released_under_another_name(ctx, ev.lock):
         return False
+    if ev.via is not None and _acquires_on_some_paths_only(ctx, ev.via):
+        # a helper that takes the lock on some of its paths only (a retry after a drop in
+        # code we do not follow: fixup_user_fault() after the fault handler dropped it)
+        return False
     if ev.lock not in released and ev.via is not None and all(
             e.via == ev.via for e in ctx.events if e.kind == "acquire" and e.lock == ev.lock):
         # one helper called again and again takes it, and nothing here releases it: a helper
         # whose release the analysis cannot see (in another file)
         return False
     return True
+
+
+def _acquires_on_some_paths_only(ctx, name: str) -> bool:
+    summ = ctx.fa.analysis.summaries.summary(name)
+    if summ is None or summ.origin != "body":
+        return False
+    takes = [any(e.action == "acquire" for e in c.effects) for c in summ.cases]
+    return any(takes) and not all(takes)
 
 
 def _judge_release(ctx, ev) -> bool:

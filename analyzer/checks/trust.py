@@ -7,13 +7,13 @@ How far a lock event produced by a helper's summary says what the helper does: a
 derived path by path is exact. Two kinds are not, and the lock-pairing rules (double-lock,
 unlock-unheld, lock-order, lock-imbalance) must not read them as plain acquires or releases:
 
-* ``joined``: a helper with a loop (or too many paths) is summarised from its joined exit
-  state, where "asserted held" reads as acquired, "released and retaken" as acquired, and
-  "taken and released" as released.
+* ``joined``: a helper with too many paths is summarised from its joined exit state, where
+  "asserted held" reads as acquired, "released and retaken" as acquired, and "taken and
+  released" as released. (Loops are followed once round and summarised path by path.)
 * ``trylock``: a helper whose body tries a lock (directly or through a helper that does)
-  acquires only on success; when its summary does not split on the returned value (the
-  result goes through a local or a comparison; in 6.12 even ``return down_write_trylock()``
-  keeps the try's acquire on the failure case) the acquire reads as unconditional.
+  acquires only on success; the summary forks on the outcome when it reaches the returned
+  value (``return trylock()``, ``ret = trylock() != 0; return ret``). When it does not (the
+  result is stored elsewhere), the acquire reads as unconditional.
 
 A helper with no body in the tree (a fallback wrapper from rules/locks.toml) is ``exact``.
 
@@ -77,6 +77,9 @@ def _kind(ctx, summaries, name: str, depth: int) -> frozenset[str]:
         if prim is not None and prim.action == "trylock" or \
                 w is not None and w.action in ("trylock", "acquire_or_null") \
                 and index.find(c.name) is None:
+            # even when the summary forks on the outcome (``splits``), code that takes a
+            # lock conditionally is code whose failure paths (a lock dropped in another
+            # file and reported through an out-parameter, as GUP's *locked) we may not see
             flags.add(TRYLOCK)
             break
     if _joined(ctx, summaries, fn, cfg):
@@ -106,8 +109,6 @@ def suspect_locks(ctx) -> set[str]:
 def _joined(ctx, summaries, fn: C.Function, cfg) -> bool:
     from ..summaries import _enumerate  # the summariser's own test for "one case per path"
 
-    if cfg.loops:
-        return True
     an = Analysis(fn, cfg, ctx.model, summaries, getattr(summaries, "types", None),
                   mode="path")
     return _enumerate(an, cfg) is None

@@ -199,8 +199,12 @@ class _Converter:
                 pt = self._type_text(p.child_by_field_name("type"))
                 pd = p.child_by_field_name("declarator")
                 pname, stars = _declarator_name(pd) if pd is not None else (None, 0)
-                if pname:
-                    params.append(C.Param(self.text_of(pname), (pt + " " + "*" * stars).strip()))
+                if pt == "void" and pd is None:
+                    continue  # f(void)
+                # positions matter (summaries map arguments by index): an unnamed or
+                # unreadable parameter keeps its place under a name no code can use
+                params.append(C.Param(pname or f"__arg{len(params)}",
+                                      (pt + " " + "*" * stars).strip()))
         head = self.data[start.start_byte:body.start_byte].decode("utf-8", "surrogateescape")
         words = set(head.replace("*", " ").replace("(", " ").split())
         ret_type = ""
@@ -551,9 +555,9 @@ def _declarator_name(n: ts.Node | None) -> tuple[str | None, int]:
             n = n.child_by_field_name("declarator")
             continue
         nxt = n.child_by_field_name("declarator")
-        if nxt is None:
+        if nxt is None:  # parenthesized_declarator and friends: no field, one inner declarator
             for c in n.named_children:
-                if c.type in ("identifier", "field_identifier"):
+                if c.type in ("identifier", "field_identifier") or c.type.endswith("declarator"):
                     nxt = c
                     break
         n = nxt
