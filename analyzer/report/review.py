@@ -21,6 +21,21 @@ def _short(f: Finding) -> str:
     return f"{f.path}:{region} {f.severity} {f.rule} in {f.function}(): {f.message}"
 
 
+def unittest_line(u: dict) -> str:
+    """One suite's result for a patch: status, counts or first error, change, reuse."""
+    text = f"unittest {u['suite']}: {u['status']}"
+    if u.get("tests_run") is not None:
+        text += f" ({u.get('passed')}/{u.get('tests_run')} passed)"
+    err = u.get("first_error")
+    if err:
+        text += f": {err.get('message')} at {err.get('location')}"
+    if u.get("changed"):
+        text += f" (was {u.get('previous')})"
+    if u.get("reused"):
+        text += " (not rebuilt: the patch changes nothing it compiles)"
+    return text
+
+
 def review_text(res: ReviewResult) -> str:
     n = res.series_length
     out = [f"rmaplint review of {res.label or 'series'} on {res.base[:12]}: "
@@ -35,8 +50,8 @@ def review_text(res: ReviewResult) -> str:
         for label, items in (("new", p.new), ("fixed", p.fixed), ("unchanged", p.unchanged)):
             for f in items:
                 out.append(f"    {label:9} {_short(f)}")
-        for line in p.extra.get("unittest_lines", ()):
-            out.append(f"    {line}")
+        for u in p.extra.get("unittests", ()):
+            out.append("    " + unittest_line(u))
     out.append("")
     if res.failure is not None:
         fl = res.failure
