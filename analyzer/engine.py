@@ -244,7 +244,7 @@ class Project:
                     return fn
             return None
 
-        index = FunctionIndex([own.get, in_headers, self._in_other_files])
+        index = FunctionIndex([own.get, in_headers], [self._in_other_files])
         return Summaries(self.model, index, self.types)
 
     def analyse_file(self, path: str) -> FileAnalysis:
@@ -257,8 +257,10 @@ class Project:
             return FileAnalysis(path, "error", "binary file (NUL bytes), not C source",
                                 source=sf)
         try:
-            pf = self.parse_source(sf)
-            self._parsed[path] = pf
+            pf = self._parsed.get(path)  # parsed already for another file's lookups?
+            if pf is None:
+                pf = self.parse_source(sf)
+                self._parsed[path] = pf
             for sd in pf.structs:
                 self.types.add(sd.name, sd.fields)
             summ = self.summaries_for(pf)

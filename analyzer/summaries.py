@@ -34,17 +34,21 @@ class FunctionIndex:
     """Where to find a function body by name, nearest first."""
 
     lookups: list[Callable[[str], C.Function | None]] = field(default_factory=list)
-    _memo: dict[str, C.Function | None] = field(default_factory=dict)
+    # lookups that read other files of the tree: used for calls made by the analysed file's
+    # own functions, not for the helpers' helpers (each would parse another whole file)
+    far: list[Callable[[str], C.Function | None]] = field(default_factory=list)
+    _memo: dict[tuple[str, bool], C.Function | None] = field(default_factory=dict)
 
-    def find(self, name: str) -> C.Function | None:
-        if name in self._memo:
-            return self._memo[name]
+    def find(self, name: str, far: bool = True) -> C.Function | None:
+        key = (name, far)
+        if key in self._memo:
+            return self._memo[key]
         found = None
-        for look in self.lookups:
+        for look in self.lookups + (self.far if far else []):
             found = look(name)
             if found is not None:
                 break
-        self._memo[name] = found
+        self._memo[key] = found
         return found
 
 
@@ -53,17 +57,21 @@ class Summaries:
         self.model = model
         self.index = index
         self.types = types
-        self.memo: dict[str, Summary | None] = {}
+        self.memo: dict[tuple[str, bool], Summary | None] = {}
         self.active: list[str] = []
         self.effects_memo: dict[str, bool] = {}
 
     # ------------------------------------------------------------ provider API
     def summary(self, name: str) -> Summary | None:
-        if name in self.memo:
-            return self.memo[name]
+        far = not self.active  # other files only for the analysed file's own calls
+        key = (name, far)
+        if key in self.memo:
+            return self.memo[key]
+        if not far and (name, True) in self.memo:
+            return self.memo[(name, True)]  # a fuller answer is already known
         if name in self.active or len(self.active) > MAX_DEPTH:
             return None  # recursion: no effects assumed while in progress
-        fn = self.index.find(name)
+        fn = self.index.find(name, far=far)
         result: Summary | None = None
         if fn is not None and self._may_lock(fn, 0):
             self.active.append(name)
@@ -77,7 +85,7 @@ class Summaries:
             w = self.model.wrappers.get(name)
             if w is not None:
                 result = from_wrapper(w)
-        self.memo[name] = result
+        self.memo[key] = result
         return result
 
     def _may_lock(self, fn: C.Function, depth: int) -> bool:
@@ -95,7 +103,7 @@ class Summaries:
                 found = True
                 break
             if depth < MAX_DEPTH:
-                callee = self.index.find(name)
+                callee = self.index.find(name, far=False)
                 if callee is not None and callee is not fn and self._may_lock(callee, depth + 1):
                     found = True
                     break
