@@ -54,7 +54,8 @@ def check(ctx):
                              and (f2 := head2.locks.get(rel.lock)) is not None and f2.may
                              for o in inner):
                 continue
-            acq = _reacquire(rel, lp, cfg, by_block, index, events)
+            acq = next((a for a in _reacquires(rel, lp, cfg, by_block, index, events)
+                        if _walk_continues(a.block, lp, cfg)), None)
             if acq is None:
                 continue
             key = (lp.id, rel.lock, rel.span.line)
@@ -65,12 +66,13 @@ def check(ctx):
     return out
 
 
-def _reacquire(rel, lp, cfg, by_block, index, events):
-    """The first acquire of the released lock reachable inside the body before the header."""
+def _reacquires(rel, lp, cfg, by_block, index, events):
+    """Acquires of the released lock reachable inside the body before the header, nearest
+    first."""
     pos = index[id(rel)]
     for ev in by_block.get(rel.block, []):
         if index[id(ev)] > pos and _is_reacquire(ev, rel, events[pos:index[id(ev)]]):
-            return ev
+            yield ev
     seen = {rel.block}
     todo = deque(e.target for e in cfg.blocks[rel.block].succs)
     while todo:
@@ -80,9 +82,24 @@ def _reacquire(rel, lp, cfg, by_block, index, events):
         seen.add(b)
         for ev in by_block.get(b, []):
             if _is_reacquire(ev, rel, ()):
-                return ev
+                yield ev
         todo.extend(e.target for e in cfg.blocks[b].succs)
-    return None
+
+
+def _walk_continues(block: int, lp, cfg) -> bool:
+    """Whether the loop goes round again after this block (not: retake, then break out)."""
+    seen = set()
+    todo = deque([block])
+    while todo:
+        b = todo.popleft()
+        if b in seen or b not in lp.body:
+            continue
+        seen.add(b)
+        for e in cfg.blocks[b].succs:
+            if e.target == lp.header:
+                return True
+            todo.append(e.target)
+    return False
 
 
 def _is_reacquire(ev, rel, between) -> bool:

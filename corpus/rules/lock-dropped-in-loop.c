@@ -174,3 +174,22 @@ void scan_justified(struct widget_list *wl)
 	}
 	spin_unlock(&wl->lock);
 }
+
+/* Dropped and retaken, but the walk ends right after: nothing resumes on a changed list. */
+int find_and_wait(struct widget_list *wl, int key)
+{
+	struct widget *w;
+	int ret = -ENOENT;
+
+	spin_lock(&wl->lock);
+	list_for_each_entry(w, &wl->widgets, node) {
+		if (w->key == key) {
+			// ok: lock-dropped-in-loop
+			widget_relax(wl);
+			ret = 0;
+			break;
+		}
+	}
+	spin_unlock(&wl->lock);
+	return ret;
+}
