@@ -96,6 +96,23 @@ def _write(args, text: str) -> None:
     buf.flush()
 
 
+def _to_terminal(args) -> bool:
+    """Writing to a terminal (rich output), not to a file or a pipe."""
+    return (not args.output or args.output == "-") and sys.stdout.isatty()
+
+
+def _html(args, build) -> None:
+    """--format html: -o names a folder (default reports/html); say where its index is."""
+    if args.output == "-":
+        raise UsageError("--format html writes a folder: -o DIR, not -")
+    out = Path(args.output or os.path.join("reports", "html"))
+    try:
+        index = build(out)
+    except OSError as e:
+        raise InputError(f"cannot write {out}: {e.strerror or e}") from None
+    print(f"rmaplint: HTML report: {index}")
+
+
 def cmd_check(args) -> int:
     from .report.jsonfmt import check_json
     from .report.text import check_text
@@ -136,6 +153,19 @@ def cmd_check(args) -> int:
         run.apply_baseline(read_baseline(args.baseline))
     if args.format == "json":
         _write(args, check_json(run))
+    elif args.format == "sarif":
+        from .report.sarif import check_sarif
+
+        _write(args, check_sarif(run, root, args.rev))
+    elif args.format == "html":
+        from .report.html import check_html
+
+        _html(args, lambda out: check_html(run, spec, out))
+    elif not args.plain and _to_terminal(args):
+        from .report.terminal import check_rich
+
+        with spec.open() as source:
+            _write(args, check_rich(run, lambda p: source.read(p).text))
     else:
         _write(args, check_text(run))
     threshold = severity_rank(args.fail_on)
@@ -209,6 +239,19 @@ def cmd_review(args) -> int:
 
     model, cache = _model_cache(args)
     fmt = {"json": review_json, "email": review_email}.get(args.format, review_text)
+
+    def emit(res, text_suffix: str = "") -> None:
+        if args.format == "html":
+            from .report.html import review_html
+
+            _html(args, lambda out: review_html(res, out, model, cache))
+        elif args.format == "sarif":
+            from .report.sarif import review_sarif
+
+            _write(args, review_sarif(res))
+        else:
+            _write(args, fmt(res) + (text_suffix if args.format == "text" else ""))
+
     if args.series is None:
         # the embedded default: the corpus history's series on its base
         from .corpus import build_history
@@ -224,18 +267,15 @@ def cmd_review(args) -> int:
                 (reports / "corpus-review.eml").write_text(review_email(res))
             except OSError as e:
                 raise InputError(f"cannot write {reports}: {e.strerror or e}") from None
-            text = fmt(res)
-            if args.format == "text":
-                text += (f"report files: {reports / 'corpus-review.json'}, "
-                         f"{reports / 'corpus-review.eml'}\n")
-            _write(args, text)
+            emit(res, f"report files: {reports / 'corpus-review.json'}, "
+                      f"{reports / 'corpus-review.eml'}\n")
     else:
         repo = _repo_for(args)
         series = args.series
         if Path(series).is_file():
             series = str(Path(series).resolve())
         res = review_series(repo, series, args.base, model, cache)
-        _write(args, fmt(res))
+        emit(res)
     if res.failure is not None:
         fl = res.failure
         print(f"rmaplint: error: patch {fl.index} ({fl.subject}) does not apply"
@@ -251,7 +291,16 @@ def cmd_history(args) -> int:
     model, cache = _model_cache(args)
     repo = _repo_for(args)
     res = history(repo, args.range, args.paths or ["mm"], model, cache)
-    _write(args, history_json(res) if args.format == "json" else history_text(res))
+    if args.format == "html":
+        from .report.html import history_html
+
+        _html(args, lambda out: history_html(res, repo, out, model, cache))
+    elif args.format == "sarif":
+        from .report.sarif import history_sarif
+
+        _write(args, history_sarif(res, repo))
+    else:
+        _write(args, history_json(res) if args.format == "json" else history_text(res))
     return 0
 
 
@@ -358,18 +407,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"rmaplint {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
-    def common(sp, *, paths_nargs="*"):
+    def common(sp, *, paths_nargs="*", formats=("text", "json")):
         sp.add_argument("--repo", metavar="DIR", help="tree or git repository (default: the "
                         "enclosing git work tree, else the current directory)")
         sp.add_argument("--rev", metavar="REV", help="read files from this git revision "
                         "(the work tree is not touched)")
-        sp.add_argument("--format", choices=("text", "json"), default="text")
-        sp.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+        sp.add_argument("--format", choices=formats, default="text")
+        sp.add_argument("-o", "--output", metavar="FILE", help="write the report here (with "
+                        "--format html: a folder, default reports/html)" if "html" in formats
+                        else "write the report here")
         sp.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
 
     c = sub.add_parser("check", help="analyse files or folders (default mm/)")
     c.add_argument("paths", nargs="*", metavar="PATH")
-    common(c)
+    common(c, formats=("text", "json", "sarif", "html"))
+    c.add_argument("--plain", action="store_true", help="text: path:line: severity: rule: "
+                   "message lines even on a terminal (the default when piped)")
     c.add_argument("--jobs", "-j", type=int, default=1, metavar="N")
     c.add_argument("--fail-on", choices=("error", "warning", "note"), default="warning")
     c.add_argument("--cache-dir", metavar="DIR")
@@ -392,8 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("series", nargs="?", metavar="SERIES")
     r.add_argument("--repo", metavar="DIR", help="the repository (default: the enclosing one)")
     r.add_argument("--base", metavar="REV", help="apply an mbox on this revision (default HEAD)")
-    r.add_argument("--format", choices=("text", "json", "email"), default="text")
-    r.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    r.add_argument("--format", choices=("text", "json", "email", "sarif", "html"),
+                   default="text")
+    r.add_argument("-o", "--output", metavar="FILE", help="write the report here (with "
+                   "--format html: a folder, default reports/html)")
     r.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
     r.add_argument("--fail-on", choices=("error", "warning", "note"), default="warning")
     r.add_argument("--cache-dir", metavar="DIR")
@@ -407,8 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("range", metavar="REV_RANGE")
     h.add_argument("paths", nargs="*", metavar="PATH")
     h.add_argument("--repo", metavar="DIR", help="the repository (default: the enclosing one)")
-    h.add_argument("--format", choices=("text", "json"), default="text")
-    h.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    h.add_argument("--format", choices=("text", "json", "sarif", "html"), default="text")
+    h.add_argument("-o", "--output", metavar="FILE", help="write the report here (with "
+                   "--format html: a folder, default reports/html)")
     h.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
     h.add_argument("--cache-dir", metavar="DIR")
     h.add_argument("--no-cache", action="store_true")

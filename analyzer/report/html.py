@@ -1,0 +1,789 @@
+"""Self-contained HTML reports for ``check``, ``review`` and ``history``.
+
+One folder, opening on ``index.html``; every page, style sheet and script is a file of that
+folder (no network, no CDN), so the folder can be archived as a CI artefact and opened from
+disk. A file page shows the source, syntax-highlighted, with a **lock-state gutter**: one
+column per lock of the function (a colour each), filled when the lock is held before the line
+(solid for write, pale for read, striped when held only on some paths, dotted when held only
+if its pointer is non-NULL), with a bar where the line acquires or releases it. Each finding
+is a highlighted region with its message, rule, related locations and justification; a jump
+list leads to every finding and function.
+
+Everything that comes from the analysed tree (source text, names, messages) is escaped:
+templates are rendered with autoescape on, and source lines are highlighted token by token,
+each token escaped (``markupsafe``), never passed through as markup.
+
+The views need the lock state of every line, which the cached check results do not keep: the
+files shown are analysed again here (``Project.analyse_file``, ``explain``), from the same
+source (a work tree, or ``GitSource`` at the revision of a patch).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from markupsafe import Markup, escape
+
+from .. import __version__
+from ..findings import Finding, fingerprint_all, severity_rank
+from .sarif import rule_doc
+
+MANIFEST = ".rmaplint-html"  # what a previous report wrote here (removed before writing anew)
+FEW_FILES = 25  # a check of at most this many files gets a page for each; else files with findings
+MAX_EXCERPT = 80  # lines of annotated code beside one diff hunk
+MAX_HISTORY_PAGES = 60
+PALETTE = 12  # lock colours (assets: .k0 … .k11)
+
+
+# --------------------------------------------------------------------------- highlighting
+
+_CTRL = {c: 0x2400 + c for c in range(32) if c != 9}  # control pictures, tab kept
+_CTRL[127] = 0x2421
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CR = "\ue000"  # stands for \r while pygments lexes (it would turn a lone \r into a newline)
+
+
+def _clean(s: str) -> str:
+    """Text fit for an HTML page: the bytes of a non-UTF-8 file (surrogates) as U+FFFD,
+    control characters as their pictures, \\r at the end of a line dropped."""
+    if s.endswith(_CR):
+        s = s[:-1]
+    s = s.replace(_CR, "\u240d")
+    s = _SURROGATE.sub("\ufffd", s)
+    return s.translate(_CTRL)
+
+
+def _token_class(ttype) -> str:
+    from pygments.token import STANDARD_TYPES
+
+    while ttype not in STANDARD_TYPES:
+        ttype = ttype.parent
+    return STANDARD_TYPES[ttype]
+
+
+def highlight(text: str) -> list[Markup]:
+    """One escaped, highlighted line per ``\\n``-separated line of ``text``."""
+    lines = text.split("\n")
+    try:
+        from pygments.lexers.c_cpp import CLexer
+
+        lexer = CLexer(stripnl=False, ensurenl=False)
+        out: list[list[list[str]]] = [[]]  # per line: [css class, text] runs
+        for ttype, value in lexer.get_tokens(text.replace("\r", _CR)):
+            cls = _token_class(ttype)
+            if cls == "w":  # whitespace: no colour, no span
+                cls = ""
+            for i, part in enumerate(value.split("\n")):
+                if i:
+                    out.append([])
+                if not part:
+                    continue
+                runs = out[-1]
+                if runs and runs[-1][0] == cls:
+                    runs[-1][1] += part
+                else:
+                    runs.append([cls, part])
+        if len(out) == len(lines):
+            return [Markup("".join(f'<span class="{c}">{escape(_clean(t))}</span>' if c
+                                   else str(escape(_clean(t))) for c, t in runs))
+                    for runs in out]
+    except Exception:  # noqa: BLE001 - a lexer problem only loses the colours
+        pass
+    return [escape(_clean(ln.replace("\r", _CR))) for ln in lines]
+
+
+def pygments_css() -> str:
+    try:
+        from pygments.formatters import HtmlFormatter
+
+        return HtmlFormatter(style="default").get_style_defs(".code")
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+# --------------------------------------------------------------------------- views
+
+
+@dataclass
+class LockCol:
+    key: str
+    cls: str
+    color: int
+
+
+@dataclass
+class FnView:
+    name: str
+    start: int
+    end: int
+    locks: list[LockCol]
+    degraded: bool = False
+    converged: bool = True
+    from_callers: bool = False
+    anchor: str = ""  # its id on the file page: fn-<name>, fn-<name>-<line> for a second one
+
+
+@dataclass
+class FindingView:
+    f: Finding
+    id: str  # anchor on its file page
+    status: str = ""  # review: new | fixed | unchanged; "" elsewhere
+    page: str | None = None  # the file page showing it (relative to the report folder)
+    related: list[tuple[str | None, str]] = field(default_factory=list)  # (href, text)
+
+    @property
+    def region(self) -> str:
+        f = self.f
+        return f"{f.line}" if f.end_line == f.line else f"{f.line}-{f.end_line}"
+
+
+@dataclass
+class Row:
+    no: int
+    code: Markup
+    fn: FnView | None = None
+    cells: list[tuple[str, str]] = field(default_factory=list)  # (css classes, letter)
+    title: str = ""  # the gutter's tooltip: locks held, events
+    cls: str = ""
+    anchors: list[str] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)  # related-location notes
+    cards: list[FindingView] = field(default_factory=list)
+
+
+@dataclass
+class Block:
+    fn: FnView | None
+    rows: list[Row]
+
+
+@dataclass
+class FileView:
+    path: str
+    rev: str | None
+    page: str
+    status: str
+    error: str | None
+    rows: list[Row]
+    functions: list[FnView]
+    findings: list[FindingView]
+    seconds: float = 0.0
+
+    def blocks(self) -> list[Block]:
+        out: list[Block] = []
+        for r in self.rows:
+            if out and out[-1].fn is r.fn:
+                out[-1].rows.append(r)
+            else:
+                out.append(Block(r.fn, [r]))
+        return out
+
+    def excerpt(self, lo: int, hi: int) -> list[Row]:
+        return self.rows[max(lo, 1) - 1:max(hi, 0)]
+
+
+def _held_desc(h) -> str:
+    mode = {"write": "write", "read": "read"}.get(h.mode, "read/write")
+    return f"{h.lock}: {mode}, {h.certainty}" + (", if non-NULL" if h.vacuous else "")
+
+
+def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
+                   gaps: dict[int, set[str]]) -> FnView:
+    from ..explain import explain
+
+    ex = explain(fa, text)
+    events: dict[int, list] = {}
+    try:
+        for ev in fa.result.replay():
+            if ev.kind in ("acquire", "release") and ev.lock:
+                events.setdefault(ev.span.line, []).append(ev)
+    except Exception:  # noqa: BLE001 - the gutter without bars is still right
+        events = {}
+    keys: list[str] = []
+    classes: dict[str, str] = {}
+    for ln in ex.lines:
+        for h in ln.held:
+            if h.lock not in classes:
+                keys.append(h.lock)
+                classes[h.lock] = h.cls
+    for line in sorted(events):
+        for ev in events[line]:
+            if ev.lock not in classes:
+                keys.append(ev.lock)
+                classes[ev.lock] = ""
+    used: set[int] = set()
+    cols = []
+    for k in keys:
+        c = file_colors.setdefault(k, len(file_colors) % PALETTE)
+        if c in used and len(used) < PALETTE:
+            c = next(i for i in range(PALETTE) if i not in used)
+        used.add(c)
+        cols.append(LockCol(k, classes[k], c))
+    fn = FnView(ex.function, fa.function.span.line, fa.function.span.end_line, cols,
+                ex.degraded, ex.converged, ex.entry_from_callers)
+    for ln in ex.lines:
+        if not 0 < ln.line <= len(rows):
+            continue
+        row = rows[ln.line - 1]
+        row.fn = fn
+        held = {h.lock: h for h in ln.held}
+        evs = events.get(ln.line, [])
+        acq = {e.lock for e in evs if e.kind == "acquire"}
+        rel = {e.lock for e in evs if e.kind == "release"}
+        cells = []
+        for col in cols:
+            h = held.get(col.key) if ln.reachable else None
+            css = [f"k{col.color}"]
+            letter = ""
+            if h is not None:
+                write = h.mode != "read"
+                css.append("w" if write else "r")
+                css.append("must" if h.certainty == "must" else "may")
+                if h.vacuous:
+                    css.append("v")
+                letter = "W" if write else "R"
+                if h.certainty != "must":
+                    letter = letter.lower()
+            elif col.key in gaps.get(ln.line, ()) and col.key not in acq and ln.reachable:
+                css.append("gap")
+            if col.key in acq:
+                css.append("acq")
+            if col.key in rel:
+                css.append("rel")
+            cells.append((" ".join(css), letter))
+        row.cells = cells
+        parts = []
+        if not ln.reachable:
+            row.cls += " unreach"
+            parts.append("unreachable")
+        elif ln.held:
+            parts.append("held before this line: " + "; ".join(_held_desc(h) for h in ln.held))
+        elif ln.has_code:
+            parts.append("no lock held before this line")
+        for e in evs:
+            via = f" (in {e.via}())" if e.via else ""
+            parts.append(f"{'acquires' if e.kind == 'acquire' else 'releases'} {e.lock}{via}")
+        row.title = "\n".join(parts)
+        if not ln.has_code:
+            row.cls += " nocode"
+    return fn
+
+
+def file_view(fa_file, page: str, rev: str | None, findings: list[Finding] | None = None,
+              status_of: Callable[[Finding], str] | None = None,
+              href_of: Callable[[str, int], str | None] | None = None,
+              first_id: int = 1) -> FileView:
+    """The view of one analysed file (``FileAnalysis``). ``findings``: those to show (by
+    default, the checks run on it); ``status_of`` gives a review badge; ``href_of(path,
+    line)`` links a related location in another file."""
+    from ..checks import run_checks
+
+    src = fa_file.source
+    text = src.text if src is not None else ""
+    if findings is None:
+        findings = fingerprint_all(run_checks(fa_file, fa_file.project.model)) \
+            if fa_file.status != "error" and fa_file.project is not None else []
+    findings = sorted(findings, key=lambda f: (f.line, f.end_line, f.rule))
+    code = highlight(text) if text else []
+    if text.endswith("\n"):
+        code.pop()  # the empty "line" after the last newline
+    rows = [Row(i, c) for i, c in enumerate(code, 1)]
+    views: list[FindingView] = []
+    gaps: dict[int, set[str]] = {}
+    for n, f in enumerate(findings, first_id):
+        fv = FindingView(f, f"F{n}", status_of(f) if status_of else "", page)
+        for r in f.related:
+            if r.path == fa_file.path:
+                fv.related.append((f"#L{r.line}", f"{r.path}:{r.line}: {r.message}"))
+            else:
+                fv.related.append((href_of(r.path, r.line) if href_of else None,
+                                   f"{r.path}:{r.line}: {r.message}"))
+        views.append(fv)
+        if f.locks:
+            for ln in range(f.line, f.end_line + 1):
+                gaps.setdefault(ln, set()).update(f.locks)
+    colors: dict[str, int] = {}
+    fns = []
+    for fa in (fa_file.functions if fa_file.status != "error" else []):
+        try:
+            fns.append(_function_rows(fa, text, rows, colors, gaps))
+        except Exception:  # noqa: BLE001 - one function's trouble: shown without a gutter
+            continue
+    seen_names: set[str] = set()
+    for fn in fns:
+        fn.anchor = f"fn-{fn.name}" if fn.name not in seen_names else f"fn-{fn.name}-{fn.start}"
+        seen_names.add(fn.name)
+    worst: dict[int, int] = {}
+    for fv in views:
+        f = fv.f
+        lo = min(max(f.line, 1), len(rows)) if rows else 0
+        hi = min(max(f.end_line, f.line), len(rows))
+        if not rows:
+            continue
+        rows[lo - 1].anchors.append(fv.id)
+        rows[hi - 1].cards.append(fv)
+        for ln in range(lo, hi + 1):
+            worst[ln] = max(worst.get(ln, -1), severity_rank(f.severity))
+            if fv.status:
+                rows[ln - 1].cls += f" st-{fv.status}"
+        for r in f.related:
+            if r.path == fa_file.path and 0 < r.line <= len(rows):
+                rows[r.line - 1].marks.append(r.message)
+    sev = ("note", "warning", "error")
+    for ln, w in worst.items():
+        rows[ln - 1].cls += f" hit s-{sev[w]}"
+    return FileView(fa_file.path, rev, page, fa_file.status, fa_file.error, rows, fns, views,
+                    fa_file.seconds)
+
+
+# --------------------------------------------------------------------------- rule docs
+
+
+def _inline(text: str) -> Markup:
+    out = []
+    for i, part in enumerate(re.split(r"`([^`]*)`", text)):
+        out.append(Markup("<code>{}</code>").format(part) if i % 2 else escape(part))
+    return Markup("").join(out)
+
+
+def markdown_html(md: str) -> Markup:
+    """The small markdown of rules/docs: headings, paragraphs, lists, fenced code, inline
+    code. Everything escaped; links stay text (the report makes no request)."""
+    out: list[Markup] = []
+    lines = md.splitlines()
+    i = 0
+    para: list[str] = []
+    items: list[str] = []
+
+    def flush():
+        if para:
+            out.append(Markup("<p>{}</p>").format(_inline(" ".join(para))))
+            para.clear()
+        if items:
+            out.append(Markup("<ul>{}</ul>").format(Markup("").join(
+                Markup("<li>{}</li>").format(_inline(it)) for it in items)))
+            items.clear()
+
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("```"):
+            flush()
+            j = i + 1
+            while j < len(lines) and not lines[j].startswith("```"):
+                j += 1
+            code = highlight("\n".join(lines[i + 1:j]))
+            out.append(Markup('<pre class="code">{}</pre>').format(Markup("\n").join(code)))
+            i = j + 1
+            continue
+        m = re.match(r"^(#{1,4})\s+(.*)$", line)
+        if m:
+            flush()
+            n = len(m.group(1)) + 1
+            out.append(Markup("<h{0}>{1}</h{0}>").format(n, _inline(m.group(2))))
+        elif re.match(r"^\s*[-*]\s+", line):
+            if para:
+                flush()
+            items.append(re.sub(r"^\s*[-*]\s+", "", line))
+        elif not line.strip():
+            flush()
+        elif items and line.startswith(" "):
+            items[-1] += " " + line.strip()
+        else:
+            if items:
+                flush()
+            para.append(line.strip())
+        i += 1
+    flush()
+    return Markup("\n").join(out)
+
+
+# --------------------------------------------------------------------------- the folder
+
+
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("analyzer.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["short"] = lambda s, n=12: (s or "")[:n]
+    env.globals["version"] = __version__
+    return env
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Report:
+    """The output folder: pages are registered by (revision, path) and written once."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.env = _env()
+        self.names: dict[tuple[str | None, str], str] = {}
+        self.written: list[str] = []
+        self.rules: set[str] = set()
+
+    # ------------------------------------------------------------ names
+    def page_name(self, rev: str | None, path: str) -> str:
+        key = (rev, path)
+        if key not in self.names:
+            base = _SAFE.sub("_", path).strip("_") or "file"
+            if rev:
+                base = f"{rev[:12]}-{base}"
+            name, n = f"files/{base}.html", 1
+            taken = set(self.names.values())
+            while name in taken:
+                n += 1
+                name = f"files/{base}-{n}.html"
+            self.names[key] = name
+        return self.names[key]
+
+    def rule_href(self, rule: str, prefix: str = "") -> str:
+        self.rules.add(rule)
+        return f"{prefix}rules/{_SAFE.sub('_', rule)}.html"
+
+    # ------------------------------------------------------------ writing
+    def prepare(self) -> None:
+        """Create the folder; remove what an earlier report of ours wrote there (only the
+        files its manifest lists, never anything else)."""
+        if self.out.exists() and not self.out.is_dir():
+            from ..errors import InputError
+
+            raise InputError(f"{self.out}: not a directory (--format html writes a folder)")
+        man = self.out / MANIFEST
+        if self.out.is_dir() and not man.is_file() and any(self.out.iterdir()):
+            from ..errors import InputError
+
+            raise InputError(f"{self.out}: folder not empty and not an rmaplint report "
+                             "(choose an empty or new folder with -o DIR)")
+        self.out.mkdir(parents=True, exist_ok=True)
+        if man.is_file():
+            root = self.out.resolve()
+            for rel in man.read_text(errors="replace").splitlines():
+                p = (self.out / rel).resolve()
+                if rel and root in p.parents and p.is_file():
+                    p.unlink()
+            for d in ("files", "rules", "assets"):
+                try:
+                    (self.out / d).rmdir()
+                except OSError:
+                    pass
+
+    def write(self, rel: str, text: str) -> None:
+        p = self.out / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        self.written.append(rel)
+
+    def render(self, rel: str, template: str, **ctx) -> None:
+        depth = rel.count("/")
+        ctx.setdefault("root", "../" * depth)
+        ctx.setdefault("rule_href", lambda r: self.rule_href(r, "../" * depth))
+        self.write(rel, self.env.get_template(template).render(**ctx))
+
+    def file_page(self, view: FileView, back: str = "index.html", context: str = "") -> None:
+        self.render(view.page, "file.html", view=view, blocks=view.blocks(), back=back,
+                    context=context, title=f"{view.path}" + (f" @ {view.rev[:12]}"
+                                                             if view.rev else ""))
+
+    def finish(self) -> Path:
+        from importlib import resources
+
+        assets = resources.files("analyzer.report") / "templates"
+        css = (assets / "report.css").read_text(encoding="utf-8")
+        self.write("assets/report.css", css + "\n/* pygments */\n" + pygments_css() + "\n")
+        self.write("assets/report.js", (assets / "report.js").read_text(encoding="utf-8"))
+        for r in sorted(self.rules):
+            d = rule_doc(r)
+            self.render(self.rule_href(r), "rule.html", doc=d, body=markdown_html(d.markdown),
+                        title=f"rule {r}")
+        self.write(MANIFEST, "\n".join(sorted(set(self.written + [MANIFEST]))) + "\n")
+        return self.out / "index.html"
+
+
+def _analyse(project, path: str):
+    import sys
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))
+    return project.analyse_file(path)
+
+
+# --------------------------------------------------------------------------- check
+
+
+def check_html(run, spec, out: Path, title: str = "rmaplint check") -> Path:
+    """The report of a check run: an index with every finding and file, a page per file
+    with findings (per file, when the run has few)."""
+    from ..cache import Cache
+    from ..engine import Project
+    from ..lockmodel import load
+
+    rep = Report(out)
+    rep.prepare()
+    model = load(Path(spec.rules) if spec.rules else None)
+    cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
+    few = len(run.reports) <= FEW_FILES
+    shown = [r for r in run.reports if r.status != "error" and (few or r.findings)]
+    for r in shown:
+        rep.page_name(spec.rev, r.path)
+    views: dict[str, FileView] = {}
+
+    def href_of(path: str, line: int) -> str | None:
+        n = rep.names.get((spec.rev, path))
+        return f"{n}#L{line}" if n else None
+
+    with spec.open() as source:
+        project = Project(source, model, cache)
+        for r in shown:
+            fa = _analyse(project, r.path)
+            page = rep.page_name(spec.rev, r.path)
+            v = file_view(fa, page, spec.rev, list(r.findings), href_of=href_of)
+            views[r.path] = v
+            rep.file_page(v, context=title)
+            v.rows = []  # written: the index needs its findings only
+    findings = [fv for v in views.values() for fv in v.findings]
+    unseen = [f for r in run.reports if r.path not in views for f in r.findings]
+    by_rule: dict[str, list[Finding]] = {}
+    for f in run.findings:
+        by_rule.setdefault(f.rule, []).append(f)
+    rep.render("index.html", "index_check.html", title=title, run=run, summary=run.summary(),
+               views=views, findings=findings, unseen=unseen, by_rule=by_rule,
+               source=spec.rev or spec.root or "")
+    return rep.finish()
+
+
+# --------------------------------------------------------------------------- review
+
+
+@dataclass
+class HunkView:
+    path: str
+    head: str
+    diff: list[tuple[int | None, int | None, str, str]]  # old, new, text, css
+    rows: list[Row]  # annotated new side
+    fixed: list[FindingView]
+    legend: list[FnView]
+    page: str = ""  # the file page after the patch
+
+
+@dataclass
+class PatchView:
+    p: object  # PatchReview
+    findings: list[FindingView]
+    hunks: list[HunkView]
+    extra: dict
+
+
+def _diff_text(repo: Path, parent: str, commit: str, files: list[str]) -> str:
+    from ..review import git
+
+    if not parent or not files:
+        return ""
+    return git(repo, "diff", "-U3", "--no-renames", "--no-color", parent, commit, "--", *files,
+               check=False)
+
+
+class _RevViews:
+    """File views at revisions of one repository: one ``Project`` per revision."""
+
+    def __init__(self, repo: Path, model, cache, rep: Report):
+        self.repo, self.model, self.cache, self.rep = repo, model, cache, rep
+        self.views: dict[tuple[str, str], FileView | None] = {}
+
+    def get(self, rev: str, paths: Iterable[str], status_of=None) -> dict[str, FileView]:
+        from ..engine import Project
+        from ..errors import InputError
+        from ..source import GitSource
+
+        todo = [p for p in paths if (rev, p) not in self.views]
+        if todo:
+            try:
+                with GitSource(self.repo, rev) as src:
+                    present = set(src.list_files([], suffixes=(".c", ".h")))
+                    project = Project(src, self.model, self.cache)
+                    for p in todo:
+                        if p not in present:
+                            self.views[(rev, p)] = None
+                            continue
+                        fa = _analyse(project, p)
+                        page = self.rep.page_name(rev, p)
+                        v = file_view(fa, page, rev, None,
+                                      status_of=status_of.get(rev) if status_of else None)
+                        self.views[(rev, p)] = v
+            except InputError:
+                for p in todo:
+                    self.views.setdefault((rev, p), None)
+        return {p: v for p in paths if (v := self.views.get((rev, p))) is not None}
+
+
+def _excerpt(view: FileView | None, lo: int, hi: int, extra: list[Finding]) -> list[Row]:
+    if view is None:
+        return []
+    for f in extra:
+        if f.line <= hi + 3 and f.end_line >= lo - 3:
+            lo, hi = min(lo, f.line), max(hi, f.end_line)
+    if hi - lo + 1 > MAX_EXCERPT:
+        hi = lo + MAX_EXCERPT - 1
+    return view.excerpt(lo, hi)
+
+
+def review_html(res, out: Path, model, cache) -> Path:
+    """The series: the verdict, then one section per patch with new/fixed/unchanged badges,
+    each diff hunk beside the annotated code after the patch, and the unit-test results
+    the patch carries (``PatchReview.extra``)."""
+    from ..report.review import _hunks_with_context
+
+    rep = Report(out)
+    rep.prepare()
+    status: dict[str, dict[str, str]] = {}
+    for p in res.patches:
+        st = status.setdefault(p.commit, {})
+        for f in p.new:
+            st[f.fingerprint] = "new"
+        for f in p.unchanged:
+            st[f.fingerprint] = "unchanged"
+        sp = status.setdefault(p.parent, {})
+        for f in p.fixed:
+            sp.setdefault(f.fingerprint, "fixed")
+    status_of = {rev: (lambda f, st=st: st.get(f.fingerprint, "")) for rev, st in status.items()}
+    rv = _RevViews(Path(res.repo), model, cache, rep)
+    patches: list[PatchView] = []
+    for p in res.patches:
+        after = rv.get(p.commit, p.files, status_of)
+        before = rv.get(p.parent, sorted({f.path for f in p.fixed}), status_of) \
+            if p.parent else {}
+        fviews: list[FindingView] = []
+        for label, items in (("new", p.new), ("fixed", p.fixed), ("unchanged", p.unchanged)):
+            for f in items:
+                v = (before if label == "fixed" else after).get(f.path)
+                match = next((x for x in v.findings if x.f.fingerprint == f.fingerprint),
+                             None) if v else None
+                fv = FindingView(f, match.id if match else "", label,
+                                 v.page if v is not None else None, match.related if match
+                                 else [])
+                fviews.append(fv)
+        hunks: list[HunkView] = []
+        for fi in _hunks_with_context(_diff_text(Path(res.repo), p.parent, p.commit, p.files)):
+            path = fi["path"]
+            if path is None or not path.endswith((".c", ".h")):
+                continue
+            view = after.get(path)
+            fixed_here = [fv for fv in fviews if fv.status == "fixed" and fv.f.path == path]
+            for h in fi["hunks"]:
+                olds = [o for o, _, _ in h["lines"] if o is not None]
+                news = [n for _, n, _ in h["lines"] if n is not None]
+                diff = []
+                for o, n, text in h["lines"]:
+                    css = "add" if text.startswith("+") else "del" if text.startswith("-") \
+                        else "ctx"
+                    if o is not None and any(fv.f.line <= o <= fv.f.end_line
+                                             for fv in fixed_here):
+                        css += " fixed-hit"
+                    if n is not None and any(fv.f.line <= n <= fv.f.end_line
+                                             for fv in fviews if fv.status == "new"
+                                             and fv.f.path == path):
+                        css += " new-hit"
+                    diff.append((o, n, _clean(text), css))
+                shown = [fv.f for fv in fviews if fv.status in ("new", "unchanged")
+                         and fv.f.path == path]
+                rows = _excerpt(view, min(news), max(news), shown) if news else []
+                olo, ohi = (min(olds), max(olds)) if olds else (0, -1)
+                fixed = [fv for fv in fixed_here if fv.f.line <= ohi and fv.f.end_line >= olo]
+                legend = []
+                for r in rows:
+                    if r.fn is not None and r.fn not in legend:
+                        legend.append(r.fn)
+                hunks.append(HunkView(path, h["head"], diff, rows, fixed, legend,
+                                      view.page if view is not None else ""))
+        patches.append(PatchView(p, fviews, hunks, dict(p.extra)))
+    # the verdict's findings: at the end of the series
+    last = res.patches[-1].commit if res.patches else res.base
+    end = rv.get(last, sorted({f.path for f in res.remaining}), status_of)
+
+    def verdict(items, label):
+        out_ = []
+        for f in items:
+            v = end.get(f.path) if label == "remaining" else None
+            match = next((x for x in v.findings if x.f.fingerprint == f.fingerprint),
+                         None) if v else None
+            out_.append(FindingView(f, match.id if match else "", label,
+                                    v.page if v is not None else None))
+        return out_
+
+    remaining = verdict(res.remaining, "remaining")
+    transient = []
+    for f in res.transient:  # shown where a patch introduced it
+        fv = next((x for pv in patches for x in pv.findings
+                   if x.status == "new" and x.f.fingerprint == f.fingerprint), None)
+        transient.append(FindingView(f, fv.id if fv else "", "transient",
+                                     fv.page if fv else None))
+    title = f"rmaplint review of {res.label or 'series'}"
+    for (rev, _), v in sorted(rv.views.items(), key=lambda kv: kv[0][1]):
+        if v is not None:
+            rep.file_page(v, context=title)
+    rep.render("index.html", "review.html", title=title, res=res, patches=patches,
+               remaining=remaining, transient=transient, n=res.series_length)
+    return rep.finish()
+
+
+# --------------------------------------------------------------------------- history
+
+
+def history_html(res, repo: Path, out: Path, model, cache) -> Path:
+    """The range: a timeline of each finding over the commits (introduced, present,
+    removed), the timeline per function, and the annotated file where it was last seen."""
+    rep = Report(out)
+    rep.prepare()
+    order = [r.commit for r in res.revisions]
+    idx = {c: i for i, c in enumerate(order)}
+    cols = ([("start", res.start, "the parent of the first commit")] if res.start else []) + \
+        [(c[:8], c, r.subject) for c, r in zip(order, res.revisions)]
+    off = 1 if res.start else 0
+    rv = _RevViews(Path(repo), model, cache, rep)
+    rows = []
+    wanted: dict[str, set[str]] = {}
+    for key, t in res.tracked.items():
+        first = idx[t.introduced] + off if t.introduced is not None else 0
+        last = idx[t.removed] + off - 1 if t.removed is not None else len(cols) - 1
+        cells = []
+        for i in range(len(cols)):
+            if i == first and t.introduced is not None:
+                cells.append(("in", "+"))
+            elif first <= i <= last:
+                cells.append(("on", ""))
+            elif t.removed is not None and i == last + 1:
+                cells.append(("out", "\u2212"))
+            else:
+                cells.append(("", ""))
+        seen_at = cols[last][1] if last >= 0 else None
+        if seen_at:
+            wanted.setdefault(seen_at, set()).add(t.finding.path)
+        rows.append({"key": key, "t": t, "cells": cells, "rev": seen_at})
+    rows.sort(key=lambda r: (r["t"].finding.path, r["t"].finding.line, r["t"].finding.rule))
+    pages = 0
+    for rev, paths in wanted.items():
+        if pages >= MAX_HISTORY_PAGES:
+            break
+        rv.get(rev, sorted(paths))
+        pages += len(paths)
+    for r in rows:
+        f = r["t"].finding
+        v = rv.views.get((r["rev"], f.path)) if r["rev"] else None
+        match = next((x for x in v.findings if x.f.fingerprint == f.fingerprint), None) \
+            if v else None
+        r["href"] = f"{v.page}#{match.id}" if match else (v.page if v else None)
+    title = f"rmaplint history of {res.range}"
+    for v in rv.views.values():
+        if v is not None:
+            rep.file_page(v, context=title)
+    subj = {r.commit: r.subject for r in res.revisions}
+    rep.render("index.html", "history.html", title=title, res=res, cols=cols, rows=rows,
+               timeline=sorted(res.timeline().items()), subj=subj)
+    return rep.finish()
+
+
+__all__ = ["check_html", "review_html", "history_html", "highlight", "markdown_html",
+           "file_view", "Report"]

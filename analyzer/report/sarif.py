@@ -1,0 +1,292 @@
+"""SARIF 2.1.0 (OASIS): what code-scanning services and IDEs read.
+
+One run per report. The driver lists every rule with the descriptions and help of its doc
+(rules/docs/<rule>.md); each result has ``ruleId``/``ruleIndex``, ``level``, the region from
+the first to the last line, the related locations, and ``partialFingerprints`` from our
+fingerprint (which survives line shifts, so a service tracks a finding across commits). Paths
+are relative URIs under ``%SRCROOT%``; a justified finding is an in-source suppression.
+
+``review`` and ``history`` add ``baselineState``: *new* for what the series (or range)
+introduced and left behind, *unchanged* for what it kept, *absent* for what it removed.
+The tests validate every document against the official schema (tests/data/).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+from .. import __version__
+from ..findings import Finding
+
+SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
+              "sarif-schema-2.1.0.json")
+FINGERPRINT_KEY = "rmaplint/v1"
+SRCROOT = "%SRCROOT%"
+_LEVEL = {"error": "error", "warning": "warning", "note": "note"}
+
+
+# --------------------------------------------------------------------------- rule docs
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    id: str
+    severity: str  # the default level: the first word after "Severity:"
+    summary: str  # one sentence
+    description: str  # the first paragraph of "What it does"
+    markdown: str  # the whole doc
+
+    @property
+    def name(self) -> str:
+        """CamelCase, as SARIF's reportingDescriptor.name suggests."""
+        return "".join(w.capitalize() for w in self.id.split("-"))
+
+    def sections(self) -> list[tuple[str, str]]:
+        """[(heading, body)] of the ``## `` sections."""
+        out: list[tuple[str, str]] = []
+        for part in re.split(r"^## ", self.markdown, flags=re.M)[1:]:
+            head, _, body = part.partition("\n")
+            out.append((head.strip(), body.strip()))
+        return out
+
+
+def docs_dir() -> Path:
+    from ..lockmodel import default_rules_dir
+
+    return default_rules_dir() / "docs"
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+@lru_cache(maxsize=None)
+def rule_doc(rule: str) -> RuleDoc:
+    """The doc of ``rule`` (a minimal one when the rule has no doc)."""
+    path = docs_dir() / f"{rule}.md"
+    try:
+        md = path.read_text(encoding="utf-8")
+    except OSError:
+        return RuleDoc(rule, "warning", rule, rule, f"# {rule}\n")
+    m = re.search(r"^Severity:\s*(\w+)", md, re.M)
+    severity = m.group(1).lower() if m and m.group(1).lower() in _LEVEL else "warning"
+    what = ""
+    for head, body in RuleDoc(rule, severity, "", "", md).sections():
+        if head.lower() == "what it does":
+            paras = _paragraphs(body)
+            what = paras[0] if paras else ""
+            break
+    what = what or rule
+    first = re.split(r"(?<=[.:])\s", what, maxsplit=1)[0]
+    return RuleDoc(rule, severity, first, what, md)
+
+
+def rule_ids_in(findings) -> list[str]:
+    from ..checks import rule_ids
+
+    known = rule_ids()
+    extra = sorted({f.rule for f in findings} - set(known))
+    return known + extra
+
+
+def _md_to_text(md: str) -> str:
+    """help.text: the doc without markdown markup on headings and fences."""
+    out = []
+    for line in md.splitlines():
+        if line.startswith("```"):
+            continue
+        out.append(re.sub(r"^#+\s*", "", line))
+    return "\n".join(out).strip() + "\n"
+
+
+def _rules(ids: list[str]) -> list[dict]:
+    out = []
+    for r in ids:
+        d = rule_doc(r)
+        out.append({
+            "id": r,
+            "name": d.name,
+            "shortDescription": {"text": d.summary},
+            "fullDescription": {"text": d.description},
+            "help": {"text": _md_to_text(d.markdown), "markdown": d.markdown},
+            "defaultConfiguration": {"level": _LEVEL[d.severity]},
+            "properties": {"tags": ["locking", "rmap"]},
+        })
+    return out
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def artifact_location(path: str) -> dict:
+    """A relative URI under %SRCROOT%; an absolute path is a file:// URI of its own."""
+    if path.startswith("/"):
+        return {"uri": "file://" + quote(path)}
+    return {"uri": quote(path), "uriBaseId": SRCROOT}
+
+
+def _region(line: int, end_line: int | None = None) -> dict:
+    r = {"startLine": max(1, line)}
+    if end_line is not None:
+        r["endLine"] = max(r["startLine"], end_line)
+    return r
+
+
+def _result(f: Finding, index: dict[str, int], state: str | None = None,
+            props: dict | None = None) -> dict:
+    res: dict = {
+        "ruleId": f.rule,
+        "ruleIndex": index[f.rule],
+        "level": _LEVEL.get(f.severity, "warning"),
+        "message": {"text": f.message},
+        "locations": [{
+            "physicalLocation": {"artifactLocation": artifact_location(f.path),
+                                 "region": _region(f.line, f.end_line)},
+            "logicalLocations": [{"name": f.function, "kind": "function"}],
+        }],
+    }
+    if f.related:
+        res["relatedLocations"] = [
+            {"id": i, "message": {"text": r.message},
+             "physicalLocation": {"artifactLocation": artifact_location(r.path),
+                                  "region": _region(r.line)}}
+            for i, r in enumerate(f.related, 1)]
+    if f.fingerprint:
+        res["partialFingerprints"] = {FINGERPRINT_KEY: f.fingerprint}
+    if f.justification:
+        res["suppressions"] = [{"kind": "inSource", "status": "accepted",
+                                "justification": f.justification}]
+    if state is not None:
+        res["baselineState"] = state
+    p = {"function": f.function}
+    if f.locks:
+        p["locks"] = list(f.locks)
+    p.update(props or {})
+    res["properties"] = p
+    return res
+
+
+def _root_uri(root) -> dict:
+    uri = Path(root).resolve().as_uri()
+    return {SRCROOT: {"uri": uri if uri.endswith("/") else uri + "/"}}
+
+
+def _log(results_of, findings, root, notifications=(), properties=None,
+         provenance=None) -> str:
+    ids = rule_ids_in(findings)
+    index = {r: i for i, r in enumerate(ids)}
+    run: dict = {
+        "tool": {"driver": {"name": "rmaplint", "version": __version__,
+                            "semanticVersion": __version__, "rules": _rules(ids)}},
+        "invocations": [{"executionSuccessful": True,
+                         "toolExecutionNotifications": list(notifications)}],
+        "columnKind": "unicodeCodePoints",
+        "results": results_of(index),
+    }
+    if root is not None:
+        run["originalUriBaseIds"] = _root_uri(root)
+    if provenance:
+        run["versionControlProvenance"] = provenance
+    if properties:
+        run["properties"] = properties
+    doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _key(f: Finding):
+    return (f.path, f.line, f.end_line, f.rule, f.fingerprint)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def check_sarif(run, root=None, rev: str | None = None) -> str:
+    """The findings of a check run; files that could not be analysed are notifications."""
+    findings = sorted(run.findings, key=_key)
+    notes = [{"level": "error", "message": {"text": f"{r.path}: {r.error}"},
+              "locations": [{"physicalLocation": {"artifactLocation":
+                                                  artifact_location(r.path)}}]}
+             for r in run.reports if r.status == "error"]
+    props = {"summary": run.summary()}
+    prov = None
+    if rev is not None and root is not None:
+        prov = [{"repositoryUri": Path(root).resolve().as_uri(), "revisionId": rev}]
+    return _log(lambda index: [_result(f, index) for f in findings], findings, root, notes,
+                props, prov)
+
+
+def review_sarif(res) -> str:
+    """The series' result: what it leaves behind (new), what the patches it touches keep
+    (unchanged) and what it removes (absent); every result names its patch."""
+    remaining = {f.fingerprint for f in res.remaining}
+    transient = {f.fingerprint for f in res.transient}
+    last: dict[str, tuple[str, object, Finding]] = {}  # fingerprint → last event
+    kept: dict[str, tuple[object, Finding]] = {}
+    for p in res.patches:
+        for f in p.new:
+            last[f.fingerprint] = ("in", p, f)
+        for f in p.fixed:
+            last[f.fingerprint] = ("out", p, f)
+        for f in p.unchanged:
+            kept[f.fingerprint] = (p, f)
+    rows: dict[str, tuple[Finding, str, dict]] = {}
+    for f in res.remaining:
+        ev = last.get(f.fingerprint)
+        rows[f.fingerprint] = (f, "new", {"patch": ev[1].index, "commit": ev[1].commit}
+                               if ev else {})
+    for fp, (kind, p, f) in last.items():
+        if kind == "out" and fp not in transient and fp not in remaining:
+            rows[fp] = (f, "absent", {"patch": p.index, "commit": p.commit})
+    for fp, (p, f) in kept.items():
+        if fp not in rows and fp not in transient and last.get(fp, ("in",))[0] != "out":
+            rows[fp] = (f, "unchanged", {"patch": p.index, "commit": p.commit})
+    items = sorted(rows.values(), key=lambda t: _key(t[0]))
+    props = {
+        "base": res.base,
+        "label": res.label,
+        "patches": [{"index": p.index, "subject": p.subject, "commit": p.commit,
+                     "new": [f.fingerprint for f in p.new],
+                     "fixed": [f.fingerprint for f in p.fixed],
+                     "unchanged": [f.fingerprint for f in p.unchanged]} for p in res.patches],
+        "transient": [f.to_json() for f in res.transient],
+    }
+    notes = []
+    if res.failure is not None:
+        fl = res.failure
+        notes.append({"level": "error", "message": {
+            "text": f"patch {fl.index} ({fl.subject}) does not apply"
+                    + (f" to {fl.file}" if fl.file else "") + f": {fl.message}"}})
+    last = res.patches[-1].commit if res.patches else res.base
+    prov = [{"repositoryUri": Path(res.repo).resolve().as_uri(), "revisionId": last}]
+    return _log(lambda index: [_result(f, index, st, pr) for f, st, pr in items],
+                [t[0] for t in items], res.repo, notes, props, prov)
+
+
+def history_sarif(res, repo) -> str:
+    """Every finding seen in the range: present at the end (new when the range introduced
+    it, unchanged when it was there at the start) or removed (absent)."""
+    items = []
+    for t in res.tracked.values():
+        if t.removed is not None:
+            state = "absent"
+        elif t.introduced is not None:
+            state = "new"
+        else:
+            state = "unchanged"
+        items.append((t.finding, state, {"introduced": t.introduced, "removed": t.removed}))
+    items.sort(key=lambda t: _key(t[0]))
+    last = res.revisions[-1].commit if res.revisions else res.start
+    prov = [{"repositoryUri": Path(repo).resolve().as_uri(), "revisionId": last}] \
+        if last else None
+    props = {"range": res.range, "start": res.start,
+             "revisions": [{"commit": r.commit, "subject": r.subject} for r in res.revisions]}
+    return _log(lambda index: [_result(f, index, st, pr) for f, st, pr in items],
+                [t[0] for t in items], repo, (), props, prov)
+
+
+__all__ = ["check_sarif", "review_sarif", "history_sarif", "rule_doc", "RuleDoc"]
