@@ -217,18 +217,42 @@ def _repo_for(args) -> Path:
             raise InputError(f"--repo {args.repo}: no such directory")
         top = _git_toplevel(repo)
         if top is None:
-            raise InputError(f"--repo {args.repo}: not a git repository")
+            raise InputError(f"--repo {args.repo}: " + ("a bare git repository; give one "
+                             "with a work tree" if _is_bare(repo) else "not a git repository"))
         return top
     top = _git_toplevel(Path.cwd())
     if top is None:
-        raise InputError(f"{Path.cwd()} is not in a git repository (use --repo DIR)")
+        raise InputError(f"{Path.cwd()} is " + ("a bare git repository; give one with a work "
+                         "tree" if _is_bare(Path.cwd()) else "not in a git repository")
+                         + " (use --repo DIR)")
     return top
+
+
+def _is_bare(path: Path) -> bool:
+    try:
+        from .source import git_env
+
+        out = subprocess.run(["git", "rev-parse", "--is-bare-repository"], cwd=path,
+                             capture_output=True, text=True, timeout=30, env=git_env())
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0 and out.stdout.strip() == "true"
 
 
 def _fails(findings, fail_on: str) -> bool:
     threshold = severity_rank(fail_on)
     return any(severity_rank(f.severity) >= threshold and not f.justification
                for f in findings)
+
+
+def _unittests_hook(args, repo: Path, base: str):
+    if args.unittests is None:
+        return None
+    from .review_unittests import UnitTestsPerPatch
+
+    suites = [x for part in args.unittests for x in part.split(",") if x] or ["vma"]
+    return UnitTestsPerPatch(repo, base, suites, args.jobs,
+                             Path(args.reports_dir) / "unittests")
 
 
 def cmd_review(args) -> int:
@@ -258,7 +282,9 @@ def cmd_review(args) -> int:
 
         with tempfile.TemporaryDirectory(prefix="rmaplint-corpus-") as tmp:
             corpus = build_history(Path(tmp) / "repo")
-            res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, cache)
+            hook = _unittests_hook(args, corpus.path, corpus.base)
+            res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, cache,
+                                on_patch=hook)
             res.label = "the corpus series (corpus/history)"
             reports = Path(args.reports_dir)
             try:
@@ -274,7 +300,14 @@ def cmd_review(args) -> int:
         series = args.series
         if Path(series).is_file():
             series = str(Path(series).resolve())
-        res = review_series(repo, series, args.base, model, cache)
+        hook = None
+        if args.unittests is not None:
+            from .review import resolve
+
+            base = args.base or (series.split("..")[0] or "HEAD"
+                                 if ".." in series and not Path(series).is_file() else "HEAD")
+            hook = _unittests_hook(args, repo, resolve(repo, base))
+        res = review_series(repo, series, args.base, model, cache, on_patch=hook)
         emit(res)
     if res.failure is not None:
         fl = res.failure
@@ -455,6 +488,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-cache", action="store_true")
     r.add_argument("--reports-dir", metavar="DIR", default="reports",
                    help="where the embedded default writes its report files (default reports/)")
+    r.add_argument("--unittests", nargs="?", action="append", const="vma", metavar="SUITES",
+                   help="also build and run the kernel's userland test suites (default vma) "
+                   "on the base and after each patch that changes what they compile")
+    r.add_argument("--jobs", "-j", type=int, default=2, metavar="N",
+                   help="make -j for --unittests builds")
     r.set_defaults(func=cmd_review)
 
     h = sub.add_parser("history", help="findings across the commits of a range: when each "
