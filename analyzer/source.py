@@ -406,6 +406,10 @@ class GitSource(Source):
             fatal = [ln for ln in err.strip().splitlines() if ln.startswith("fatal:")]
             first = (fatal or err.strip().splitlines() or [f"exit status {status}"])[0]
             raise InputError(f"git failed in {self.root}: {first}")
+        status, out, _ = self._run("rev-parse", "--is-shallow-repository")
+        if status == 0 and out.strip() == b"true":
+            raise InputError(f"unknown revision '{rev}' in {self.root} (a shallow clone: it "
+                             "may lie beyond its depth)")
         raise InputError(f"unknown revision '{rev}' in {self.root}")
 
     def _root_for_absolute(self) -> str:

@@ -83,6 +83,7 @@ class _Converter:
             # non-ASCII text: site offsets are char offsets, tree-sitter gives bytes
             self.byte_to_char = _ByteToChar(data)
         self.errors = 0
+        self.in_open_comment = False  # past an unterminated /* at file level
 
     # ------------------------------------------------------------------ helpers
     def text(self, n: ts.Node) -> str:
@@ -106,7 +107,16 @@ class _Converter:
 
     def _top(self, node, functions, structs, comments, includes):
         for ch in node.children:
+            if self.in_open_comment:
+                return
             t = ch.type
+            if t == "ERROR" and self.data.startswith(b"/*", ch.start_byte) \
+                    and self.data.find(b"*/", ch.start_byte + 2) < 0:
+                # a comment never closed: the rest of the file is comment text (the C
+                # compiler's reading; tree-sitter would parse it as code after the error)
+                self.errors += 1
+                self.in_open_comment = True
+                return
             if t == "function_definition":
                 fn = self.function(ch)
                 if fn is not None:
