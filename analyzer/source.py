@@ -121,7 +121,8 @@ class Source(abc.ABC):
 
     @abc.abstractmethod
     def exists(self, path: str) -> bool:
-        """Whether ``path`` is a file or folder of this tree (symlinks followed)."""
+        """Whether ``path`` is a file or folder of this tree (symlinks followed); False for a
+        path outside the tree."""
 
     @abc.abstractmethod
     def glob(self, folder: str, suffix: str) -> list[str]:
@@ -279,7 +280,11 @@ class TreeSource(Source):
         return SourceFile.from_bytes(rel, data)
 
     def exists(self, path: str) -> bool:
-        return os.path.exists(self._abs(self._normalize(path)))
+        try:
+            rel = self._normalize(path)
+        except InputError:  # outside the tree (an #include "../../x.h" that climbs out)
+            return False
+        return os.path.exists(self._abs(rel))
 
     def glob(self, folder: str, suffix: str) -> list[str]:
         rel = self._normalize(folder)
@@ -525,7 +530,10 @@ class GitSource(Source):
         raise self._missing(rel)
 
     def exists(self, path: str) -> bool:
-        rel = self._normalize(path)
+        try:
+            rel = self._normalize(path)
+        except InputError:  # outside the tree (an #include "../../x.h" that climbs out)
+            return False
         if not rel or rel in self._entries:
             return True
         if "\n" in rel:

@@ -82,10 +82,16 @@ GUARDS = {"spinlock": ("a", "W"), "spinlock_irq": ("a", "W"), "mutex": ("b", "W"
           "rwsem_read": ("c", "R"), "rwsem_write": ("c", "W")}
 
 
-def lock_arg(api: str) -> str:
+# in the helpers (static functions the generated function calls), the same locks are named
+# through their parameters x, y, z
+HKEY = {"a": "x->lock", "b": "y->m", "c": "z->sem"}
+ALIAS_KEY = "p->lock"  # p: a local alias of a (struct foo *p = a;)
+
+
+def lock_arg(api: str, keys: dict[str, str] = KEY, alias: bool = False) -> str:
     lock = APIS[api][0]
     extra = ", flags" if api in ("spin_lock_irqsave", "spin_unlock_irqrestore") else ""
-    return f"&{KEY[lock]}{extra}"
+    return f"&{ALIAS_KEY if alias and lock == 'a' else keys[lock]}{extra}"
 
 
 # --------------------------------------------------------------------------- the generator
@@ -98,15 +104,22 @@ def lock_arg(api: str) -> str:
 #   ["switch", k, [[value|None, stmts], ...]]
 #   ["block", body]  ["guard", cls]  ["scoped", cls, body]
 #   ["break"] ["continue"] ["goto", label] ["return"]
-# A program: {"body": [...], "epilogue": [[label, [stmts]], ...]}; the function returns ret
-# after the epilogue.
+#   ["call", i]                      helper i called as a statement
+#   ["tryvar", api, negated, then, else|None]   ret = api(...); if ([!]ret) ... else ...
+#   ops may carry a third element, true: the lock named through the alias p of a
+#   conditions also: ["const", 0|1], ["call", i, negated] (helper i returns a trylock's value)
+# A program: {"helpers": [{"ret": "void"|"bool", "body": [...], "try": api|None}],
+# "body": [...], "epilogue": [[label, [stmts]], ...]}; the function returns ret after the
+# epilogue. Helpers are static functions helper0, helper1, ... (x, y, z) defined before it.
 
 LABELS = ("out_unlock", "out_free", "out")
 JUMPS = ("return", "goto", "break", "continue")
 
 
 @st.composite
-def conditions(draw, loop: bool = False):
+def conditions(draw, loop: bool = False, bool_helpers: tuple[int, ...] = ()):
+    if bool_helpers and draw(st.integers(0, 4)) == 0:
+        return ["call", draw(st.sampled_from(bool_helpers)), draw(st.booleans())]
     if draw(st.integers(0, 9)) < (3 if loop else 4):
         api = draw(st.sampled_from(TRY_APIS))
         return ["try", api, draw(st.booleans()),
@@ -115,9 +128,22 @@ def conditions(draw, loop: bool = False):
 
 
 class _Gen:
-    def __init__(self, draw, size: int):
+    def __init__(self, draw, size: int, helpers: list[dict] | None = None,
+                 in_helper: bool = False):
         self.draw = draw
         self.left = size  # statements still to generate
+        self.helpers = helpers or []
+        self.in_helper = in_helper
+        self.bool_helpers = tuple(i for i, h in enumerate(self.helpers) if h["ret"] == "bool")
+
+    def cond(self, loop: bool = False):
+        return self.draw(conditions(loop=loop, bool_helpers=self.bool_helpers))
+
+    def op(self, apis):
+        api = self.draw(st.sampled_from(apis))
+        if not self.in_helper and APIS[api][0] == "a" and self.draw(st.integers(0, 3)) == 0:
+            return ["op", api, True]
+        return ["op", api]
 
     def stmts(self, depth: int, loop: bool, brk: bool, nested: bool) -> list:
         """A statement list. ``loop``: continue allowed; ``brk``: break allowed; ``nested``:
@@ -135,7 +161,12 @@ class _Gen:
 
     def stmt(self, depth: int, loop: bool, brk: bool, nested: bool) -> list:
         d = self.draw
-        kinds = ["op", "op", "op", "op", "work", "return", "goto"]
+        kinds = ["op", "op", "op", "op", "work", "return"]
+        if not self.in_helper:
+            kinds.append("goto")
+            kinds += ["call", "call"] if self.helpers else []
+        if depth < 2:
+            kinds.append("tryvar")
         if depth < 3:
             kinds += ["if", "if", "while", "do", "for", "foreach", "switch", "block", "scoped"]
         if loop:
@@ -146,7 +177,13 @@ class _Gen:
             kinds += ["guard", "guard"]
         k = d(st.sampled_from(kinds))
         if k == "op":
-            return ["op", d(st.sampled_from(PLAIN_APIS + TRY_APIS[:3]))]
+            return self.op(PLAIN_APIS + TRY_APIS[:3])
+        if k == "call":
+            return ["call", d(st.integers(0, len(self.helpers) - 1))]
+        if k == "tryvar":
+            then = self.stmts(depth + 1, loop, brk, True)
+            other = self.stmts(depth + 1, loop, brk, True) if d(st.booleans()) else None
+            return ["tryvar", d(st.sampled_from(TRY_APIS)), d(st.booleans()), then, other]
         if k in ("work", "return", "break", "continue"):
             return [k]
         if k == "goto":
@@ -154,25 +191,29 @@ class _Gen:
         if k == "guard":
             return ["guard", d(st.sampled_from(sorted(GUARDS)))]
         if k == "if" and d(st.integers(0, 3)) == 0:
-            simple = d(st.sampled_from(["op", "return", "goto", "work"]
+            simple = d(st.sampled_from(["op", "return", "work"]
+                                       + ([] if self.in_helper else ["goto"])
                                        + (["break"] if brk else [])
                                        + (["continue"] if loop else [])))
             if simple == "op":
-                inner = ["op", d(st.sampled_from(PLAIN_APIS))]
+                inner = self.op(PLAIN_APIS)
             elif simple == "goto":
                 inner = ["goto", d(st.sampled_from(LABELS))]
             else:
                 inner = [simple]
-            return ["if1", d(conditions()), inner]
+            return ["if1", self.cond(), inner]
         if k == "if":
-            cond = d(conditions())
+            cond = self.cond()
             then = self.stmts(depth + 1, loop, brk, True)
             other = self.stmts(depth + 1, loop, brk, True) if d(st.booleans()) else None
             return ["if", cond, then, other]
         if k == "while":
-            return ["while", d(conditions(loop=True)), self.stmts(depth + 1, True, True, True)]
+            cond = ["const", 1] if d(st.integers(0, 5)) == 0 else self.cond(loop=True)
+            return ["while", cond, self.stmts(depth + 1, True, True, True)]
         if k == "do":
-            return ["do", self.stmts(depth + 1, True, True, True), d(conditions(loop=True))]
+            body = self.stmts(depth + 1, True, True, True)
+            return ["do", body, ["const", 0] if d(st.integers(0, 3)) == 0
+                    else self.cond(loop=True)]
         if k in ("for", "foreach"):
             return [k, self.stmts(depth + 1, True, True, True)]
         if k == "switch":
@@ -189,12 +230,19 @@ class _Gen:
 
 @st.composite
 def programs(draw):
-    gen = _Gen(draw, draw(st.integers(3, 24)))
+    helpers = []
+    for _ in range(draw(st.integers(0, 2))):
+        ret = draw(st.sampled_from(["void", "bool"]))
+        hgen = _Gen(draw, draw(st.integers(1, 12)), in_helper=True)
+        hbody = hgen.stmts(1, False, False, False)  # depth 1: at least no empty body rule
+        helpers.append({"ret": ret, "body": hbody,
+                        "try": draw(st.sampled_from(TRY_APIS)) if ret == "bool" else None})
+    gen = _Gen(draw, draw(st.integers(3, 24)), helpers)
     body = gen.stmts(0, False, False, False)
     labels = [lab for lab in LABELS if draw(st.booleans())] or ["out"]
     epilogue = [[lab, [["op", draw(st.sampled_from(PLAIN_APIS))]
                        for _ in range(draw(st.integers(0, 2)))]] for lab in labels]
-    prog = {"body": body, "epilogue": epilogue}
+    prog = {"helpers": helpers, "body": body, "epilogue": epilogue}
     _retarget(prog, labels)
     return with_probes(prog)
 
@@ -218,6 +266,8 @@ def _children(s: list) -> list[list]:
         return [s[2]] + ([s[3]] if s[3] is not None else [])
     if k == "if1":
         return [[s[2]]]
+    if k == "tryvar":
+        return [s[3]] + ([s[4]] if s[4] is not None else [])
     if k in ("while", "scoped"):
         return [s[2]]
     if k in ("do", "for", "foreach", "block"):
@@ -245,6 +295,10 @@ def with_probes(prog: dict) -> dict:
                 s[2] = walk(s[2])
                 if s[3] is not None:
                     s[3] = walk(s[3])
+            elif k == "tryvar":
+                s[3] = walk(s[3])
+                if s[4] is not None:
+                    s[4] = walk(s[4])
             elif k in ("while", "scoped"):
                 s[2] = walk(s[2])
             elif k in ("do", "for", "foreach", "block"):
@@ -254,23 +308,48 @@ def with_probes(prog: dict) -> dict:
             out.append(s)
         return out + [probe()]
 
+    helpers = [dict(h, body=walk(h["body"])) for h in prog.get("helpers", [])]
     body = walk(prog["body"])
     epilogue = [[lab, walk(stmts)] for lab, stmts in prog["epilogue"]]
-    return {"body": body, "epilogue": epilogue}
+    return {"helpers": helpers, "body": body, "epilogue": epilogue}
 
 
 # --------------------------------------------------------------------------- rendering
 
 
 def render(prog: dict) -> str:
-    out = ["int fuzz(struct foo *a, struct bar *b, struct baz *c, int n)", "{",
-           "\tint ret = 0;", "\tunsigned long flags;", "\tstruct item *pos;", "\tint i;", ""]
+    out: list[str] = []
+    helpers = prog.get("helpers", [])
+    for idx, h in enumerate(helpers):
+        out += [f"static {h['ret']} helper{idx}(struct foo *x, struct bar *y, struct baz *z)",
+                "{", "\tint ret = 0;", "\tunsigned long flags;", "\tstruct item *pos;",
+                "\tint i;", "\tint n = 8;", ""]
+        _render_body(out, h["body"], HKEY, "x", in_helper=True)
+        if h["ret"] == "bool":
+            out.append(f"\treturn {h['try']}({lock_arg(h['try'], HKEY)});")
+        out += ["}", ""]
+    out += ["int fuzz(struct foo *a, struct bar *b, struct baz *c, int n)", "{",
+            "\tint ret = 0;", "\tunsigned long flags;", "\tstruct item *pos;", "\tint i;",
+            "\tstruct foo *p = a;", ""]
+    _render_body(out, prog["body"], KEY, "a")
+    for lab, stmts in prog["epilogue"]:
+        out.append(f"{lab}:")
+        _render_body(out, stmts, KEY, "a")
+    out += ["\treturn ret;", "}", ""]
+    return "\n".join(out)
 
+
+def _render_body(out: list[str], stmts, keys: dict[str, str], first: str,
+                 in_helper: bool = False) -> None:
     def cond_text(cond) -> str:
         if cond[0] == "opaque":
             return f"cond{cond[1]}()"
+        if cond[0] == "const":
+            return str(cond[1])
+        if cond[0] == "call":
+            return f"{'!' if cond[2] else ''}helper{cond[1]}(a, b, c)"
         _, api, negated, wrapper = cond
-        text = f"{'!' if negated else ''}{api}({lock_arg(api)})"
+        text = f"{'!' if negated else ''}{api}({lock_arg(api, keys)})"
         return f"{wrapper}({text})" if wrapper else text
 
     def block(stmts, ind: int) -> None:
@@ -283,11 +362,18 @@ def render(prog: dict) -> str:
         block(stmts, ind + 1)
         out.append(f"{t}}}{tail}")
 
+    def if_else(head: str, then, other, ind: int) -> None:
+        braced(head, then, ind)
+        if other is not None:
+            out[-1] += " else {"
+            block(other, ind + 1)
+            out.append("\t" * ind + "}")
+
     def stmt(s, ind: int) -> None:
         t = "\t" * ind
         k = s[0]
         if k == "op":
-            out.append(f"{t}{s[1]}({lock_arg(s[1])});")
+            out.append(f"{t}{s[1]}({lock_arg(s[1], keys, len(s) > 2 and s[2])});")
         elif k == "probe":
             out.append(f"{t}probe({s[1]});")
         elif k == "work":
@@ -295,18 +381,19 @@ def render(prog: dict) -> str:
         elif k in ("break", "continue"):
             out.append(f"{t}{k};")
         elif k == "return":
-            out.append(f"{t}return -EINVAL;")
+            out.append(f"{t}return;" if in_helper else f"{t}return -EINVAL;")
         elif k == "goto":
             out.append(f"{t}goto {s[1]};")
+        elif k == "call":
+            out.append(f"{t}helper{s[1]}(a, b, c);")
         elif k == "guard":
-            out.append(f"{t}guard({s[1]})(&{KEY[GUARDS[s[1]][0]]});")
+            out.append(f"{t}guard({s[1]})(&{keys[GUARDS[s[1]][0]]});")
         elif k == "if":
-            _, cond, then, other = s
-            braced(f"if ({cond_text(cond)})", then, ind)
-            if other is not None:
-                out[-1] += " else {"
-                block(other, ind + 1)
-                out.append(f"{t}}}")
+            if_else(f"if ({cond_text(s[1])})", s[2], s[3], ind)
+        elif k == "tryvar":
+            _, api, negated, then, other = s
+            out.append(f"{t}ret = {api}({lock_arg(api, keys)});")
+            if_else(f"if ({'!' if negated else ''}ret)", then, other, ind)
         elif k == "if1":  # unbraced, one simple statement
             out.append(f"{t}if ({cond_text(s[1])})")
             stmt(s[2], ind + 1)
@@ -317,11 +404,11 @@ def render(prog: dict) -> str:
         elif k == "for":
             braced("for (i = 0; i < n; i++)", s[1], ind)
         elif k == "foreach":
-            braced("list_for_each_entry(pos, &a->items, node)", s[1], ind)
+            braced(f"list_for_each_entry(pos, &{first}->items, node)", s[1], ind)
         elif k == "block":
             braced("", s[1], ind)
         elif k == "scoped":
-            braced(f"scoped_guard({s[1]}, &{KEY[GUARDS[s[1]][0]]})", s[2], ind)
+            braced(f"scoped_guard({s[1]}, &{keys[GUARDS[s[1]][0]]})", s[2], ind)
         elif k == "switch":
             out.append(f"{t}switch (cond{s[1]}()) {{")
             for value, stmts in s[2]:
@@ -331,12 +418,7 @@ def render(prog: dict) -> str:
         else:
             raise ValueError(s)
 
-    block(prog["body"], 1)
-    for lab, stmts in prog["epilogue"]:
-        out.append(f"{lab}:")
-        block(stmts, 1)
-    out += ["\treturn ret;", "}", ""]
-    return "\n".join(out)
+    block(stmts, 1)
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -378,6 +460,8 @@ class Oracle:
 
     def run(self, prog: dict) -> "Oracle":
         entry = {tuple("U" for _ in LOCKS)}
+        self.helpers = prog.get("helpers", [])
+        self.called: set[int] = set()
         out = self.block(prog["body"], entry, scope=False)
         states = set(out.next)
         for lab, stmts in prog["epilogue"]:
@@ -387,7 +471,23 @@ class Oracle:
             states = o.next
         self.exit = states | out.ret
         assert not out.brk and not out.cont
+        for i in range(len(self.helpers)):
+            if i not in self.called:  # analysed on its own: every lock unknown at entry
+                self.call(i, entry)
         return self
+
+    def call(self, i: int, states: set[State]) -> tuple[set[State], set[State]]:
+        """Run helper i: (states where it returns true, where false); a void helper
+        returns its exit states as both."""
+        if states:
+            self.called.add(i)
+        h = self.helpers[i]
+        out = self.block(h["body"], states, scope=False)
+        assert not (out.brk or out.cont or out.goto)
+        done = out.next | out.ret
+        if h["ret"] == "bool":
+            return self.branch(["try", h["try"], False, None], done)
+        return done, done
 
     def block(self, stmts, states: set[State], scope: bool = True) -> Out:
         """A statement list; with ``scope``, a compound whose guard()s end with it."""
@@ -418,6 +518,11 @@ class Oracle:
         """(states where cond is true, states where it is false)."""
         if cond[0] == "opaque":
             return set(states), set(states)
+        if cond[0] == "const":
+            return (set(states), set()) if cond[1] else (set(), set(states))
+        if cond[0] == "call":
+            t, f = self.call(cond[1], states)
+            return (f, t) if cond[2] else (t, f)
         _, api, negated, _ = cond
         lock, _, value, success = APIS[api]
         got = {_set(s, lock, value) for s in states}
@@ -438,6 +543,11 @@ class Oracle:
             return Out({_set(x, lock, value) for x in states})
         if k == "work":
             return Out(states)
+        if k == "call":
+            t, f = self.call(s[1], states)
+            return Out(t | f)  # a bool helper's result ignored: either outcome
+        if k == "tryvar":  # ret = api(...); if ([!]ret): the branch is the outcome
+            return self.stmt(["if", ["try", s[1], s[2], None], s[3], s[4]], states)
         if k == "guard":
             lock, value = GUARDS[s[1]]
             return Out({_set(x, lock, value) for x in states})
@@ -545,23 +655,24 @@ def dataflow(project, root: Path, text: str):
     (root / name).write_text(text)
     fa_file = project.analyse_file(name)
     assert fa_file.status in ("ok", "degraded"), fa_file.error
-    assert len(fa_file.functions) == 1
-    fa = fa_file.functions[0]
-    res = fa.result
+    fa = fa_file.function("fuzz")
+    assert fa is not None
     probes: dict[int, dict | None] = {}
-    for op, state, _ in res.op_states():
-        if op.kind == "eval" and isinstance(op.expr, C.Call) and op.expr.name == "probe":
-            k = int(op.expr.args[0].text)
-            assert k not in probes
-            probes[k] = None if state is None else poss_of(state)
-    ex = res.exit_state()
-    return probes, None if ex is None else poss_of(ex), fa
+    for f in fa_file.functions:
+        keys = KEY if f.function.name == "fuzz" else HKEY
+        for op, state, _ in f.result.op_states():
+            if op.kind == "eval" and isinstance(op.expr, C.Call) and op.expr.name == "probe":
+                k = int(op.expr.args[0].text)
+                assert k not in probes
+                probes[k] = None if state is None else poss_of(state, keys)
+    ex = fa.result.exit_state()
+    return probes, None if ex is None else poss_of(ex), fa_file
 
 
-def poss_of(state) -> dict[str, frozenset[str]]:
+def poss_of(state, keys: dict[str, str] = KEY) -> dict[str, frozenset[str]]:
     out = {}
     for lock in LOCKS:
-        fact = state.locks.get(KEY[lock])
+        fact = state.locks.get(keys[lock])
         out[lock] = frozenset(fact.poss) if fact is not None else frozenset({"U"})
     return out
 
@@ -578,27 +689,84 @@ def _fmt(p) -> str:
     return ", ".join(f"{KEY[k]}={''.join(sorted(v))}" for k, v in sorted(p.items()))
 
 
-def differences(project, root: Path, prog: dict) -> list[str]:
+HELD = frozenset("RW")
+
+
+def loose_locks(prog: dict) -> tuple[set[str], set[str]]:
+    """(locks on which the dataflow is asked to be sound only, locks not compared):
+
+    * sound only: a lock whose trylock outcome is kept in a variable (``ret = trylock();
+      if (ret)``): the dataflow is path-insensitive, a may on both branches (by design);
+    * not compared: a lock a helper both takes and releases. Its summary drops a path's
+      acquire→release pair as "no effect", where the lock model (and the same code inline)
+      says "not held" after it: unknown stays unknown, and a lock the caller held stays
+      held (a must-held that the model contradicts). KNOWN_BUGS["helper-lock-unlock-net*"];
+      once fixed, drop this exemption."""
+    sound_only: set[str] = set()
+    skipped: set[str] = set()
+
+    def walk(stmts, acts):
+        for s in stmts:
+            if s[0] == "tryvar":
+                sound_only.add(APIS[s[1]][0])
+            if s[0] == "op":
+                lock, action = APIS[s[1]][:2]
+                acts.setdefault(lock, set()).add("release" if action == "release"
+                                                 else "acquire")
+            if s[0] in ("guard", "scoped"):
+                acts.setdefault(GUARDS[s[1]][0], set()).update(("acquire", "release"))
+            for child in _children(s):
+                walk(child, acts)
+
+    walk(prog["body"], {})
+    for h in prog.get("helpers", []):
+        acts: dict[str, set[str]] = {}
+        walk(h["body"], acts)
+        if h["ret"] == "bool":
+            acts.setdefault(APIS[h["try"]][0], set()).add("acquire")
+        skipped |= {lock for lock, a in acts.items() if a == {"acquire", "release"}}
+    return sound_only - skipped, skipped
+
+
+def claims_sound(got: frozenset[str], want: frozenset[str]) -> bool:
+    """What the dataflow claims about one lock holds on every path: each mode a path holds
+    it in is possible; held on all paths only if so; known not held only if so."""
+    if not (want & HELD) <= got:
+        return False
+    if got and got <= HELD and not want <= HELD:
+        return False
+    return got != frozenset("N") or want == frozenset("N")
+
+
+def differences(project, root: Path, prog: dict, loose_ok: bool = True) -> list[str]:
+    """Every difference between the dataflow and the paths (for loose locks: every claim
+    of the dataflow that a path contradicts)."""
     text = render(prog)
     oracle = Oracle().run(prog)
-    probes, exit_poss, fa = dataflow(project, root, text)
+    probes, exit_poss, fa_file = dataflow(project, root, text)
+    loose, skipped = loose_locks(prog) if loose_ok else (set(), set())
     diffs = []
-    if fa.function.degraded:
-        diffs.append("the frontend marked the function degraded (parse error)")
-    if not fa.result.converged:
-        diffs.append("the dataflow did not converge")
-    want_probes = set(oracle.probes) | set(probes)
+    for f in fa_file.functions:
+        if f.function.degraded:
+            diffs.append(f"the frontend marked {f.function.name}() degraded (parse error)")
+        if not f.result.converged:
+            diffs.append(f"the dataflow did not converge in {f.function.name}()")
     n_probes = _count_probes(prog)
     if set(probes) != set(range(1, n_probes + 1)):
         diffs.append(f"probes in the CFG: {sorted(probes)}, expected 1..{n_probes}")
-    for k in sorted(want_probes):
-        want = oracle_poss(oracle.probes.get(k, set()))
-        got = probes.get(k)
-        if got != want:
-            diffs.append(f"probe({k}): dataflow {_fmt(got)}; paths {_fmt(want)}")
-    want = oracle_poss(oracle.exit)
-    if exit_poss != want:
-        diffs.append(f"exit: dataflow {_fmt(exit_poss)}; paths {_fmt(want)}")
+    checks = [(f"probe({k})", probes.get(k), oracle_poss(oracle.probes.get(k, set())))
+              for k in sorted(set(oracle.probes) | set(probes))]
+    checks.append(("exit", exit_poss, oracle_poss(oracle.exit)))
+    for where, got, want in checks:
+        if got == want:
+            continue
+        if got is None or want is None:
+            if want is not None or not (loose or skipped):
+                diffs.append(f"{where}: dataflow {_fmt(got)}; paths {_fmt(want)}")
+            continue
+        if any(got[k] != want[k] if k not in loose else not claims_sound(got[k], want[k])
+               for k in LOCKS if k not in skipped):
+            diffs.append(f"{where}: dataflow {_fmt(got)}; paths {_fmt(want)}")
     return diffs
 
 
@@ -616,6 +784,8 @@ def _count_probes(prog: dict) -> int:
     walk(prog["body"])
     for _, stmts in prog["epilogue"]:
         walk(stmts)
+    for h in prog.get("helpers", []):
+        walk(h["body"])
     return n
 
 
@@ -639,7 +809,14 @@ def load_fixture(path: Path) -> dict:
 
 # Fixtures that show a known, reported bug of a file this test may not fix (engine,
 # lockstate, summaries): name -> reason. Each must still fail (strict xfail).
-KNOWN_BUGS: dict[str, str] = {}
+KNOWN_BUGS: dict[str, str] = {
+    "helper-lock-unlock-net": "summaries._net drops a path's acquire->release pair as no "
+    "effect: after a helper that takes and drops a lock, a lock unknown before the call "
+    "stays unknown (U) instead of not held (N)",
+    "helper-lock-unlock-net-held": "summaries._net drops a path's acquire->release pair as "
+    "no effect: after a helper that takes and drops a lock the caller holds, the dataflow "
+    "says must-held where the lock model (and the same code inline) says not held",
+}
 
 
 def _fixture_params():
@@ -695,5 +872,5 @@ def test_dataflow_matches_every_path(project, prog):
 @pytest.mark.parametrize("path", _fixture_params())
 def test_regression_fixture(project, path):
     prog = load_fixture(path)
-    diffs = differences(*project, prog)
+    diffs = differences(*project, prog, loose_ok=False)  # exact, whatever the locks
     assert not diffs, "\n".join(diffs)

@@ -324,6 +324,25 @@ def test_unterminated_at_end_of_file(cli, tree, case):
     assert statuses(doc)["mm/open.c"]["status"] in ("ok", "degraded")
 
 
+def test_includes_that_climb_out_of_the_tree(cli, home, tmp_path):
+    """``#include "../../x.h"`` from a file near the top names a path outside the tree
+    (tools/include/asm/barrier.h does): no such header, not an error for the file."""
+    files = {"mm/foo.c": FOO_C, "mm/internal.h": INTERNAL_H,
+             "mm/climb.c": '#include "../../outside.h"\n#include "../../../../../etc/passwd"\n'
+             '#include <../../up.h>\n' + LOCKED_FN.format(name="climb")}
+    repo = tmp_path / "repo"
+    make_repo(repo, home, files)
+    (tmp_path / "outside.h").write_text("struct foo { int x; };\n")
+    for rev in ((), ("--rev", "HEAD")):
+        doc = report(cli("check", "mm", "--repo", str(repo), *rev, "--format", "json",
+                         "--no-cache"))
+        f = statuses(doc)["mm/climb.c"]
+        assert f["status"] == "ok" and f["functions"] == 1, f
+        lines = explain_lines(cli("explain", "mm/climb.c", "climb", "--repo", str(repo), *rev,
+                                  "--format", "json"))
+        assert any(held(e, "x->lock") == "must" for e in lines)
+
+
 # --------------------------------------------------------------------------- the file system
 
 
