@@ -13,6 +13,8 @@ Budgets, so one pathological function cannot stall the run:
 * soft, per function: every solve of a function's lock states (``Analysis.solve`` as the
   engine calls it) and every function's rule checks run under a ``SIGPROF`` timer of
   ``--budget`` seconds of CPU time; on expiry the file's status is ``timeout`` naming the function;
+* parsing another file for the tree's shared tables (a header's inline helpers, a
+  helper's body in another file) pauses the budget: it is not the function's own cost;
 * hard, per file: the worker reports each step to this process, which kills a worker that
   stays silent past the step's allowance of wall-clock time (a hang inside C code that a signal cannot
   interrupt): the file is ``timeout`` (or ``error`` when the worker died of a crash) and a
@@ -159,9 +161,28 @@ def _install_budgets() -> None:
                 found.extend(base_run_checks(replace(file, functions=[fa]), model, only))
         return found
 
+    base_parse = engine.Project.parse
+
+    def parse(self, path):
+        """Another file (a header, a helper's file) parsed for the tree's shared tables: not
+        the function's own cost, so its budget pauses; the watchdog allows for the size."""
+        if path in self._parsed:
+            return base_parse(self, path)
+        remaining = signal.getitimer(_TIMER)[0]
+        signal.setitimer(_TIMER, 0)
+        step = (_stats.get("current"), _stats.get("phase"))
+        _say("parse", path)
+        try:
+            return base_parse(self, path)
+        finally:
+            if remaining > 0:
+                _say("step", f"{step[1]} of {step[0]}()")
+                signal.setitimer(_TIMER, remaining)
+
     engine.Analysis = BudgetedAnalysis
     engine.analyse_functions = analyse_functions
     checks.run_checks = run_checks
+    engine.Project.parse = parse
 
 
 def _worker(conn: Connection, root: str, budget: float, cache_dir: str | None) -> None:
@@ -298,6 +319,13 @@ class Sweep:
                         if msg[0] == "step":
                             s.step = msg[1]
                             s.deadline = now + self._step_allowance()
+                        elif msg[0] == "parse":
+                            s.step = f"parsing {msg[1]}"
+                            try:
+                                size = os.stat(self.root / msg[1]).st_size
+                            except OSError:
+                                size = 0
+                            s.deadline = now + self._parse_allowance(Record(msg[1], size))
                         elif msg[0] == "functions":
                             s.functions = msg[1]
                             s.deadline = now + self._step_allowance()

@@ -622,3 +622,16 @@ def test_folders_and_devices_named_like_c_files(cli, tree):
         assert "mm/null.c" not in statuses(doc)
         one_line_error(cli("check", "mm/null.c", "--repo", str(tree), "--no-cache",
                            timeout=120), "not a regular file")
+
+
+def test_no_shell_anywhere():
+    """Every external command is an argument list: no shell that a file or branch name
+    could reach (the behaviour is tested above; this keeps a shell from coming back)."""
+    offenders = []
+    for path in sorted((REPO_ROOT / "analyzer").rglob("*.py")) + [REPO_ROOT / "scripts"
+                                                                   / "sweep.py"]:
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if any(bad in line for bad in ("shell=True", "os.system(", "os.popen(",
+                                            "subprocess.getoutput", "subprocess.getstatusoutput")):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{i}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
