@@ -35,12 +35,21 @@ def default_cache_dir() -> Path:
     return base / "rmaplint"
 
 
+# rules/ and corpus/ are installed as analyzer.rules and analyzer.corpus_data: their
+# __init__.py exist in an installed package and not in a checkout's analyzer/ (the rules'
+# own content is in the salt through the rules digest)
+_DATA_PACKAGES = frozenset({"rules", "corpus_data"})
+
+
 def _code_fingerprint() -> str:
     """Hash of the analyzer package's Python sources: a code change without a version bump
     (a development checkout) must not reuse values an older pipeline produced."""
     h = hashlib.sha256()
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package).parts
+        if rel[0] in _DATA_PACKAGES or "__pycache__" in rel:
+            continue  # data folders mapped into an installed package (rules/, corpus/)
         try:
             data = path.read_bytes()
         except OSError:
