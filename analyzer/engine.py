@@ -164,6 +164,10 @@ class Project:
         return pf
 
     def parse_source(self, sf: SourceFile) -> ParsedFile:
+        if not sf.path.endswith(".h"):
+            # a .c file's results are cached whole; pickling its syntax tree too cost more
+            # than parsing it again (headers are parsed for every file that includes them)
+            return parse_file(sf.path, sf.text, self.iterators)
         key = hashlib.sha1((sf.blob_id + sf.path + self.salt).encode()).hexdigest()
         hit = self.cache.get("parse", key)
         if isinstance(hit, ParsedFile):

@@ -234,16 +234,33 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                     progress(i, len(files), p)
                 run.reports.append(checker.check_file(p))
         else:
-            # largest files first so the pool ends together
+            # largest files first so the pool ends together (sizes known for a work tree);
+            # the report keeps path order
+            order = {f: i for i, f in enumerate(files)}
+            files = _largest_first(source, files)
             with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                      initargs=(spec, only_rules)) as pool:
                 for i, rep in enumerate(pool.map(_work, files, chunksize=1)):
                     if progress:
                         progress(i, len(files), rep.path)
                     run.reports.append(rep)
+            run.reports.sort(key=lambda r: order[r.path])
     run.cache_hits = sum(r.cached for r in run.reports)
     run.seconds = time.perf_counter() - t0
     return run
+
+
+def _largest_first(source: Source, files: list[str]) -> list[str]:
+    root = getattr(source, "root", None)
+    if root is None or getattr(source, "rev", None) is not None:
+        return files
+    sizes = {}
+    for f in files:
+        try:
+            sizes[f] = os.path.getsize(os.path.join(root, f))
+        except OSError:
+            sizes[f] = 0
+    return sorted(files, key=lambda f: -sizes[f])
 
 
 def default_jobs() -> int:
