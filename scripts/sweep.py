@@ -12,16 +12,18 @@ Budgets, so one pathological function cannot stall the run:
 
 * soft, per function: every solve of a function's lock states (``Analysis.solve`` as the
   engine calls it) and every function's rule checks run under a ``SIGPROF`` timer of
-  ``--budget`` seconds of CPU time; on expiry the file's status is ``timeout`` naming the function;
+  ``--budget`` seconds of CPU time; on expiry the file's status is ``timeout`` naming the
+  function;
 * parsing another file for the tree's shared tables (a header's inline helpers, a
   helper's body in another file) pauses the budget: it is not the function's own cost;
 * hard, per file: the worker reports each step to this process, which kills a worker that
-  stays silent past the step's allowance of wall-clock time (a hang inside C code that a signal cannot
-  interrupt): the file is ``timeout`` (or ``error`` when the worker died of a crash) and a
-  fresh worker takes the next file.
+  stays silent past the step's allowance of wall-clock time (a hang inside C code that a
+  signal cannot interrupt): the file is ``timeout`` (or ``error`` when the worker died of
+  a crash) and a fresh worker takes the next file.
 
 The engine is not changed for this: the worker wraps ``analyzer.engine.Analysis``,
-``analyzer.engine.analyse_functions`` and ``analyzer.checks.run_checks`` in its own process.
+``analyzer.engine.analyse_functions``, ``analyzer.engine.Project.parse`` and
+``analyzer.checks.run_checks`` in its own process.
 
 Prints: files, ok/degraded/error/timeout, functions, degraded share (functions with parse
 errors) and unconverged functions (solves that hit the round cap), total time, the slowest

@@ -27,7 +27,8 @@ design: sound only), and the known summary bugs (``KNOWN_BUGS``, strict xfail fi
 A lock the dataflow does not list is ``U`` (the function starts with every lock unknown).
 
 Regression fixtures: ``corpus/fuzz/*.c`` — each holds the generated tree as JSON in its first
-comment, so the oracle can be rerun on it; the C below that comment is the rendering.
+comment, so the oracle can be rerun on it; the C below that comment is the rendering
+(``fixture_text(prog, note)`` writes one from a failing example's tree).
 CI runs a fixed (derandomized) set of examples; ``RMAPLINT_FUZZ_EXAMPLES=N`` runs N instead,
 and ``RMAPLINT_FUZZ_SEED=S`` other ones (a campaign).
 """
