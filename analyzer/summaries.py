@@ -303,6 +303,15 @@ def _enumerate(an: Analysis, cfg: Cfg):
             if op.kind == "return" and op.expr is not None and _decided_by_try(an, op.expr):
                 ret = op.expr  # _cases splits on it, from the state before it runs
                 continue
+            if op.kind == "eval" and not isinstance(op.expr, C.Assign) \
+                    and _decided_by_try(an, op.expr):
+                # a try whose result is dropped: the lock is taken on one outcome only
+                for truth in (True, False):
+                    ev2: list[Event] = []
+                    s2 = an.refine(cur, op.expr, truth, op.span, ev2.append, bid)
+                    if s2 is not None:
+                        run(bid, s2, ev + ev2, visits, ret, i + 1)
+                return
             target, value = _assignment(op)
             if target is not None and _decided_by_try(an, value):
                 for truth in (True, False):

@@ -863,10 +863,6 @@ KNOWN_BUGS: dict[str, str] = {
     "helper-lock-unlock-net": "summaries._net drops a path's acquire->release pair as no "
     "effect: after a helper that takes and drops a lock, a lock unknown before the call "
     "stays unknown (U) instead of not held (N)",
-    "helper-ignored-trylock": "a trylock whose result is ignored, in a helper, becomes an "
-    "unconditional acquire in the helper's summary (path mode joins the two outcomes but "
-    "logs the success case's acquire event): must-held after the call, though a failed "
-    "trylock leaves the lock as it was",
     "helper-never-returns": "a call of a helper with no path to its end (a while (1) "
     "without a break) is treated as a call that returns: the code after it is reachable to "
     "the dataflow and its state joins the paths that really go on (a summary with no case "
