@@ -717,9 +717,6 @@ def loose_locks(prog: dict) -> tuple[set[str], set[str]]:
       says "not held" after it: unknown stays unknown, and a lock the caller held stays
       held (a must-held that the model contradicts). KNOWN_BUGS["helper-lock-unlock-net*"];
       once fixed, drop this exemption;
-    * not compared: a lock a helper trylocks as a statement, its result ignored: the
-      summary counts the success case's acquire on every path (must-held after the call,
-      where a failed trylock leaves it as it was). KNOWN_BUGS["helper-ignored-trylock"];
     * not compared: every lock of a helper with many paths. Past summaries.MAX_PATHS the
       summary is a join that keeps only must-acquires and sure releases: a lock taken on
       some paths vanishes (a may-held missed). KNOWN_BUGS["helper-many-paths"]."""
@@ -748,7 +745,6 @@ def loose_locks(prog: dict) -> tuple[set[str], set[str]]:
     for h in prog.get("helpers", []):
         acts: dict[str, set[str]] = {}
         walk(h["body"], acts)
-        skipped |= ignored_trylocks(h["body"])
         if paths_estimate(h["body"]) * (2 if h["ret"] == "bool" else 1) > MANY_PATHS:
             skipped |= set(acts)
         if h["ret"] == "bool":
@@ -784,20 +780,6 @@ def paths_estimate(stmts) -> int:
             m = 1
         n *= max(m, 1)
     return n
-
-
-def ignored_trylocks(stmts) -> set[str]:
-    found: set[str] = set()
-
-    def walk(stmts):
-        for s in stmts:
-            if s[0] == "op" and APIS[s[1]][1] == "try":
-                found.add(APIS[s[1]][0])
-            for child in _children(s):
-                walk(child)
-
-    walk(stmts)
-    return found
 
 
 def claims_sound(got: frozenset[str], want: frozenset[str]) -> bool:
