@@ -479,9 +479,12 @@ class Oracle:
             states = o.next
         self.exit = states | out.ret
         assert not out.brk and not out.cont
+        self.uncalled_probes: set[int] = set()
         for i in range(len(self.helpers)):
             if i not in self.called:  # analysed on its own: every lock unknown at entry
+                before = set(self.probes)
                 self.call(i, entry)
+                self.uncalled_probes |= set(self.probes) - before
         return self
 
     def call(self, i: int, states: set[State]) -> tuple[set[State], set[State]]:
@@ -745,10 +748,10 @@ def loose_locks(prog: dict) -> tuple[set[str], set[str]]:
     for h in prog.get("helpers", []):
         acts: dict[str, set[str]] = {}
         walk(h["body"], acts)
-        if paths_estimate(h["body"]) * (2 if h["ret"] == "bool" else 1) > MANY_PATHS:
-            skipped |= set(acts)
         if h["ret"] == "bool":
             acts.setdefault(APIS[h["try"]][0], set()).add("acquire")
+        if paths_estimate(h["body"]) * (2 if h["ret"] == "bool" else 1) > MANY_PATHS:
+            skipped |= set(acts)  # its try's lock too: the joined summary has no outcomes
         skipped |= {lock for lock, a in acts.items() if a == {"acquire", "release"}}
     return sound_only - skipped, skipped
 
@@ -821,6 +824,9 @@ def differences(project, root: Path, prog: dict, loose_ok: bool = True) -> list[
         where = f"probe({k})" if k else "exit"
         if got == want:
             continue
+        if loose_ok and oracle.noreturn and k in oracle.uncalled_probes:
+            continue  # called only after a helper that never returns: the dataflow's
+            # entry for it comes from dead call sites (KNOWN_BUGS["helper-never-returns"])
         if want is None and got == all_u and k in lock_free:
             # a function that touches no lock is solved without a dataflow: every block the
             # CFG reaches gets the entry state, also one behind a while (1) that never ends
