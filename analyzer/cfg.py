@@ -99,6 +99,13 @@ class Cfg:
             for e in b.succs:
                 yield b.id, e
 
+    def calls(self):
+        """Every call in the function: operations' expressions and block conditions."""
+        for b in self.blocks:
+            for op in b.ops:
+                yield from C.calls_in(op.expr)
+            yield from C.calls_in(b.cond)
+
     def loops_containing(self, block: int) -> list[Loop]:
         return [lp for lp in self.loops if block in lp.body]
 

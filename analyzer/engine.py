@@ -283,7 +283,7 @@ def analyse_functions(pf: ParsedFile, model: LockModel, summ: Summaries,
     statics = {f.name: f for f in fns if f.is_static}
     callers: dict[str, list[tuple[C.Function, C.Call]]] = {n: [] for n in statics}
     for f in fns:
-        for call in _calls(cfgs[id(f)]):
+        for call in cfgs[id(f)].calls():
             if call.name in callers and call.name != f.name:
                 callers[call.name].append((f, call))
     results: dict[str, FunctionAnalysis] = {}
@@ -332,13 +332,6 @@ def analyse_functions(pf: ParsedFile, model: LockModel, summ: Summaries,
         else:
             out.append(solve(f, None, False))
     return out
-
-
-def _calls(cfg: Cfg):
-    for b in cfg.blocks:
-        for op in b.ops:
-            yield from C.calls_in(op.expr)
-        yield from C.calls_in(b.cond)
 
 
 def _entry_from_callers(f: C.Function, sites, results, summ, states_at_calls) -> State | None:

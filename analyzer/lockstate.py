@@ -601,15 +601,8 @@ class Analysis:
                     truth = only_truth
                 self._emit_case(emit, evs)
                 s = self._bind(s, tgt, ret, truth, span, emit, blk)
-                if reteffs:
-                    base = self._ret_base(tgt, ret)
-                    if base is not None:
-                        subst = dict(subst)
-                        subst[RET] = base
-                        for eff in reteffs:
-                            le = _substitute(eff.lock, subst)
-                            if le is not None:
-                                s = self._effect(s, eff, le, span, emit, val.name, blk)
+                s = self._ret_effects(s, reteffs, subst, self._ret_base(tgt, ret), span, emit,
+                                      val.name, blk)
                 res = join(res, s)
             return res
         if val is not None:
@@ -617,6 +610,19 @@ class Analysis:
             if st is None:
                 return None
         return self._bind(st, tgt, val, None, span, emit, blk)
+
+    def _ret_effects(self, st: State, reteffs, subst, base: C.Expr | None, span, emit,
+                     via, blk) -> State:
+        """A helper's effects on the object it returns, applied to ``base`` (where the
+        caller keeps it); nothing when the caller keeps it nowhere."""
+        if not reteffs or base is None:
+            return st
+        sub = {**subst, RET: base}
+        for eff in reteffs:
+            le = _substitute(eff.lock, sub)
+            if le is not None:
+                st = self._effect(st, eff, le, span, emit, via, blk)
+        return st
 
     def _ret_base(self, tgt: C.Expr, ret: C.Expr | None) -> C.Expr | None:
         if isinstance(tgt, (C.Name, C.Member)):
@@ -748,13 +754,7 @@ class Analysis:
                     if t is not None and t != truth:
                         continue
                     self._emit_case(emit, evs)
-                    if reteffs and ret is not None:
-                        sub = dict(subst)
-                        sub[RET] = ret
-                        for eff in reteffs:
-                            le = _substitute(eff.lock, sub)
-                            if le is not None:
-                                s = self._effect(s, eff, le, span, emit, e.name, blk)
+                    s = self._ret_effects(s, reteffs, subst, ret, span, emit, e.name, blk)
                     res = join(res, s)
                 return res
             case C.Assign(op="=", target=t):
@@ -844,17 +844,10 @@ class Analysis:
         contract, or locks in the entry state. Most functions do not (about 70% of mm/)."""
         if entry.locks or self.fn.annotations:
             return True
-        for b in self.cfg.blocks:
-            for op in b.ops:
-                if op.kind in ("guard_acquire", "guard_release"):
-                    return True
-                for c in C.calls_in(op.expr):
-                    if self._call_may_lock(c):
-                        return True
-            for c in C.calls_in(b.cond):
-                if self._call_may_lock(c):
-                    return True
-        return False
+        if any(op.kind in ("guard_acquire", "guard_release")
+               for b in self.cfg.blocks for op in b.ops):
+            return True
+        return any(self._call_may_lock(c) for c in self.cfg.calls())
 
     def _call_may_lock(self, c: C.Call) -> bool:
         if isinstance(c.func, C.Call):  # guard(x)(y) in an expression

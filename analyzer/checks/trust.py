@@ -68,8 +68,7 @@ def _kind(ctx, summaries, name: str, depth: int) -> frozenset[str]:
     if fn is None:
         return EXACT
     cfg = build_cfg(fn)
-    calls = [c for b in cfg.blocks for op in b.ops for c in C.calls_in(op.expr)]
-    calls += [c for b in cfg.blocks for c in C.calls_in(b.cond)]
+    calls = list(cfg.calls())
     flags: set[str] = set()
     for c in calls:
         prim = ctx.model.primitive(c.name)
