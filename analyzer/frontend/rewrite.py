@@ -142,6 +142,8 @@ class FrontendData:
     fallback: IteratorTable
     renames: Mapping[str, str] = field(default_factory=dict)  # word -> shorter replacement
     initialized_declarators: frozenset[str] = frozenset()  # DECLARE_BITMAP(x, n) = { 0 };
+    # SYSCALL_DEFINE (the digit suffix dropped) -> the defined symbol, "__do_sys_{0}"
+    function_macros: Mapping[str, str] = field(default_factory=dict)
 
 
 def _rules_text(name: str) -> str:
@@ -174,6 +176,7 @@ def _data_from_toml(doc: Mapping) -> FrontendData:
         fallback=IteratorTable.of(iters),
         renames=renames,
         initialized_declarators=frozenset(doc.get("declarators", {}).get("initialized", ())),
+        function_macros={k: v["symbol"] for k, v in doc.get("function_macros", {}).items()},
     )
 
 

@@ -38,6 +38,9 @@ class ParsedFile:
     comments: tuple[tuple[int, str], ...] = field(default=(), compare=False)
     includes: tuple[str, ...] = ()
     error_nodes: int = 0
+    # the clang frontend: header (static inline) functions the file's functions reach
+    inline_functions: tuple[C.Function, ...] = ()
+    frontend: str = "tree-sitter"
 
     @property
     def degraded_functions(self) -> int:
@@ -49,6 +52,7 @@ def parse_file(path: str, text: str, iterators: IteratorTable) -> ParsedFile:
     data = rw.text.encode("utf-8", "surrogateescape")
     tree = _parser().parse(data)
     conv = _Converter(path, data, rw, iterators)
+    conv.original = text.encode("utf-8", "surrogateescape")  # same byte offsets as data
     return conv.file(tree.root_node)
 
 
@@ -106,7 +110,14 @@ class _Converter:
                           tuple(includes), self.errors)
 
     def _top(self, node, functions, structs, comments, includes):
+        prev = None
         for ch in node.children:
+            before, prev = prev, (ch if ch.is_named and ch.type != "comment" else prev)
+            if ch.type == "compound_statement" and before is not None:
+                fn = self._macro_function(before, ch)
+                if fn is not None:
+                    functions.append(fn)
+                continue
             if self.in_open_comment:
                 return
             t = ch.type
@@ -136,6 +147,34 @@ class _Converter:
                 self._functions_in_error(ch, functions)
             elif t in ("declaration", "type_definition", "struct_specifier"):
                 self._structs_in(ch, structs)
+
+    def _macro_function(self, head: ts.Node, body: ts.Node) -> C.Function | None:
+        """``SYSCALL_DEFINE2(munmap, unsigned long, addr, size_t, len) { body }``: the
+        function that the macro of rules/frontend.toml [function_macros] makes of the body."""
+        if head.type != "expression_statement" or not head.named_children:
+            return None
+        call = self.expr(head.named_children[0])
+        if not isinstance(call, C.Call) or call.name is None or not call.args:
+            return None
+        symbol = load_data().function_macros.get(call.name.rstrip("0123456789"))
+        if symbol is None or not isinstance(call.args[0], C.Name):
+            return None
+        args_n = head.named_children[0].child_by_field_name("arguments")
+        src = getattr(self, "original", self.data)  # types as written, not as rewritten
+        texts = [src[a.start_byte:a.end_byte].decode("utf-8", "surrogateescape")
+                 for a in args_n.named_children if a.type != "comment"]
+        params = []
+        for i in range(1, len(texts) - 1, 2):
+            params.append(C.Param(texts[i + 1].strip(), " ".join(texts[i].split())))
+        self._comments = []
+        cbody = self.compound(body)
+        return C.Function(
+            name=symbol.format(call.args[0].id), path=self.path,
+            span=C.Span(head.start_point[0] + 1, body.end_point[0] + 1, head.start_byte,
+                        body.end_byte),
+            params=tuple(params), return_type="long", body=cbody, is_static=True,
+            is_inline=True, degraded=body.has_error or head.has_error,
+            comments=tuple(self._comments))
 
     def _functions_in_error(self, node, functions):
         """Recover function bodies that a top-level parse error swallowed."""
