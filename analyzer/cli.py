@@ -65,6 +65,25 @@ def _paths(args, root: Path) -> list[str]:
     return out
 
 
+def _frontend(args, root: Path | None):
+    """--frontend: the prepared tree's BuildConfig for clang, None for tree-sitter. ``auto``
+    falls back to tree-sitter with one line on stderr; ``clang`` on an unprepared tree is an
+    InputError naming the command that prepares it."""
+    kind = getattr(args, "frontend", "tree-sitter")
+    if kind == "tree-sitter":
+        return None
+    from .frontend.clang import FrontendUnavailable, build_config
+
+    build_dir = getattr(args, "build_dir", None)
+    try:
+        return build_config(root or Path.cwd(), build_dir)
+    except FrontendUnavailable as e:
+        if kind == "clang":
+            raise
+        print(f"rmaplint: --frontend auto: {e}; using tree-sitter", file=sys.stderr)
+        return None
+
+
 def _cache_dir(args) -> str | None:
     if args.no_cache:
         return None
@@ -120,7 +139,8 @@ def cmd_check(args) -> int:
 
     root, repo = _root(args)
     spec = SourceSpec(str(root), str(repo) if repo else None, args.rev,
-                      str(Path(args.rules).resolve()) if args.rules else None, _cache_dir(args))
+                      str(Path(args.rules).resolve()) if args.rules else None, _cache_dir(args),
+                      _frontend(args, root))
     paths = _paths(args, root) if args.paths else ["mm"]
     progress = None
     bar = None
@@ -185,11 +205,12 @@ def cmd_explain(args) -> int:
     root, repo = _root(args)
     model = load(Path(args.rules).resolve() if args.rules else None)
     path = _paths(args, root)[0]
+    clang = _frontend(args, root)
     with open_source(root, repo, args.rev) as source:
         files = source.list_files([path], suffixes=None)
         if len(files) != 1:
             raise InputError(f"{args.paths[0]}: expected one file")
-        project = Project(source, model)
+        project = Project(source, model, clang=clang)
         fa_file = project.analyse_file(files[0])
         if fa_file.status == "error":
             raise InputError(f"{files[0]}: {fa_file.error}")
@@ -198,6 +219,25 @@ def cmd_explain(args) -> int:
             raise InputError(f"no function '{args.function}' in {files[0]}")
         ex = explain(fa, fa_file.source.text)
     _write(args, explain_json(ex) if args.format == "json" else explain_text(ex))
+    return 0
+
+
+def cmd_frontends_diff(args) -> int:
+    from .frontend.clang import build_config
+    from .frontends_diff import diff_json, diff_text, frontends_diff
+    from .lockmodel import load
+    from .source import open_source
+
+    root, repo = _root(args)
+    model = load(Path(args.rules).resolve() if args.rules else None)
+    clang = build_config(root or Path.cwd(), args.build_dir)  # one line, exit 2, if not
+    paths = _paths(args, root)
+    with open_source(root, repo, args.rev) as source:
+        files = [f for f in source.list_files(paths, suffixes=(".c",))]
+        if not files:
+            raise InputError("no C files under " + " ".join(args.paths))
+        d = frontends_diff(source, model, files, clang, all_branches=args.all_branches)
+    _write(args, diff_json(d) if args.format == "json" else diff_text(d))
     return 0
 
 
@@ -284,7 +324,7 @@ def cmd_review(args) -> int:
             corpus = build_history(Path(tmp) / "repo")
             hook = _unittests_hook(args, corpus.path, corpus.base)
             res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, cache,
-                                on_patch=hook)
+                                on_patch=hook, clang=_frontend(args, corpus.path))
             res.label = "the corpus series (corpus/history)"
             reports = Path(args.reports_dir)
             try:
@@ -307,7 +347,8 @@ def cmd_review(args) -> int:
             base = args.base or (series.split("..")[0] or "HEAD"
                                  if ".." in series and not Path(series).is_file() else "HEAD")
             hook = _unittests_hook(args, repo, resolve(repo, base))
-        res = review_series(repo, series, args.base, model, cache, on_patch=hook)
+        res = review_series(repo, series, args.base, model, cache, on_patch=hook,
+                            clang=_frontend(args, repo))
         emit(res)
     if res.failure is not None:
         fl = res.failure
@@ -450,6 +491,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "--format html: a folder, default reports/html)" if "html" in formats
                         else "write the report here")
         sp.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
+        frontend_opts(sp)
+
+    def frontend_opts(sp):
+        sp.add_argument("--frontend", choices=("tree-sitter", "clang", "auto"),
+                        default="tree-sitter", help="parser: tree-sitter (any revision, no "
+                        "build), clang (libclang on a prepared tree: make defconfig && make "
+                        "prepare), auto (clang where usable)")
+        sp.add_argument("--build-dir", metavar="DIR", help="clang: the O= build folder of the "
+                        "prepared tree (default: the tree itself)")
 
     c = sub.add_parser("check", help="analyse files or folders (default mm/)")
     c.add_argument("paths", nargs="*", metavar="PATH")
@@ -473,6 +523,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(e)
     e.set_defaults(func=cmd_explain)
 
+    fd = sub.add_parser("frontends-diff", help="run tree-sitter and clang on the same files "
+                        "and report where their lock states or findings differ")
+    fd.add_argument("paths", nargs="+", metavar="PATH")
+    common(fd)
+    fd.add_argument("--all-branches", action="store_true", help="tree-sitter reads every #if "
+                    "branch (its default) instead of the prepared configuration's")
+    fd.set_defaults(func=cmd_frontends_diff, frontend="clang")
+
     r = sub.add_parser("review", help="review a patch series (mbox or A..B) patch by patch; "
                        "without SERIES, the corpus series")
     r.add_argument("series", nargs="?", metavar="SERIES")
@@ -483,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", metavar="FILE", help="write the report here (with "
                    "--format html: a folder, default reports/html)")
     r.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
+    frontend_opts(r)
     r.add_argument("--fail-on", choices=("error", "warning", "note"), default="warning")
     r.add_argument("--cache-dir", metavar="DIR")
     r.add_argument("--no-cache", action="store_true")

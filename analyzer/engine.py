@@ -17,6 +17,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from . import cast as C
 from .cache import Cache
@@ -27,9 +28,16 @@ from .frontend.treesitter import ParsedFile, parse_file
 from .lockmodel import LockModel
 from .lockstate import Analysis, Fact, LockResult, State, TypeInfo, join, _has_prefix
 from .source import Source, SourceFile
+
+if TYPE_CHECKING:
+    from .frontend.clang import BuildConfig
+    from .frontend.kconfig import KernelConfig
 from .summaries import FunctionIndex, Summaries
 
 PARSE_VERSION = "1"
+# rounds of callers → static helper entry states: a chain of helpers settles one link a
+# round (memory_failure → try_memory_failure_hugetlb → … → action_result is five deep)
+ENTRY_ROUNDS = 8
 # a function definition's head at column 0, not static: "struct anon_vma *name(" … "{"
 _DEFINITION = re.compile(r"^(?!static\b)(?:[A-Za-z_][\w ]*[\s*])(\w+)\([^;{]*\)\s*\n\{",
                          re.M)
@@ -71,8 +79,13 @@ class FileAnalysis:
 
 class Project:
     def __init__(self, source: Source, model: LockModel, cache: Cache | None = None,
-                 iterators: IteratorTable | None = None):
+                 iterators: IteratorTable | None = None, clang: "BuildConfig | None" = None,
+                 config: "KernelConfig | None" = None):
         self.source = source
+        self.config = config  # tree-sitter: read #if chains in this configuration
+        self.clang = clang  # parse C files with libclang on this prepared tree
+        self._far_inline: dict[str, C.Function] = {}
+        self._clang_fe = None
         self.model = model
         self.cache = cache or Cache(None)
         self._iterators = iterators
@@ -117,6 +130,11 @@ class Project:
     @cached_property
     def salt(self) -> str:
         h = hashlib.sha1(PARSE_VERSION.encode())
+        h.update(self.frontend_name.encode())
+        if self.clang is not None:
+            h.update(self.clang.config_digest.encode())
+        if self.config is not None:
+            h.update(b"config:" + self.config.digest.encode())
         h.update(",".join(sorted(m.name + str(m.cursor) + str(m.object)
                                  for m in self.iterators)).encode())
         for path, marker in self._declared_tree_comments():  # rules' results depend on them
@@ -163,7 +181,21 @@ class Project:
         self._parsed[path] = pf
         return pf
 
+    @property
+    def frontend_name(self) -> str:
+        return "clang" if self.clang is not None else "tree-sitter"
+
     def parse_source(self, sf: SourceFile) -> ParsedFile:
+        if self.clang is not None and sf.path.endswith(".c"):
+            # headers are read through the C files that include them; a header named on
+            # its own is no translation unit and stays with tree-sitter
+            if self._clang_fe is None:
+                from .frontend.clang import ClangFrontend
+
+                self._clang_fe = ClangFrontend(self.clang, self.iterators)
+            return self._clang_fe.parse_file(sf.path, sf.text)
+        if self.config is not None:
+            sf = replace(sf, text=self.config.apply(sf.text))
         if not sf.path.endswith(".h"):
             # a .c file's results are cached whole; pickling its syntax tree too cost more
             # than parsing it again (headers are parsed for every file that includes them)
@@ -207,6 +239,9 @@ class Project:
             return None
         for f in pf.functions:
             if f.name == name and not f.is_static:
+                # its inline helpers come with it (clang: of its own translation unit)
+                for g in pf.inline_functions:
+                    self._far_inline.setdefault(g.name, g)
                 return f
         return None
 
@@ -234,6 +269,13 @@ class Project:
     # ------------------------------------------------------------ analysis
     def summaries_for(self, pf: ParsedFile) -> Summaries:
         own = {f.name: f for f in pf.functions}
+        if pf.frontend == "clang":
+            # the translation unit is the truth: its inline helpers, its types; a name it
+            # has no body for is a declaration or a macro there, whatever a header parse says
+            inline = {f.name: f for f in pf.inline_functions}
+            index = FunctionIndex([own.get, inline.get, self._far_inline.get],
+                                  [self._in_other_files])
+            return Summaries(self.model, index, self.types)
         headers = [self.resolve_include(i, pf.path) for i in pf.includes]
         headers = [h for h in headers if h] + self.engine_headers("summary_headers")
         seen = set()
@@ -296,19 +338,22 @@ def analyse_functions(pf: ParsedFile, model: LockModel, summ: Summaries,
     for f in fns:
         results[f.name] = solve(f, None, False)
     # then: static helpers from their callers' states, a few rounds for chains of helpers
-    call_states: dict[int, dict[C.Call, list[State]]] = {}  # id(result) → call → states
+    # id(result) → (result, call → states). The result is kept with its id: a result
+    # replaced in a later round is freed, and a new one may be given the same id
+    call_states: dict[int, tuple[LockResult, dict[C.Call, list[State]]]] = {}
 
     def states_at_calls(fa: FunctionAnalysis) -> dict[C.Call, list[State]]:
         key = id(fa.result)
-        if key not in call_states:
+        hit = call_states.get(key)
+        if hit is None or hit[0] is not fa.result:
             found: dict[C.Call, list[State]] = {}
             for ev in fa.result.replay():
                 if ev.kind == "call" and ev.call is not None and ev.call.name in callers:
                     found.setdefault(ev.call, []).append(ev.state)
-            call_states[key] = found
-        return call_states[key]
+            hit = call_states[key] = (fa.result, found)
+        return hit[1]
 
-    for _ in range(3):
+    for _ in range(ENTRY_ROUNDS):
         changed = False
         for name, sites in callers.items():
             if not sites:

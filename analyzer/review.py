@@ -187,8 +187,9 @@ def hunks(repo: Path, parent: str, commit: str, files: list[str]) -> list[Hunk]:
 class RevisionAnalyser:
     """Analyse files at revisions of one repository, sharing one cache."""
 
-    def __init__(self, repo: Path, model: LockModel, cache: Cache):
+    def __init__(self, repo: Path, model: LockModel, cache: Cache, clang=None):
         self.repo = repo
+        self.clang = clang  # a BuildConfig: parse with libclang against the work tree's headers
         self.model = model
         self.cache = cache
         self._memo: dict[tuple[str, str], FileReport] = {}
@@ -198,7 +199,7 @@ class RevisionAnalyser:
         todo = [p for p in paths if (rev, p) not in self._memo]
         if todo:
             with GitSource(self.repo, rev) as src:
-                checker = Checker(src, self.model, self.cache)
+                checker = Checker(src, self.model, self.cache, clang=self.clang)
                 present = set(src.list_files([], suffixes=ANALYSED)) if todo else set()
                 for p in todo:
                     if p in present:
@@ -223,8 +224,8 @@ def _touched(report: FileReport | None, ranges: list[tuple[int, int]]) -> set[st
 
 def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
                    cache: Cache, failure: ApplyFailure | None = None,
-                   label: str = "", on_patch=None) -> ReviewResult:
-    analyser = RevisionAnalyser(repo, model, cache)
+                   label: str = "", on_patch=None, clang=None) -> ReviewResult:
+    analyser = RevisionAnalyser(repo, model, cache, clang)
     patches: list[PatchReview] = []
     introduced: dict[str, Finding] = {}
     all_files: set[str] = set()
@@ -418,8 +419,9 @@ def apply_mbox(repo: Path, wt: Path, mbox: Path, base: str
 
 
 def review_series(repo: Path, series: str, base: str | None, model: LockModel, cache: Cache,
-                  on_patch=None) -> ReviewResult:
-    """SERIES is an mbox file or a revision range."""
+                  on_patch=None, clang=None) -> ReviewResult:
+    """SERIES is an mbox file or a revision range; ``clang`` (a BuildConfig) parses with
+    libclang, the revisions' C files against the work tree's prepared headers."""
     p = Path(series)
     if p.is_file():
         check_mbox(p)
@@ -429,7 +431,7 @@ def review_series(repo: Path, series: str, base: str | None, model: LockModel, c
             # commits made in the worktree live in the shared object store: analyse them
             # from the main repository, the worktree is only where git am runs
             return review_commits(repo, base_c, commits, model, cache, failure, series,
-                                  on_patch)
+                                  on_patch, clang)
     if p.exists():
         raise InputError(f"{series}: not a file")
     commits = commits_in(repo, series)
@@ -440,4 +442,4 @@ def review_series(repo: Path, series: str, base: str | None, model: LockModel, c
     else:
         first_parent = commit_info(repo, commits[0])[0]
         base_c = first_parent or resolve(repo, series.split("..")[0] or "HEAD")
-    return review_commits(repo, base_c, commits, model, cache, None, series, on_patch)
+    return review_commits(repo, base_c, commits, model, cache, None, series, on_patch, clang)

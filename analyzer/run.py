@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import checks
 from .cache import Cache
@@ -25,6 +25,9 @@ from .errors import InputError
 from .findings import Finding, fingerprint_all
 from .lockmodel import LockModel, load
 from .source import Source, open_source
+
+if TYPE_CHECKING:
+    from .frontend.clang import BuildConfig
 
 RESULT_VERSION = "2"
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
@@ -56,6 +59,8 @@ class SourceSpec:
     rev: str | None
     rules: str | None
     cache_dir: str | None
+    clang: "BuildConfig | None" = None  # --frontend clang: the prepared tree
+
 
     def open(self) -> Source:
         return open_source(Path(self.root) if self.root else None,
@@ -111,11 +116,11 @@ class Checker:
     """Analyses files of one source with one project (one process)."""
 
     def __init__(self, source: Source, model: LockModel, cache: Cache,
-                 only_rules: set[str] | None = None):
+                 only_rules: set[str] | None = None, clang: "BuildConfig | None" = None):
         self.source = source
         self.model = model
         self.cache = cache
-        self.project = Project(source, model, cache)
+        self.project = Project(source, model, cache, clang=clang)
         self.only_rules = only_rules
         self._header_ids: dict[str, str] = {}
 
@@ -191,7 +196,7 @@ def _init_worker(spec: SourceSpec, only_rules) -> None:
     source = spec.open()
     model = load(Path(spec.rules) if spec.rules else None)
     cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
-    _worker = Checker(source, model, cache, only_rules)
+    _worker = Checker(source, model, cache, only_rules, spec.clang)
 
 
 def _work(path: str) -> FileReport:
@@ -228,7 +233,7 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
         cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
         run = CheckRun()
         if jobs <= 1 or len(files) <= 1:
-            checker = Checker(source, model, cache, only_rules)
+            checker = Checker(source, model, cache, only_rules, spec.clang)
             for i, p in enumerate(files):
                 if progress:
                     progress(i, len(files), p)

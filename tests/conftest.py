@@ -102,6 +102,35 @@ def kernel_tree() -> Path:
         pytest.fail(f"cannot extract {KERNEL_TARBALL}: {err} {detail.decode(errors='replace')}")
 
 
+@pytest.fixture(scope="session")
+def prepared_kernel_tree(kernel_tree: Path) -> Path:
+    """The same tree after ``make defconfig && make prepare`` (what --frontend clang needs),
+    done once: a marker records it, a lock serializes concurrent sessions. Without the build
+    tools the test is skipped, except under ``CI=true`` (.ci/run installs them)."""
+    marker = kernel_tree / ".rmaplint-prepared"
+    if marker.is_file() and (kernel_tree / "include/generated/autoconf.h").is_file():
+        return kernel_tree
+    tools = ["make", "gcc", "flex", "bison", "bc"]
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        msg = f"cannot prepare the kernel tree: {', '.join(missing)} not installed"
+        if in_ci():
+            pytest.fail(msg + " (see .ci/run)")
+        pytest.skip(msg)
+    with open(kernel_tree.parent / f".{kernel_tree.name}.prepare.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.is_file():
+            jobs = str(os.cpu_count() or 1)
+            for target in (["defconfig"], ["-j", jobs, "prepare"]):
+                r = subprocess.run(["make", "-C", str(kernel_tree), *target],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
+                    pytest.fail(f"make {' '.join(target)} failed: {' | '.join(tail)}")
+            marker.write_text("make defconfig && make prepare\n")
+    return kernel_tree
+
+
 # --------------------------------------------------------------------------- git repos
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from analyzer import checks, lockmodel
 from analyzer.cache import Cache
+from analyzer.frontend.clang import BuildConfig
 from analyzer.run import Checker
 from analyzer.source import TreeSource
 
@@ -51,20 +52,24 @@ def annotations(path: Path) -> dict[str, set[tuple[str, int]]]:
     return out
 
 
-def run_fixture(path: Path):
+def run_fixture(path: Path, frontend: str = "tree-sitter"):
     source = TreeSource(path.parent)
-    checker = Checker(source, lockmodel.load(), Cache(None))
+    clang = BuildConfig.plain(path.parent) if frontend == "clang" else None
+    checker = Checker(source, lockmodel.load(), Cache(None), clang=clang)
     report = checker.check_file(path.name)
     assert report.status in ("ok", "degraded"), report.error
+    if clang is not None:  # the fixtures are C a compiler accepts: no function degraded
+        assert report.status == "ok", f"{path.name}: clang found errors"
     return report
 
 
+@pytest.mark.parametrize("frontend", ["tree-sitter", "clang"])
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
-def test_fixture(fixture: Path):
+def test_fixture(fixture: Path, frontend: str):
     ann = annotations(fixture)
     unknown = {r for kind in ann.values() for r, _ in kind} - RULE_IDS
     assert not unknown, f"annotations name unknown rules: {sorted(unknown)}"
-    report = run_fixture(fixture)
+    report = run_fixture(fixture, frontend)
     found = {(f.rule, f.line) for f in report.findings}
     expected = ann["ruleid"]
     missed = expected - found

@@ -3,6 +3,8 @@
 #ifndef RMAPLINT_FIXTURE_ANON_H
 #define RMAPLINT_FIXTURE_ANON_H
 
+#include "kernel.h"
+
 struct anon_vma {
 	struct anon_vma *root;
 	struct rw_semaphore rwsem;
@@ -28,6 +30,21 @@ struct vm_area_struct {
 	struct mm_struct *vm_mm;
 	struct list_head anon_vma_chain;
 	struct anon_vma *anon_vma;
+};
+
+struct widget {
+	struct list_head node;
+	spinlock_t lock;
+	int count;
+	int ref;
+	int key;
+	void *value;
+};
+
+struct stash {
+	void *buf;
+	void *extra;
+	int hits;
 };
 
 struct widget_list {

@@ -218,6 +218,11 @@ void widget_wait_idle(struct widget_list *wl)
 	spin_unlock(&wl->lock);
 }
 
+static struct mutex widget_mutex;
+static int widget_table[16];
+void widget_table_unlock(void);
+static void widget_register(int id);
+
 /* One registration helper called again and again: its unlock is in another file. */
 void widgets_register_all(void)
 {

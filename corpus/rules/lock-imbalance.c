@@ -173,6 +173,8 @@ struct widget *widget_find_locked(struct widget_list *wl, int key)
 	return w;
 }
 
+void widget_release_locked(int *ref);
+
 /* The last put releases the lock from its release callback, which the analysis cannot see. */
 static inline int widget_put_locked(struct widget *w)
 {
