@@ -233,7 +233,7 @@ def cmd_frontends_diff(args) -> int:
     clang = build_config(root or Path.cwd(), args.build_dir)  # one line, exit 2, if not
     paths = _paths(args, root)
     with open_source(root, repo, args.rev) as source:
-        files = [f for f in source.list_files(paths, suffixes=(".c",))]
+        files = source.list_files(paths, suffixes=(".c",))
         if not files:
             raise InputError("no C files under " + " ".join(args.paths))
         d = frontends_diff(source, model, files, clang, all_branches=args.all_branches)

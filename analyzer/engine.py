@@ -28,11 +28,11 @@ from .frontend.treesitter import ParsedFile, parse_file
 from .lockmodel import LockModel
 from .lockstate import Analysis, Fact, LockResult, State, TypeInfo, join, _has_prefix
 from .source import Source, SourceFile
+from .summaries import FunctionIndex, Summaries
 
 if TYPE_CHECKING:
     from .frontend.clang import BuildConfig
     from .frontend.kconfig import KernelConfig
-from .summaries import FunctionIndex, Summaries
 
 PARSE_VERSION = "1"
 # rounds of callers → static helper entry states: a chain of helpers settles one link a

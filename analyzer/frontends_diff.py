@@ -54,18 +54,17 @@ class FrontendsDiff:
                 "errors": self.errors}
 
 
-def _states(fa: FunctionAnalysis, text: str) -> dict[int, str]:
-    ex = explain(fa, text)
+def _states(fa: FunctionAnalysis, text: str) -> tuple[dict[int, str], set[int]]:
+    """The state before every line of the function, and the lines where code starts."""
     out = {}
-    for ln in ex.lines:
+    code = set()
+    for ln in explain(fa, text).lines:
         held = ", ".join(sorted(f"{h.lock}:{h.mode[0].upper()}/{h.certainty}"
                                 + (" if non-NULL" if h.vacuous else "") for h in ln.held))
         out[ln.line] = (held or "-") if ln.reachable else "unreachable"
-    return out
-
-
-def _code_lines(fa: FunctionAnalysis) -> set[int]:
-    return {op.span.line for op, _, _ in fa.result.op_states()}
+        if ln.has_code:
+            code.add(ln.line)
+    return out, code
 
 
 def _findings(found, name: str) -> set[tuple[str, int, str]]:
@@ -94,8 +93,8 @@ def compare_file(ts: FileAnalysis, cl: FileAnalysis, model) -> FrontendsDiff:
                 "found no definition"))
             continue
         diffs = []
-        sa, sb = _states(a[name], text), _states(b[name], text)
-        lines = sorted((_code_lines(a[name]) | _code_lines(b[name])) & (set(sa) | set(sb)))
+        (sa, ca), (sb, cb) = _states(a[name], text), _states(b[name], text)
+        lines = sorted(ca | cb)
         bad = [ln for ln in lines if sa.get(ln) != sb.get(ln)]
         if bad:
             shown = "; ".join(f"line {ln}: tree-sitter {sa.get(ln, '?')} / clang "

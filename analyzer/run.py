@@ -61,7 +61,6 @@ class SourceSpec:
     cache_dir: str | None
     clang: "BuildConfig | None" = None  # --frontend clang: the prepared tree
 
-
     def open(self) -> Source:
         return open_source(Path(self.root) if self.root else None,
                            Path(self.repo) if self.repo else None, self.rev)

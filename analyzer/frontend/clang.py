@@ -22,6 +22,7 @@ What the compiler knows is used; what the lock model names is kept at the kernel
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -33,7 +34,8 @@ from pathlib import Path
 from .. import cast as C
 from ..errors import InputError
 from .rewrite import IteratorTable, load_data
-from .treesitter import ParsedFile, StructDef, parse_expression
+from .treesitter import (INLINE_WORDS, ParsedFile, StructDef, _as_guard, iter_loop,
+                         parse_expression, scoped_guard)
 from ..summaries import _called_names
 
 MAX_INLINE_FUNCTIONS = 600  # header inline bodies converted per file (closure of calls)
@@ -185,7 +187,6 @@ class _Files:
     """Texts of the files of one translation unit (the main file's from the caller)."""
 
     def __init__(self, main: str, text: str):
-        self.main = main
         self.texts: dict[str, bytes] = {main: text.encode("utf-8", "surrogateescape")}
 
     def data(self, name: str) -> bytes:
@@ -211,16 +212,10 @@ class _Macro:
 
 
 class ClangFrontend:
-    name = "clang"
-
     def __init__(self, config: BuildConfig, iterators: IteratorTable | None = None):
         self.config = config
         self.iterators = iterators
         self._index = None
-
-    @property
-    def salt(self) -> str:
-        return f"clang:{self.config.arch}:{self.config.config_digest}"
 
     def parse_file(self, path: str, text: str) -> ParsedFile:
         ci = _cindex()
@@ -251,11 +246,10 @@ class _TUConverter:
         self.header_defs: dict[str, object] = {}
         self.main_defs: list = []
         self.structs: list[StructDef] = []
-        self.error_lines: list[int] = []
-        self.errors = 0
-        self.guard_names = set(load_data().guards) | {"guard"}
-        self._comments: list[tuple[int, str]] = []
+        self.error_lines: list[int] = []  # lines of the main file with a clang error
+        self.guard_names = set(load_data().guards)
         self.cur_file = abspath
+        self._starts: dict[str, list[int]] = {}  # per file: sorted invocation starts
 
     # ------------------------------------------------------------------ file level
     def file(self) -> ParsedFile:
@@ -263,7 +257,6 @@ class _TUConverter:
         for d in self.tu.diagnostics:
             if d.severity >= 3 and d.location.file is not None \
                     and d.location.file.name == self.main:
-                self.errors += 1
                 self.error_lines.append(d.location.line)
         includes: list[str] = []
         for c in self.tu.cursor.get_children():
@@ -298,7 +291,7 @@ class _TUConverter:
                 functions.append(fn)
         inline = self._inline_closure(functions)
         return ParsedFile(self.path, tuple(functions), tuple(self.structs), (), tuple(includes),
-                          self.errors, inline_functions=tuple(inline), frontend="clang")
+                          len(self.error_lines), inline_functions=tuple(inline), frontend="clang")
 
     def _struct(self, c) -> None:
         K = self.K
@@ -306,14 +299,17 @@ class _TUConverter:
             return
         fields: dict[str, str] = {}
 
+        TK = self.ci.TypeKind
+
         def collect(rec):
             for f in rec.get_children():
                 if f.kind == K.FIELD_DECL:
                     if f.spelling:
-                        fields[f.spelling] = f.type.get_canonical().spelling \
-                            if f.type.kind == self.ci.TypeKind.TYPEDEF and \
-                            f.type.get_canonical().kind == self.ci.TypeKind.POINTER \
-                            else f.type.spelling
+                        t = f.type
+                        canon = t.get_canonical()
+                        # a typedef'd pointer names its struct: `struct x *`, not `x_ptr`
+                        fields[f.spelling] = canon.spelling if t.kind == TK.TYPEDEF and \
+                            canon.kind == TK.POINTER else t.spelling
                 elif f.kind in (K.STRUCT_DECL, K.UNION_DECL) and f.is_anonymous():
                     collect(f)  # members of an anonymous struct/union are the parent's
         collect(c)
@@ -324,7 +320,7 @@ class _TUConverter:
         """Header functions (static inline) the file's functions call, transitively."""
         out: list[C.Function] = []
         seen: set[str] = {f.name for f in functions}
-        frontier = [f for f in functions]
+        frontier = list(functions)
         depth = 0
         while frontier and depth < MAX_INLINE_DEPTH and len(out) < MAX_INLINE_FUNCTIONS:
             nxt = []
@@ -366,13 +362,27 @@ class _TUConverter:
             return m
         return None
 
+    def macros_from(self, s: int, e: int) -> list[_Macro]:
+        """The invocations starting in [s, e) of the current file, in order."""
+        starts = self._starts.get(self.cur_file)
+        if starts is None:
+            starts = self._starts[self.cur_file] = sorted(self.macros.get(self.cur_file, {}))
+        at = self.macros.get(self.cur_file, {})
+        lo, hi = bisect.bisect_left(starts, s), bisect.bisect_left(starts, e)
+        return [at[x] for x in starts[lo:hi]]
+
+    def inside_macro(self, off: int) -> bool:
+        """Does a macro invocation of the current file span ``off``? (Top-level invocations
+        do not overlap: the last one starting at or before it is the only candidate.)"""
+        before = self.macros_from(0, off + 1)
+        return bool(before) and off < before[-1].end
+
     def macro_call(self, m: _Macro) -> C.Expr:
         if not m.function_like:
             return C.Name(m.name)
-        e = parse_expression(self.text(m.start, m.end))
-        if isinstance(e, C.Call):
-            return e
-        return C.Opaque(self.text(m.start, m.end))
+        text = self.text(m.start, m.end)
+        e = parse_expression(text)
+        return e if isinstance(e, C.Call) else C.Opaque(text)
 
     def rel(self, name: str) -> str:
         if name == self.main:
@@ -395,12 +405,10 @@ class _TUConverter:
             return None
         s, e = self.off(c)
         bs, _ = self.off(body)
-        for m in self.macros.get(self.cur_file, {}).values():
-            if m.start <= bs < m.end:
-                return None  # a function a macro wrote whole (sysfs show, syscall stubs)
+        if self.inside_macro(bs):
+            return None  # a function a macro wrote whole (sysfs show, syscall stubs)
         head = self.text(s, bs)
         words = set(_COMMENT.sub(" ", head).replace("*", " ").replace("(", " ").split())
-        self._comments = []
         cbody = self.compound(body)
         ann = self._contracts(s, bs)
         sp = self.span(c)
@@ -411,17 +419,18 @@ class _TUConverter:
             name=c.spelling, path=self.rel(f.name), span=sp, params=tuple(params),
             return_type=c.result_type.spelling, body=cbody,
             is_static=c.storage_class == self.ci.StorageClass.STATIC,
-            is_inline="inline" in words or "__always_inline" in words or "__inline__" in words
-            or "__inline" in words,
+            is_inline=bool(words & INLINE_WORDS),
             annotations=ann, degraded=degraded, comments=comments)
 
     def _contracts(self, s: int, e: int) -> tuple[C.Annotation, ...]:
+        """Sparse contracts in the function's head (rules/frontend.toml [contracts])."""
+        kinds = load_data().contracts
         out = []
-        for m in sorted(self.macros.get(self.cur_file, {}).values(), key=lambda m: m.start):
-            if s <= m.start < e and m.name in _CONTRACTS:
+        for m in self.macros_from(s, e):
+            if m.name in kinds:
                 call = self.macro_call(m)
                 if isinstance(call, C.Call) and call.args:
-                    out.append(C.Annotation(_CONTRACTS[m.name], call.args[0]))
+                    out.append(C.Annotation(kinds[m.name], call.args[0]))
         return tuple(out)
 
     # ------------------------------------------------------------------ statements
@@ -512,10 +521,8 @@ class _TUConverter:
         if m.name == "guard" and c.kind == K.DECL_STMT:
             # guard(class)(args); — the declaration of a variable with a cleanup
             end = self.text(m.end, e).rstrip().rstrip(";")
-            g = parse_expression(self.text(m.start, m.end) + end)
-            if isinstance(g, C.Call) and isinstance(g.func, C.Call) and g.func.args:
-                return C.Guard(sp, C.render(g.func.args[0]), tuple(g.args))
-            return None
+            g = _as_guard(parse_expression(self.text(m.start, m.end) + end))
+            return C.Guard(sp, g[0], g[1]) if g is not None else None
         if c.kind in (K.FOR_STMT, K.WHILE_STMT) and e > m.end:
             body = list(c.get_children())[-1]
             bs, _ = self.off(body)
@@ -524,17 +531,8 @@ class _TUConverter:
                 args = call.args if isinstance(call, C.Call) else ()
                 cbody = self.stmt_or_empty(body, sp)
                 if m.name in self.guard_names:
-                    stmt_arg = load_data().guards.get(m.name)
-                    if stmt_arg is not None and stmt_arg < len(args):
-                        args = args[:stmt_arg] + args[stmt_arg + 1:]
-                    cls = C.render(args[0]) if args else ""
-                    return C.ScopedGuard(sp, cls, tuple(args[1:]), cbody)
-                it = self.fe.iterators.get(m.name) if self.fe.iterators is not None else None
-                cur_i = it.cursor if it is not None else 0
-                obj_i = it.object if it is not None else 1
-                cursor = args[cur_i] if cur_i is not None and cur_i < len(args) else None
-                obj = args[obj_i] if obj_i is not None and obj_i < len(args) else None
-                return C.IterLoop(sp, m.name, tuple(args), cursor, obj, cbody)
+                    return scoped_guard(sp, m.name, args, cbody)
+                return iter_loop(sp, m.name, args, self.fe.iterators, cbody)
         if e <= m.end + 1:
             return C.ExprStmt(sp, self.macro_call(m))
         return None
@@ -712,8 +710,6 @@ class _TUConverter:
         stack = list(reversed(list(c.get_children())))
         while stack:
             x = stack.pop()
-            if x.kind.is_statement() and x.kind == self.K.DECL_STMT:
-                pass
             xs, xe = self.off(x)
             mac = self.macro_at(xs, xe)
             if x.kind == self.K.CALL_EXPR or mac is not None:
@@ -725,7 +721,6 @@ class _TUConverter:
         return C.Opaque(self.text(s, e), tuple(calls))
 
 
-_CONTRACTS = {"__acquires": "acquires", "__releases": "releases", "__must_hold": "must_hold"}
 _OPS = re.compile(r"<<=|>>=|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|[-+*/%<>&|^=,]")
 
 

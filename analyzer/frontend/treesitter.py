@@ -51,8 +51,8 @@ def parse_file(path: str, text: str, iterators: IteratorTable) -> ParsedFile:
     rw = rewrite(text, iterators)
     data = rw.text.encode("utf-8", "surrogateescape")
     tree = _parser().parse(data)
-    conv = _Converter(path, data, rw, iterators)
-    conv.original = text.encode("utf-8", "surrogateescape")  # same byte offsets as data
+    conv = _Converter(path, data, rw, iterators,
+                      original=text.encode("utf-8", "surrogateescape"))
     return conv.file(tree.root_node)
 
 
@@ -77,9 +77,11 @@ _DECLARATOR_WRAPPERS = {
 
 
 class _Converter:
-    def __init__(self, path: str, data: bytes, rw: Rewritten | None, iterators):
+    def __init__(self, path: str, data: bytes, rw: Rewritten | None, iterators,
+                 original: bytes | None = None):
         self.path = path
         self.data = data
+        self.original = data if original is None else original  # before the rewrite
         self.rw = rw
         self.iterators = iterators
         self.byte_to_char = None
@@ -160,7 +162,7 @@ class _Converter:
         if symbol is None or not isinstance(call.args[0], C.Name):
             return None
         args_n = head.named_children[0].child_by_field_name("arguments")
-        src = getattr(self, "original", self.data)  # types as written, not as rewritten
+        src = self.original  # types as written, not as rewritten
         texts = [src[a.start_byte:a.end_byte].decode("utf-8", "surrogateescape")
                  for a in args_n.named_children if a.type != "comment"]
         params = []
@@ -274,8 +276,7 @@ class _Converter:
             return_type=ret_type,
             body=cbody,
             is_static="static" in words,
-            is_inline="inline" in words or "__always_inline" in words
-            or "__inline__" in words,
+            is_inline=bool(words & INLINE_WORDS),
             annotations=annotations,
             degraded=bool(degraded or body.has_error),
             comments=tuple(self._comments),
@@ -350,26 +351,14 @@ class _Converter:
                 other = self.stmt_or_empty(inner, sp)
             site = self._site(n, "guard")
             if site is not None:
-                args = _comma_items(cond)
-                stmt_arg = load_data().guards.get(site)
-                if stmt_arg is not None and stmt_arg < len(args):
-                    # scoped_cond_guard's failure action (blanked to `0`) is no lock argument
-                    args = args[:stmt_arg] + args[stmt_arg + 1:]
-                cls = C.render(args[0]) if args else ""
-                return C.ScopedGuard(sp, cls, tuple(args[1:]), then)
+                return scoped_guard(sp, site, _comma_items(cond), then)
             return C.If(sp, cond, then, other)
         if t == "while_statement":
             cond = self.expr(n.child_by_field_name("condition"))
             body = self.stmt_or_empty(n.child_by_field_name("body"), sp)
             macro = self._site(n, "iter")
             if macro is not None:
-                args = tuple(_comma_items(cond))
-                it = self.iterators.get(macro) if self.iterators is not None else None
-                cur_i = it.cursor if it is not None else 0
-                obj_i = it.object if it is not None else 1
-                cursor = args[cur_i] if cur_i is not None and cur_i < len(args) else None
-                obj = args[obj_i] if obj_i is not None and obj_i < len(args) else None
-                return C.IterLoop(sp, macro, args, cursor, obj, body)
+                return iter_loop(sp, macro, _comma_items(cond), self.iterators, body)
             return C.While(sp, cond, body)
         if t == "do_statement":
             return C.DoWhile(sp, self.stmt_or_empty(n.child_by_field_name("body"), sp),
@@ -561,6 +550,33 @@ class _Converter:
 
     def _calls_below_inner(self, n):
         return [c for c in self._calls_below(n)] if n.named_child_count else []
+
+
+INLINE_WORDS = frozenset({"inline", "__always_inline", "__inline__"})
+
+
+def scoped_guard(sp: C.Span, macro: str, args, body: C.Stmt) -> C.ScopedGuard:
+    """``scoped_guard(class, lock…) body`` from the macro's arguments (both frontends)."""
+    args = list(args)
+    stmt_arg = load_data().guards.get(macro)
+    if stmt_arg is not None and stmt_arg < len(args):
+        # scoped_cond_guard's failure action (blanked to `0`) is no lock argument
+        args = args[:stmt_arg] + args[stmt_arg + 1:]
+    cls = C.render(args[0]) if args else ""
+    return C.ScopedGuard(sp, cls, tuple(args[1:]), body)
+
+
+def iter_loop(sp: C.Span, macro: str, args, iterators: IteratorTable | None,
+              body: C.Stmt) -> C.IterLoop:
+    """A for-each macro's loop: the cursor and the walked object are the arguments at the
+    positions the iterator table gives (else the first and the second)."""
+    args = tuple(args)
+    it = iterators.get(macro) if iterators is not None else None
+    cur_i = it.cursor if it is not None else 0
+    obj_i = it.object if it is not None else 1
+    cursor = args[cur_i] if cur_i is not None and cur_i < len(args) else None
+    obj = args[obj_i] if obj_i is not None and obj_i < len(args) else None
+    return C.IterLoop(sp, macro, args, cursor, obj, body)
 
 
 def _comma_items(e: C.Expr) -> list[C.Expr]:
