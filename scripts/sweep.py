@@ -136,7 +136,8 @@ class _Budget:
 
 def _install_budgets() -> None:
     """Wrap the engine's per-function steps in this (worker) process only."""
-    from analyzer import checks, engine
+    from analyzer import checks
+    from analyzer.driver import project as engine
 
     base_analysis = engine.Analysis
     base_analyse_functions = engine.analyse_functions
@@ -194,10 +195,10 @@ def _worker(conn: Connection, root: str, budget: float, cache_dir: str | None) -
     signal.signal(_SIGNAL, _on_alarm)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))  # as analyzer.run's workers
     _install_budgets()
-    from analyzer.cache import Cache
-    from analyzer.lockmodel import load
-    from analyzer.run import Checker
-    from analyzer.source import TreeSource
+    from analyzer.driver.cache import Cache
+    from analyzer.model.lockmodel import load
+    from analyzer.driver.run import Checker
+    from analyzer.source.reader import TreeSource
 
     model = load(None)
     checker = Checker(TreeSource(root), model,
@@ -428,7 +429,7 @@ class Sweep:
 def list_files(root: Path, folders: list[str]) -> list[Record]:
     """Every .c and .h file under ``folders`` as ``rmaplint check`` lists them (symlinks,
     unreadable files and .git skipped)."""
-    from analyzer.source import TreeSource
+    from analyzer.source.reader import TreeSource
 
     src = TreeSource(root)
     out = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.cache import default_cache_dir
+from analyzer.driver.cache import default_cache_dir
 
 KERNEL_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
 KERNEL_DIRNAME = "linux-source-6.12"  # the tarball's single top folder

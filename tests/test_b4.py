@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.corpus import build_history
+from analyzer.workflow.corpus import build_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KEYS = {"tool", "status", "summary", "details", "url"}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import analyzer.cache
-from analyzer.cache import Cache, default_cache_dir
-from analyzer.source import SourceFile
+import analyzer.driver.cache as cache_module
+from analyzer.driver.cache import Cache, default_cache_dir
+from analyzer.source.reader import SourceFile
 
 KEY = "ab" + "0" * 38
 VALUE = SourceFile("mm/rmap.c", KEY, "int x;\n")
@@ -49,10 +49,10 @@ def test_disabled_cache(tmp_path: Path) -> None:
 def test_salt_invalidates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Cache(tmp_path, salt="rules-1").put("parse", KEY, VALUE)
     assert Cache(tmp_path, salt="rules-2").get("parse", KEY) is None
-    monkeypatch.setattr(analyzer.cache, "__version__", "999.0")
+    monkeypatch.setattr(cache_module, "__version__", "999.0")
     assert Cache(tmp_path, salt="rules-1").get("parse", KEY) is None
     monkeypatch.undo()
-    monkeypatch.setattr(analyzer.cache, "_code_fingerprint", lambda: "edited")
+    monkeypatch.setattr(cache_module, "_code_fingerprint", lambda: "edited")
     assert Cache(tmp_path, salt="rules-1").get("parse", KEY) is None
     monkeypatch.undo()
     assert Cache(tmp_path, salt="rules-1").get("parse", KEY) == VALUE

@@ -18,8 +18,8 @@ from functools import lru_cache
 
 import pytest
 
-from analyzer import cast as C
-from analyzer.cfg import Cfg, Edge, EdgeKind, Loop, build_cfg
+from analyzer.syntax import tree as C
+from analyzer.flow.cfg import Cfg, Edge, EdgeKind, Loop, build_cfg
 from analyzer.frontend.rewrite import load_data
 from analyzer.frontend.treesitter import parse_file
 

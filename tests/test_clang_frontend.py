@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import cast as C
+from analyzer.syntax import tree as C
 from analyzer.frontend.clang import BuildConfig, ClangFrontend, FrontendUnavailable, build_config
 from analyzer.frontend.kconfig import KernelConfig, Unknown
 from analyzer.frontend.rewrite import load_data

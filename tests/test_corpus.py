@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import checks, lockmodel
-from analyzer.cache import Cache
+from analyzer import checks
+from analyzer.model import lockmodel as lockmodel
+from analyzer.driver.cache import Cache
 from analyzer.frontend.clang import BuildConfig
-from analyzer.run import Checker
-from analyzer.source import TreeSource
+from analyzer.driver.run import Checker
+from analyzer.source.reader import TreeSource
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "rules"

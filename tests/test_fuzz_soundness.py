@@ -44,10 +44,10 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from analyzer import cast as C
-from analyzer.engine import Project
-from analyzer.lockmodel import load
-from analyzer.source import TreeSource
+from analyzer.syntax import tree as C
+from analyzer.driver.project import Project
+from analyzer.model.lockmodel import load
+from analyzer.source.reader import TreeSource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "corpus" / "fuzz"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.cache import Cache
-from analyzer.corpus import CorpusRepo, build_history, corpus_dir
-from analyzer.engine import Project
-from analyzer.history import history
-from analyzer.lockmodel import load
+from analyzer.driver.cache import Cache
+from analyzer.workflow.corpus import CorpusRepo, build_history, corpus_dir
+from analyzer.driver.project import Project
+from analyzer.workflow.history import history
+from analyzer.model.lockmodel import load
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANON = "mm/anon.c"

@@ -610,7 +610,7 @@ def test_pre_commit_framework_manifest():
     assert set(hook.get("stages", [])) <= {"pre-commit", "pre-merge-commit", "pre-push",
                                            "prepare-commit-msg", "commit-msg", "manual"}
     # the entry is a real command line of ours
-    from analyzer.cli import build_parser
+    from analyzer.cli.main import build_parser
 
     args = build_parser().parse_args(hook["entry"].split()[1:] + ["--fail-on", "error"])
     assert args.name == "pre-commit" and args.fail_on == "error"

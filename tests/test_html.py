@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from analyzer.corpus import build_history
+from analyzer.workflow.corpus import build_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOSTILE_COMMENT = "/* </script><img src=x onerror=alert(1)> */"
@@ -404,10 +404,10 @@ def test_review_links_the_new_lock_drop_to_its_region(corpus_review):
 
 
 def test_review_shows_extra_results_generically(tmp_path):
-    from analyzer.cache import Cache
-    from analyzer.lockmodel import load
+    from analyzer.driver.cache import Cache
+    from analyzer.model.lockmodel import load
     from analyzer.report.html import review_html
-    from analyzer.review import review_series
+    from analyzer.workflow.review import review_series
 
     corpus = build_history(tmp_path / "repo")
     model = load()

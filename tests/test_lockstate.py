@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import lockmodel
-from analyzer.engine import Project
-from analyzer.cast import render
-from analyzer.explain import explain
-from analyzer.source import TreeSource
+from analyzer.model import lockmodel as lockmodel
+from analyzer.driver.project import Project
+from analyzer.syntax.tree import render
+from analyzer.report.explain import explain
+from analyzer.source.reader import TreeSource
 
 MODEL = lockmodel.load()
 
@@ -564,7 +564,7 @@ def test_root_helper_establishes_equality(tmp_path):
             unlock_root(root);
         }
     """)
-    from analyzer.lockstate import same_object
+    from analyzer.locks.dataflow import same_object
     f = fa.function("unlink_all")
     st = next(s for op, s, _ in f.result.op_states()
               if op.expr is not None and "tree_remove" in render(op.expr))
@@ -584,7 +584,7 @@ def test_warn_on_comparing_roots_is_evidence(tmp_path):
             a->n++;
         }
     """)
-    from analyzer.lockstate import same_object
+    from analyzer.locks.dataflow import same_object
     for name, expected in (("f", True), ("g", False)):
         fn = fa.function(name)
         st = next(s for op, s, _ in fn.result.op_states()

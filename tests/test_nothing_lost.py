@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.corpus import build_history
+from analyzer.workflow.corpus import build_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOOKS = ("post-checkout", "pre-applypatch", "applypatch-msg", "post-applypatch",
@@ -254,7 +254,7 @@ def test_under_a_git_hook_environment(user_repo, name):
 # named by RMAPLINT_TEST_READY) and waits to be killed: the signal lands at a known point.
 BLOCKING_RUNNER = """\
 import os, sys, time
-import analyzer.review as review
+import analyzer.workflow.review as review
 
 def block():
     with open(os.environ["RMAPLINT_TEST_READY"], "w") as f:
@@ -294,7 +294,7 @@ elif phase == "half-made worktree":
         block()
     review.apply_mbox = apply_mbox
 elif phase == "corpus build":
-    import analyzer.corpus as corpus
+    import analyzer.workflow.corpus as corpus
     original_build = corpus.build_history
     def build_history(*args, **kwargs):
         original_build(*args, **kwargs)

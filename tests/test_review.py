@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.corpus import CorpusRepo, build_history
+from analyzer.workflow.corpus import CorpusRepo, build_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANON = "mm/anon.c"

@@ -16,18 +16,7 @@ import tree_sitter_c
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.frontend.rewrite import (
-    Contract,
-    IteratorMacro,
-    IteratorTable,
-    Rewritten,
-    learn_from_tree,
-    learn_iterators,
-    load_data,
-    local_attribute_words,
-    parse_clang_format_foreach,
-    rewrite,
-)
+from analyzer.frontend.rewrite import Contract, IteratorMacro, IteratorTable, Rewritten, learn_from_tree, learn_iterators, load_data, local_attribute_words, parse_clang_format_foreach, rewrite
 
 KERNEL = Path(os.environ.get("RMAPLINT_KERNEL_TREE",
                              "/root/.cache/rmaplint/kernel/linux-source-6.12"))

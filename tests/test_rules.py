@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analyzer import lockmodel
-from analyzer.cache import Cache
-from analyzer.run import Checker
-from analyzer.source import TreeSource
+from analyzer.model import lockmodel as lockmodel
+from analyzer.driver.cache import Cache
+from analyzer.driver.run import Checker
+from analyzer.source.reader import TreeSource
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "rules"
 

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import lockmodel
-from analyzer.cache import Cache
-from analyzer.cast import Literal, Name, Unary
+from analyzer.model import lockmodel as lockmodel
+from analyzer.driver.cache import Cache
+from analyzer.syntax.tree import Literal, Name, Unary
 from analyzer.checks import CheckContext
 from analyzer.checks.lock_imbalance import _constant
 from analyzer.checks.lock_order import class_order, parse_hierarchy, split_names
 from analyzer.checks.reclaim_under_lock import reclaim_flag
-from analyzer.engine import Project
+from analyzer.driver.project import Project
 from analyzer.frontend.treesitter import parse_expression
-from analyzer.run import Checker
-from analyzer.source import TreeSource
+from analyzer.driver.run import Checker
+from analyzer.source.reader import TreeSource
 
 MODEL = lockmodel.load()
 MARKER = "Lock ordering in mm:"

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 
 from analyzer.checks import rule_ids
-from analyzer.corpus import build_history
+from analyzer.workflow.corpus import build_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = Path(__file__).resolve().parent / "data" / "sarif-schema-2.1.0.json"

@@ -11,14 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analyzer.errors import InputError
-from analyzer.source import (
-    GitSource,
-    Source,
-    SourceFile,
-    TreeSource,
-    git_blob_id,
-    open_source,
-)
+from analyzer.source.reader import GitSource, Source, SourceFile, TreeSource, git_blob_id, open_source
 from conftest import Symlink
 
 LATIN1 = b"/* caf\xe9 */\nint x;\n"  # not UTF-8

@@ -107,7 +107,7 @@ def test_one_worker_per_file_gives_the_same(sweep, tmp_path, monkeypatch):
 def test_a_function_over_budget_is_a_timeout_naming_it(sweep, tmp_path, monkeypatch):
     """The per-function budget counts CPU time: a solve that spins is stopped by SIGPROF and
     the file is ``timeout``, naming the function; the worker goes on with the next file."""
-    from analyzer import engine
+    from analyzer.driver import project as engine
 
     class Spinning(engine.Analysis):
         def solve(self, *args, **kwargs):
@@ -135,7 +135,7 @@ def test_a_function_over_budget_is_a_timeout_naming_it(sweep, tmp_path, monkeypa
 def test_a_hung_or_crashed_worker_is_replaced(sweep, tmp_path, monkeypatch):
     """A worker silent past its allowance (a hang that no signal interrupts: here a sleep,
     which uses no CPU) is killed: ``timeout``; one that dies: ``error`` with the signal."""
-    from analyzer.run import Checker
+    from analyzer.driver.run import Checker
 
     real = Checker.check_file
 

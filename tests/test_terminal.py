@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.run import SourceSpec, check_paths
+from analyzer.driver.run import SourceSpec, check_paths
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS = REPO_ROOT / "corpus"

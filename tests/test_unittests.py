@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import unittests as ut
-from analyzer.cli import main
+from analyzer.unittests import runner as ut
+from analyzer.cli.main import main
 from analyzer.errors import UsageError
 from analyzer.report.unittests import unittest_text
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import import_module
 
-from ..engine import FileAnalysis, FunctionAnalysis
-from ..lockmodel import LockModel
-from ..lockstate import Event
+from ..driver.project import FileAnalysis, FunctionAnalysis
+from ..model.lockmodel import LockModel
+from ..locks.dataflow import Event
 
 # one line per rule: module name under analyzer.checks
 RULE_MODULES: tuple[str, ...] = (

@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .. import cast as C
-from ..cfg import Loop
-from ..findings import Finding, Related
-from ..lockmodel import LockModel
-from ..lockstate import Analysis, Fact, State, _strip, same_object
-from ..summaries import _parse_path
+from ..syntax import tree as C
+from ..flow.cfg import Loop
+from ..findings.finding import Finding, Related
+from ..model.lockmodel import LockModel
+from ..locks.dataflow import Analysis, Fact, State, _strip, same_object
+from ..locks.summaries import _parse_path
 
 
 @dataclass(frozen=True)

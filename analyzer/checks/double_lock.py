@@ -16,12 +16,11 @@ per path and NULL-aware, and "unknown" is never taken for "not held".
 
 from __future__ import annotations
 
-from .. import cast as C
-from ..cfg import EdgeKind
-from ..lockstate import same_object
+from ..syntax import tree as C
+from ..flow.cfg import EdgeKind
+from ..locks.dataflow import same_object
 from .common import describe_lock, finding, first_acquire_line
-from .trust import (JOINED, helper_kind, names_a_function, releases_unseen_lock,
-                    suspect_locks)
+from .trust import JOINED, helper_kind, names_a_function, releases_unseen_lock, suspect_locks
 
 RULES = ("double-lock", "unlock-unheld")
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from .. import cast as C
-from ..lockstate import _has_prefix
+from ..syntax import tree as C
+from ..locks.dataflow import _has_prefix
 from .common import describe_lock, finding, held_as, match_structure, region_comments, template
 
 RULE = "lock-dropped-in-loop"

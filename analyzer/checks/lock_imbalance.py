@@ -24,9 +24,9 @@ one unchanged flag) can still make a false report.
 
 from __future__ import annotations
 
-from .. import cast as C
-from ..cfg import EdgeKind
-from ..lockstate import State, _has_prefix
+from ..syntax import tree as C
+from ..flow.cfg import EdgeKind
+from ..locks.dataflow import State, _has_prefix
 from .common import describe_lock, finding, first_acquire_line
 from .trust import names_a_function, renamed_at_declaration, suspect_locks
 

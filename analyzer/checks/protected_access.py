@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import re
 
-from .. import cast as C
-from ..lockstate import HELD
-from .common import (Access, accesses, describe_lock, finding, first_acquire_line, held_as,
-                     private_object, template)
+from ..syntax import tree as C
+from ..locks.dataflow import HELD
+from .common import Access, accesses, describe_lock, finding, first_acquire_line, held_as, private_object, template
 
 RULES = ("walk-unlocked", "modify-unlocked", "root-assumed-shared")
 _DIRECTIVE = re.compile(r"rmaplint:|\b(?:ruleid|todoruleid|ok):")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from .. import cast as C
+from ..syntax import tree as C
 from .common import describe_lock, finding
 from .trust import names_a_function, renamed_at_declaration
 

@@ -28,9 +28,9 @@ from __future__ import annotations
 import re
 import weakref
 
-from .. import cast as C
-from ..cfg import build_cfg
-from ..lockstate import Analysis
+from ..syntax import tree as C
+from ..flow.cfg import build_cfg
+from ..locks.dataflow import Analysis
 
 JOINED, TRYLOCK = "joined", "trylock"
 EXACT: frozenset[str] = frozenset()
@@ -106,7 +106,7 @@ def suspect_locks(ctx) -> set[str]:
 
 
 def _joined(ctx, summaries, fn: C.Function, cfg) -> bool:
-    from ..summaries import _enumerate  # the summariser's own test for "one case per path"
+    from ..locks.summaries import _enumerate  # the summariser's own test for "one case per path"
 
     an = Analysis(fn, cfg, ctx.model, summaries, getattr(summaries, "types", None),
                   mode="path")

@@ -31,12 +31,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .. import cast as C
+from ..syntax import tree as C
 from ..errors import InputError
 from .rewrite import IteratorTable, load_data
-from .treesitter import (INLINE_WORDS, ParsedFile, StructDef, _as_guard, iter_loop,
-                         parse_expression, scoped_guard)
-from ..summaries import _called_names
+from .treesitter import INLINE_WORDS, ParsedFile, StructDef, _as_guard, iter_loop, parse_expression, scoped_guard
+from ..locks.summaries import _called_names
 
 MAX_INLINE_FUNCTIONS = 600  # header inline bodies converted per file (closure of calls)
 MAX_INLINE_DEPTH = 6

@@ -15,7 +15,7 @@ from functools import lru_cache
 import tree_sitter as ts
 import tree_sitter_c as tsc
 
-from .. import cast as C
+from ..syntax import tree as C
 from .rewrite import IteratorTable, Rewritten, load_data, rewrite
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..history import HistoryResult
+from ..workflow.history import HistoryResult
 
 
 def history_json(res: HistoryResult) -> str:

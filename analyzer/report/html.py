@@ -28,7 +28,7 @@ from typing import Callable, Iterable
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..findings import Finding, fingerprint_all, severity_rank
+from ..findings.finding import Finding, fingerprint_all, severity_rank
 from .sarif import rule_doc
 
 MANIFEST = ".rmaplint-html"  # what a previous report wrote here (removed before writing anew)
@@ -191,7 +191,7 @@ def _held_desc(h) -> str:
 
 def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
                    gaps: dict[int, set[str]]) -> FnView:
-    from ..explain import explain
+    from .explain import explain
 
     ex = explain(fa, text)
     events: dict[int, list] = {}
@@ -517,9 +517,9 @@ def _analyse(project, path: str):
 def check_html(run, spec, out: Path, title: str = "rmaplint check") -> Path:
     """The report of a check run: an index with every finding and file, a page per file
     with findings (per file, when the run has few)."""
-    from ..cache import Cache
-    from ..engine import Project
-    from ..lockmodel import load
+    from ..driver.cache import Cache
+    from ..driver.project import Project
+    from ..model.lockmodel import load
 
     rep = Report(out)
     rep.prepare()
@@ -578,7 +578,7 @@ class PatchView:
 
 
 def _diff_text(repo: Path, parent: str, commit: str, files: list[str]) -> str:
-    from ..review import git
+    from ..workflow.review import git
 
     if not parent or not files:
         return ""
@@ -594,9 +594,9 @@ class _RevViews:
         self.views: dict[tuple[str, str], FileView | None] = {}
 
     def get(self, rev: str, paths: Iterable[str], status_of=None) -> dict[str, FileView]:
-        from ..engine import Project
+        from ..driver.project import Project
         from ..errors import InputError
-        from ..source import GitSource
+        from ..source.reader import GitSource
 
         todo = [p for p in paths if (rev, p) not in self.views]
         if todo:
@@ -634,7 +634,7 @@ def review_html(res, out: Path, model, cache) -> Path:
     """The series: the verdict, then one section per patch with new/fixed/unchanged badges,
     each diff hunk beside the annotated code after the patch, and the unit-test results
     the patch carries (``PatchReview.extra``)."""
-    from ..report.review import _hunks_with_context
+    from .review import _hunks_with_context
 
     rep = Report(out)
     rep.prepare()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from ..findings import Finding
-from ..review import ReviewResult, _GIT, git_env
+from ..findings.finding import Finding
+from ..workflow.review import ReviewResult, _GIT, git_env
 from .text import finding_line
 
 

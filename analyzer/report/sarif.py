@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .. import __version__
-from ..findings import Finding
+from ..findings.finding import Finding
 
 SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
               "sarif-schema-2.1.0.json")
@@ -56,7 +56,7 @@ class RuleDoc:
 
 
 def docs_dir() -> Path:
-    from ..lockmodel import default_rules_dir
+    from ..model.lockmodel import default_rules_dir
 
     return default_rules_dir() / "docs"
 

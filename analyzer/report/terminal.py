@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..findings import Finding, severity_rank
+from ..findings.finding import Finding, severity_rank
 from .text import finding_line
 
 CONTEXT = 2  # lines shown before and after a region

@@ -3,8 +3,8 @@ view. Rich colours only when writing to a terminal."""
 
 from __future__ import annotations
 
-from ..explain import Explanation
-from ..findings import Finding
+from .explain import Explanation
+from ..findings.finding import Finding
 
 
 def finding_line(f: Finding) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ..unittests import SuiteResult, UnittestRun
+from ..unittests.runner import SuiteResult, UnittestRun
 
 _PREPARED = {
     "hardlink": "built in a temporary copy (hard links; tools/ copied)",

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from . import checks
-from .engine import FileAnalysis, FunctionAnalysis, Project
-from .explain import explain
+from .. import checks
+from ..driver.project import FileAnalysis, FunctionAnalysis, Project
+from ..report.explain import explain
 
 SCHEMA = "rmaplint-frontends/1"
 MAX_LINES_SHOWN = 3
@@ -124,7 +124,7 @@ def frontends_diff(source, model, files: list[str], clang, cache=None,
     differences include everything configuration-dependent."""
     config = None
     if not all_branches:
-        from .frontend.kconfig import KernelConfig
+        from ..frontend.kconfig import KernelConfig
 
         config = KernelConfig.from_autoconf(clang.objtree / "include/generated/autoconf.h")
     ts_project = Project(source, model, cache, config=config)

@@ -19,20 +19,20 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from . import cast as C
+from ..syntax import tree as C
 from .cache import Cache
-from .cfg import Cfg, build_cfg
-from .errors import InputError
-from .frontend.rewrite import IteratorTable, learn_iterators, load_data
-from .frontend.treesitter import ParsedFile, parse_file
-from .lockmodel import LockModel
-from .lockstate import Analysis, Fact, LockResult, State, TypeInfo, join, _has_prefix
-from .source import Source, SourceFile
-from .summaries import FunctionIndex, Summaries
+from ..flow.cfg import Cfg, build_cfg
+from ..errors import InputError
+from ..frontend.rewrite import IteratorTable, learn_iterators, load_data
+from ..frontend.treesitter import ParsedFile, parse_file
+from ..model.lockmodel import LockModel
+from ..locks.dataflow import Analysis, Fact, LockResult, State, TypeInfo, join, _has_prefix
+from ..source.reader import Source, SourceFile
+from ..locks.summaries import FunctionIndex, Summaries
 
 if TYPE_CHECKING:
-    from .frontend.clang import BuildConfig
-    from .frontend.kconfig import KernelConfig
+    from ..frontend.clang import BuildConfig
+    from ..frontend.kconfig import KernelConfig
 
 PARSE_VERSION = "1"
 # rounds of callers → static helper entry states: a chain of helpers settles one link a
@@ -190,7 +190,7 @@ class Project:
             # headers are read through the C files that include them; a header named on
             # its own is no translation unit and stays with tree-sitter
             if self._clang_fe is None:
-                from .frontend.clang import ClangFrontend
+                from ..frontend.clang import ClangFrontend
 
                 self._clang_fe = ClangFrontend(self.clang, self.iterators)
             return self._clang_fe.parse_file(sf.path, sf.text)

@@ -25,12 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import Cache
-from .errors import InputError
-from .findings import Finding
-from .lockmodel import LockModel
-from .run import Checker, FileReport
-from .source import GitSource, git_env
+from ..driver.cache import Cache
+from ..errors import InputError
+from ..findings.finding import Finding
+from ..model.lockmodel import LockModel
+from ..driver.run import Checker, FileReport
+from ..source.reader import GitSource, git_env
 
 ANALYSED = (".c", ".h")
 # no hooks, a fixed identity, and no automatic gc/maintenance started in the user's repository

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from . import cast as C
+from ..syntax import tree as C
 
 
 class EdgeKind(Enum):

@@ -37,13 +37,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import Cache
-from .errors import InputError
-from .findings import Finding, severity_rank
-from .lockmodel import LockModel
+from ..driver.cache import Cache
+from ..errors import InputError
+from ..findings.finding import Finding, severity_rank
+from ..model.lockmodel import LockModel
 from .review import ANALYSED, RevisionAnalyser, changed_files, git, review_commits
-from .run import Checker
-from .source import GitSource, Source, SourceFile
+from ..driver.run import Checker
+from ..source.reader import GitSource, Source, SourceFile
 
 HOOKS = ("pre-commit", "pre-push")
 SIGNATURE = "# rmaplint-hook"
@@ -100,7 +100,7 @@ def is_ours(path: Path) -> bool:
 def _pythonpath_needed() -> str | None:
     """The folder holding ``analyzer`` when a bare interpreter would not import this very
     package (running from a source checkout), else None (an installed package)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the analyzer package
     try:
         out = subprocess.run([sys.executable, "-E", "-c",
                               "import analyzer, os; print(os.path.realpath(analyzer.__file__))"],

@@ -29,9 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Protocol
 
-from . import cast as C
-from .cfg import Block, Cfg, Edge, EdgeKind, Op
-from .lockmodel import LockModel, Primitive
+from ..syntax import tree as C
+from ..flow.cfg import Block, Cfg, Edge, EdgeKind, Op
+from ..model.lockmodel import LockModel, Primitive
 
 HELD = frozenset({"R", "W", "A"})  # read, write, held in a mode nobody stated (asserts)
 UNKNOWN = frozenset({"U"})

@@ -16,12 +16,11 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from . import cast as C
-from .cfg import Cfg, EdgeKind, build_cfg
-from .frontend.treesitter import parse_expression
-from .lockmodel import LockModel, Wrapper
-from .lockstate import (RET, Analysis, Effect, Event, State, Summary, SumCase, TypeInfo,
-                        _has_prefix, _strip)
+from ..syntax import tree as C
+from ..flow.cfg import Cfg, EdgeKind, build_cfg
+from ..frontend.treesitter import parse_expression
+from ..model.lockmodel import LockModel, Wrapper
+from .dataflow import RET, Analysis, Effect, Event, State, Summary, SumCase, TypeInfo, _has_prefix, _strip
 
 MAX_PATHS = 48
 MAX_STEPS = 2000  # path enumeration gives up (and joins instead) past this many block visits

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import Cache
-from .errors import InputError
-from .findings import Finding
-from .lockmodel import LockModel
+from ..driver.cache import Cache
+from ..errors import InputError
+from ..findings.finding import Finding
+from ..model.lockmodel import LockModel
 from .review import ANALYSED, RevisionAnalyser, changed_files, commit_info, commits_in, git
-from .source import GitSource
+from ..source.reader import GitSource
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +91,7 @@ def default_rules_dir() -> Path:
     try:
         return Path(str(resources.files("analyzer.rules")))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "rules"
+        return Path(__file__).resolve().parents[2] / "rules"
 
 
 def load(rules_dir: Path | None = None) -> LockModel:

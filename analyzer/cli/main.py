@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__
-from .cli_unittest import add_unittest_parser
-from .errors import InputError, UsageError
-from .findings import severity_rank
+from .. import __version__
+from .unittest import add_unittest_parser
+from ..errors import InputError, UsageError
+from ..findings.finding import severity_rank
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _git_toplevel(cwd: Path) -> Path | None:
     try:
-        from .source import git_env
+        from ..source.reader import git_env
 
         out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cwd,
                              capture_output=True, text=True, timeout=30, env=git_env())
@@ -72,7 +72,7 @@ def _frontend(args, root: Path | None):
     kind = getattr(args, "frontend", "tree-sitter")
     if kind == "tree-sitter":
         return None
-    from .frontend.clang import FrontendUnavailable, build_config
+    from ..frontend.clang import FrontendUnavailable, build_config
 
     build_dir = getattr(args, "build_dir", None)
     try:
@@ -89,7 +89,7 @@ def _cache_dir(args) -> str | None:
         return None
     if args.cache_dir:
         return str(Path(args.cache_dir).resolve())
-    from .cache import default_cache_dir
+    from ..driver.cache import default_cache_dir
 
     return str(default_cache_dir())
 
@@ -133,9 +133,9 @@ def _html(args, build) -> None:
 
 
 def cmd_check(args) -> int:
-    from .report.jsonfmt import check_json
-    from .report.text import check_text
-    from .run import SourceSpec, check_paths
+    from ..report.jsonfmt import check_json
+    from ..report.text import check_text
+    from ..driver.run import SourceSpec, check_paths
 
     root, repo = _root(args)
     spec = SourceSpec(str(root), str(repo) if repo else None, args.rev,
@@ -160,7 +160,7 @@ def cmd_check(args) -> int:
         if bar is not None:
             bar.stop()
     if args.write_baseline:
-        from .findings import write_baseline
+        from ..findings.finding import write_baseline
 
         try:
             write_baseline(args.write_baseline, run.findings)
@@ -168,21 +168,21 @@ def cmd_check(args) -> int:
             raise InputError(f"cannot write {args.write_baseline}: {e.strerror or e}") \
                 from None
     if args.baseline:
-        from .findings import read_baseline
+        from ..findings.finding import read_baseline
 
         run.apply_baseline(read_baseline(args.baseline))
     if args.format == "json":
         _write(args, check_json(run))
     elif args.format == "sarif":
-        from .report.sarif import check_sarif
+        from ..report.sarif import check_sarif
 
         _write(args, check_sarif(run, root, args.rev))
     elif args.format == "html":
-        from .report.html import check_html
+        from ..report.html import check_html
 
         _html(args, lambda out: check_html(run, spec, out))
     elif not args.plain and _to_terminal(args):
-        from .report.terminal import check_rich
+        from ..report.terminal import check_rich
 
         with spec.open() as source:
             _write(args, check_rich(run, lambda p: source.read(p).text))
@@ -195,12 +195,12 @@ def cmd_check(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from .engine import Project
-    from .explain import explain
-    from .lockmodel import load
-    from .report.jsonfmt import explain_json
-    from .report.text import explain_text
-    from .source import open_source
+    from ..driver.project import Project
+    from ..report.explain import explain
+    from ..model.lockmodel import load
+    from ..report.jsonfmt import explain_json
+    from ..report.text import explain_text
+    from ..source.reader import open_source
 
     root, repo = _root(args)
     model = load(Path(args.rules).resolve() if args.rules else None)
@@ -223,10 +223,10 @@ def cmd_explain(args) -> int:
 
 
 def cmd_frontends_diff(args) -> int:
-    from .frontend.clang import build_config
-    from .frontends_diff import diff_json, diff_text, frontends_diff
-    from .lockmodel import load
-    from .source import open_source
+    from ..frontend.clang import build_config
+    from ..workflow.frontends_diff import diff_json, diff_text, frontends_diff
+    from ..model.lockmodel import load
+    from ..source.reader import open_source
 
     root, repo = _root(args)
     model = load(Path(args.rules).resolve() if args.rules else None)
@@ -242,8 +242,8 @@ def cmd_frontends_diff(args) -> int:
 
 
 def _model_cache(args):
-    from .cache import Cache
-    from .lockmodel import load
+    from ..driver.cache import Cache
+    from ..model.lockmodel import load
 
     model = load(Path(args.rules).resolve() if args.rules else None)
     cdir = _cache_dir(args)
@@ -270,7 +270,7 @@ def _repo_for(args) -> Path:
 
 def _is_bare(path: Path) -> bool:
     try:
-        from .source import git_env
+        from ..source.reader import git_env
 
         out = subprocess.run(["git", "rev-parse", "--is-bare-repository"], cwd=path,
                              capture_output=True, text=True, timeout=30, env=git_env())
@@ -288,7 +288,7 @@ def _fails(findings, fail_on: str) -> bool:
 def _unittests_hook(args, repo: Path, base: str):
     if args.unittests is None:
         return None
-    from .review_unittests import UnitTestsPerPatch
+    from ..unittests.per_patch import UnitTestsPerPatch
 
     suites = [x for part in args.unittests for x in part.split(",") if x] or ["vma"]
     return UnitTestsPerPatch(repo, base, suites, args.jobs,
@@ -298,19 +298,19 @@ def _unittests_hook(args, repo: Path, base: str):
 def cmd_review(args) -> int:
     import tempfile
 
-    from .report.review import review_email, review_json, review_text
-    from .review import review_series
+    from ..report.review import review_email, review_json, review_text
+    from ..workflow.review import review_series
 
     model, cache = _model_cache(args)
     fmt = {"json": review_json, "email": review_email}.get(args.format, review_text)
 
     def emit(res, text_suffix: str = "") -> None:
         if args.format == "html":
-            from .report.html import review_html
+            from ..report.html import review_html
 
             _html(args, lambda out: review_html(res, out, model, cache))
         elif args.format == "sarif":
-            from .report.sarif import review_sarif
+            from ..report.sarif import review_sarif
 
             _write(args, review_sarif(res))
         else:
@@ -318,7 +318,7 @@ def cmd_review(args) -> int:
 
     if args.series is None:
         # the embedded default: the corpus history's series on its base
-        from .corpus import build_history
+        from ..workflow.corpus import build_history
 
         with tempfile.TemporaryDirectory(prefix="rmaplint-corpus-") as tmp:
             corpus = build_history(Path(tmp) / "repo")
@@ -342,7 +342,7 @@ def cmd_review(args) -> int:
             series = str(Path(series).resolve())
         hook = None
         if args.unittests is not None:
-            from .review import resolve
+            from ..workflow.review import resolve
 
             base = args.base or (series.split("..")[0] or "HEAD"
                                  if ".." in series and not Path(series).is_file() else "HEAD")
@@ -359,18 +359,18 @@ def cmd_review(args) -> int:
 
 
 def cmd_history(args) -> int:
-    from .history import history
-    from .report.history import history_json, history_text
+    from ..workflow.history import history
+    from ..report.history import history_json, history_text
 
     model, cache = _model_cache(args)
     repo = _repo_for(args)
     res = history(repo, args.range, args.paths or ["mm"], model, cache)
     if args.format == "html":
-        from .report.html import history_html
+        from ..report.html import history_html
 
         _html(args, lambda out: history_html(res, repo, out, model, cache))
     elif args.format == "sarif":
-        from .report.sarif import history_sarif
+        from ..report.sarif import history_sarif
 
         _write(args, history_sarif(res, repo))
     else:
@@ -379,7 +379,7 @@ def cmd_history(args) -> int:
 
 
 def cmd_b4_check(args) -> int:
-    from .b4 import b4_check, b4_json
+    from ..workflow.b4 import b4_check, b4_json
 
     stdin = getattr(sys.stdin, "buffer", None)
     if stdin is None or sys.stdin.isatty():
@@ -398,7 +398,7 @@ def _hook_names(args) -> list[str]:
 
 
 def cmd_hook_install(args) -> int:
-    from .hook import install
+    from ..workflow.hook import install
 
     repo = _repo_for(args)
     run_args = ["--fail-on", args.fail_on]
@@ -406,7 +406,7 @@ def cmd_hook_install(args) -> int:
         run_args.append("--strict")
     if args.rules:
         rules = Path(args.rules).resolve()
-        from .lockmodel import load
+        from ..model.lockmodel import load
 
         load(rules)  # a typo fails now, not at every commit
         run_args += ["--rules", str(rules)]
@@ -420,7 +420,7 @@ def cmd_hook_install(args) -> int:
 
 
 def cmd_hook_uninstall(args) -> int:
-    from .hook import HOOKS, uninstall
+    from ..workflow.hook import HOOKS, uninstall
 
     for line in uninstall(_repo_for(args), _hook_names(args) or list(HOOKS)):
         print(line)
@@ -430,7 +430,7 @@ def cmd_hook_uninstall(args) -> int:
 def cmd_hook_run(args) -> int:
     """Exit 1 when the commit/push adds findings at or above --fail-on; an internal error
     is one line and exit 0 (the commit goes through), or exit 2 with --strict."""
-    from .hook import blocking, finding_line, pre_commit_findings, pre_push_findings
+    from ..workflow.hook import blocking, finding_line, pre_commit_findings, pre_push_findings
 
     what = "commit" if args.name == "pre-commit" else "push"
     try:

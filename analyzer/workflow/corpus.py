@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def corpus_dir() -> Path:
@@ -25,7 +25,7 @@ def corpus_dir() -> Path:
     try:
         return Path(str(resources.files("analyzer.corpus_data")))
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "corpus"
+        return Path(__file__).resolve().parents[2] / "corpus"
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .review import PatchReview
-from .unittests import run_suites_at, suites_affected
+from ..workflow.review import PatchReview
+from .runner import run_suites_at, suites_affected
 
 
 class UnitTestsPerPatch:

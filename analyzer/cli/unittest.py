@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
 
 
 def add_unittest_parser(sub) -> None:
@@ -51,9 +51,9 @@ def _suites(args, table) -> list[str]:
 
 
 def cmd_unittest(args) -> int:
-    from .cli import _git_toplevel, _write
-    from .report.unittests import unittest_json, unittest_text
-    from .unittests import Prepared, UnittestRun, load_table, run_suites, run_suites_at
+    from .main import _git_toplevel, _write
+    from ..report.unittests import unittest_json, unittest_text
+    from ..unittests.runner import Prepared, UnittestRun, load_table, run_suites, run_suites_at
 
     if args.timeout_scale <= 0:
         raise UsageError("--timeout-scale must be positive")

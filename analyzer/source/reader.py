@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
-from analyzer.errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "GitSource",

@@ -32,13 +32,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import Cache
-from .errors import InputError
-from .findings import Finding
+from ..driver.cache import Cache
+from ..errors import InputError
+from ..findings.finding import Finding
 from .hook import finding_line
-from .lockmodel import LockModel
-from .review import (_GIT, ReviewResult, apply_mbox, commit_info, resolve, review_commits,
-                     temporary_worktree)
+from ..model.lockmodel import LockModel
+from .review import _GIT, ReviewResult, apply_mbox, commit_info, resolve, review_commits, temporary_worktree
 
 TOOL = "rmaplint"
 HISTORY_DEPTH = 200  # commits of HEAD (and of each b4 branch tip) searched for the patch

@@ -98,7 +98,7 @@ def read_baseline(path) -> frozenset[str]:
     import json
     from pathlib import Path
 
-    from .errors import InputError
+    from ..errors import InputError
 
     try:
         doc = json.loads(Path(path).read_text())

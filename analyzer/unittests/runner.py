@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
 
 SCHEMA = "rmaplint-unittest/1"
 STATUSES = ("passed", "tests-failed", "build-failed", "missing-dependency", "not-present",
@@ -225,7 +225,7 @@ class Table:
 
 
 def default_table_path() -> Path:
-    from .lockmodel import default_rules_dir
+    from ..model.lockmodel import default_rules_dir
 
     return default_rules_dir() / "unittests.toml"
 
@@ -1041,7 +1041,7 @@ def run_suites_at(repo: Path, rev: str, suites: list[str], jobs: int,
                   ) -> tuple[str, list[SuiteResult]]:
     """``run_suites`` on revision ``rev`` of the git repository ``repo``: checked out in a
     temporary worktree (removed afterwards, whatever happens), built there. (sha, results)"""
-    from .review import resolve, temporary_worktree
+    from ..workflow.review import resolve, temporary_worktree
 
     sha = resolve(repo, rev)
     table = table or load_table()

@@ -18,16 +18,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from . import checks
+from .. import checks
 from .cache import Cache
-from .engine import Project
-from .errors import InputError
-from .findings import Finding, fingerprint_all
-from .lockmodel import LockModel, load
-from .source import Source, open_source
+from .project import Project
+from ..errors import InputError
+from ..findings.finding import Finding, fingerprint_all
+from ..model.lockmodel import LockModel, load
+from ..source.reader import Source, open_source
 
 if TYPE_CHECKING:
-    from .frontend.clang import BuildConfig
+    from ..frontend.clang import BuildConfig
 
 RESULT_VERSION = "2"
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .engine import FunctionAnalysis
-from .lockstate import State
+from ..driver.project import FunctionAnalysis
+from ..locks.dataflow import State
 
 
 @dataclass(frozen=True, slots=True)

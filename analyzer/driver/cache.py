@@ -21,7 +21,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from analyzer import __version__
+from .. import __version__
 
 __all__ = ["Cache", "default_cache_dir"]
 
@@ -45,7 +45,7 @@ def _code_fingerprint() -> str:
     """Hash of the analyzer package's Python sources: a code change without a version bump
     (a development checkout) must not reuse values an older pipeline produced."""
     h = hashlib.sha256()
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # analyzer/
     for path in sorted(package.rglob("*.py")):
         rel = path.relative_to(package).parts
         if rel[0] in _DATA_PACKAGES or "__pycache__" in rel:
