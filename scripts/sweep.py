@@ -10,8 +10,9 @@ one file is that file's ``error`` status with a one-line reason, and the run goe
 
 Budgets, so one pathological function cannot stall the run:
 
-* soft, per function: every solve of a function's lock states (``Analysis.solve`` as the
-  engine calls it) and every function's rule checks run under a ``SIGPROF`` timer of
+* soft, per function: every solve of a function's lock states
+  (``analyzer.locks.dataflow.solve_function`` as the engine calls it) and every function's
+  rule checks run under a ``SIGPROF`` timer of
   ``--budget`` seconds of CPU time; on expiry the file's status is ``timeout`` naming the
   function;
 * parsing another file for the tree's shared tables (a header's inline helpers, a
@@ -21,9 +22,10 @@ Budgets, so one pathological function cannot stall the run:
   signal cannot interrupt): the file is ``timeout`` (or ``error`` when the worker died of
   a crash) and a fresh worker takes the next file.
 
-The engine is not changed for this: the worker wraps ``analyzer.engine.Analysis``,
-``analyzer.engine.analyse_functions``, ``analyzer.engine.Project.parse`` and
-``analyzer.checks.run_checks`` in its own process.
+The engine is not changed for this: the worker wraps
+``analyzer.locks.dataflow.solve_function``, ``analyzer.driver.project.solve_functions``,
+``analyzer.driver.project.Project.parse`` and ``analyzer.checks.run_checks`` in its own
+process.
 
 Prints: files, ok/degraded/error/timeout, functions, degraded share (functions with parse
 errors) and unconverged functions (solves that hit the round cap), total time, the slowest
@@ -138,22 +140,22 @@ def _install_budgets() -> None:
     """Wrap the engine's per-function steps in this (worker) process only."""
     from analyzer import checks
     from analyzer.driver import project as engine
+    from analyzer.locks import dataflow
 
-    base_analysis = engine.Analysis
-    base_analyse_functions = engine.analyse_functions
+    base_solve = dataflow.solve_function
+    base_solve_functions = engine.solve_functions
     base_run_checks = checks.run_checks
 
-    class BudgetedAnalysis(base_analysis):  # type: ignore[misc, valid-type]
-        def solve(self, *args, **kwargs):
-            with _Budget(self.fn.name, "lock-state solve"):
-                res = super().solve(*args, **kwargs)
-            if not res.converged:
-                _stats.setdefault("unconverged", set()).add(self.fn.name)
-            return res
+    def solve_function(tr, *args, **kwargs):
+        with _Budget(tr.fn.name, "lock-state solve"):
+            res = base_solve(tr, *args, **kwargs)
+        if not res.converged:
+            _stats.setdefault("unconverged", set()).add(tr.fn.name)
+        return res
 
-    def analyse_functions(pf, *args, **kwargs):
-        _say("functions", len(pf.functions))
-        return base_analyse_functions(pf, *args, **kwargs)
+    def solve_functions(fns, *args, **kwargs):
+        _say("functions", len(fns))
+        return base_solve_functions(fns, *args, **kwargs)
 
     def run_checks(file, model, only=None):
         from dataclasses import replace
@@ -182,8 +184,8 @@ def _install_budgets() -> None:
                 _say("step", f"{step[1]} of {step[0]}()")
                 signal.setitimer(_TIMER, remaining)
 
-    engine.Analysis = BudgetedAnalysis
-    engine.analyse_functions = analyse_functions
+    dataflow.solve_function = solve_function
+    engine.solve_functions = solve_functions
     checks.run_checks = run_checks
     engine.Project.parse = parse
 

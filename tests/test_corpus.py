@@ -2,6 +2,7 @@
 semgrep tests. An annotation comment applies to the next line that is not an annotation:
 
     // ruleid: <id>       a finding of <id> must start on that line
+    // ruleid: <id>[kind] … and be of that kind (``modify-unlocked[no-lock-known]``)
     // ok: <id>           no finding of <id> may start there
     // todoruleid: <id>   a known miss: <id> should fire there but does not yet
 
@@ -26,12 +27,22 @@ from analyzer.source.reader import TreeSource
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "rules"
 DOCS = ROOT / "rules" / "docs"
-ANNOTATION = re.compile(r"//\s*(ruleid|ok|todoruleid):\s*([\w-]+(?:\s*,\s*[\w-]+)*)\s*$")
+ANNOTATION = re.compile(
+    r"//\s*(ruleid|ok|todoruleid):\s*([\w-]+(?:\[[\w-]+\])?(?:\s*,\s*[\w-]+(?:\[[\w-]+\])?)*)\s*$")
 DOC_SECTIONS = ("What it does", "Why it matters", "Example", "Use instead",
                 "Known false positives", "Confidence")
 
 FIXTURES = sorted(CORPUS.glob("*.c"))
 RULE_IDS = set(checks.rule_ids())
+RULE_KINDS = checks.rule_kinds()
+
+
+def split_kind(rule: str) -> tuple[str, str | None]:
+    """``modify-unlocked[no-lock-known]`` → (rule, kind); a bare id → (rule, None)."""
+    if rule.endswith("]") and "[" in rule:
+        r, k = rule[:-1].split("[", 1)
+        return r, k
+    return rule, None
 
 
 def annotations(path: Path) -> dict[str, set[tuple[str, int]]]:
@@ -68,11 +79,19 @@ def run_fixture(path: Path, frontend: str = "tree-sitter"):
 @pytest.mark.parametrize("fixture", FIXTURES, ids=[p.stem for p in FIXTURES])
 def test_fixture(fixture: Path, frontend: str):
     ann = annotations(fixture)
-    unknown = {r for kind in ann.values() for r, _ in kind} - RULE_IDS
+    named = {split_kind(r) for kind in ann.values() for r, _ in kind}
+    unknown = {r for r, _ in named} - RULE_IDS
     assert not unknown, f"annotations name unknown rules: {sorted(unknown)}"
+    bad_kinds = {f"{r}[{k}]" for r, k in named if k is not None and k not in RULE_KINDS[r]}
+    assert not bad_kinds, f"annotations name unknown kinds: {sorted(bad_kinds)}"
     report = run_fixture(fixture, frontend)
     found = {(f.rule, f.line) for f in report.findings}
-    expected = ann["ruleid"]
+    kinds = {(f.rule, f.line): f.kind for f in report.findings}
+    expected = {(split_kind(r)[0], ln) for r, ln in ann["ruleid"]}
+    wrong_kind = [(r, ln, k, kinds[(split_kind(r)[0], ln)]) for r, ln in ann["ruleid"]
+                  if (k := split_kind(r)[1]) is not None and (split_kind(r)[0], ln) in kinds
+                  and kinds[(split_kind(r)[0], ln)] != k]
+    ann = {key: {(split_kind(r)[0], ln) for r, ln in v} for key, v in ann.items()}
     missed = expected - found
     unexpected = found - expected
     promoted = found & ann["todoruleid"]
@@ -87,15 +106,18 @@ def test_fixture(fixture: Path, frontend: str):
         msgs.append(f"todoruleid {rule} at {fixture.name}:{line} now fires: make it ruleid")
     for rule, line in sorted(ok_violated):
         msgs.append(f"'ok: {rule}' violated at {fixture.name}:{line}")
+    for rule, line, want, got in sorted(wrong_kind):
+        msgs.append(f"{rule} at {fixture.name}:{line} is of kind [{got}], not [{want}]")
     assert not msgs, "\n".join(msgs)
 
 
 def test_annotation_parser_finds_the_next_code_line(tmp_path):
     p = tmp_path / "x.c"
-    p.write_text("// ruleid: a\n// ok: b\nint x;\nint y; // ruleid: c\n")
+    p.write_text("// ruleid: a\n// ok: b\nint x;\nint y; // ruleid: c[k1], d\n")
     ann = annotations(p)
-    assert ann["ruleid"] == {("a", 3), ("c", 4)}
+    assert ann["ruleid"] == {("a", 3), ("c[k1]", 4), ("d", 4)}
     assert ann["ok"] == {("b", 3)}
+    assert split_kind("c[k1]") == ("c", "k1") and split_kind("d") == ("d", None)
 
 
 @pytest.mark.parametrize("rule", sorted(RULE_IDS))
@@ -108,5 +130,6 @@ def test_every_rule_has_doc_and_fixture(rule: str):
     fixture = CORPUS / f"{rule}.c"
     assert fixture.is_file(), f"corpus/rules/{rule}.c missing"
     ann = annotations(fixture)
-    assert any(r == rule for r, _ in ann["ruleid"]), f"{fixture.name}: no ruleid for {rule}"
+    assert any(split_kind(r)[0] == rule for r, _ in ann["ruleid"]), \
+        f"{fixture.name}: no ruleid for {rule}"
     assert any(r == rule for r, _ in ann["ok"]), f"{fixture.name}: no ok for {rule}"

@@ -11,8 +11,8 @@ entry states helpers get from their callers are tested too. A ``probe(N);`` call
 before every statement and at the end of every block, helpers included.
 
 The function goes through the real pipeline (``Project.analyse_file``: rewrite, tree-sitter,
-CFG, ``Analysis.solve``), and the state before each probe is compared with an oracle written
-here, independently of ``lockstate.py`` *and* of ``cfg.py``: it runs over the generated syntax
+CFG, ``analyzer.locks.dataflow``), and the state before each probe is compared with an oracle written
+here, independently of ``analyzer.locks`` *and* of ``analyzer.flow``: it runs over the generated syntax
 tree, not over a CFG, and carries sets of *concrete* states (each lock exactly ``U``ntouched,
 ``N``ot held, held for ``R``ead or ``W``rite), i.e. every path at once. Loops are iterated
 until no new concrete state appears (with three locks there are at most 4³ states: in
@@ -674,23 +674,25 @@ def dataflow(project, root: Path, text: str):
     lock_free: set[int] = set()
     for f in fa_file.functions:
         keys = KEY if f.function.name == "fuzz" else HKEY
-        for op, state, _ in f.result.op_states():
+        for o in f.ops:
+            op, state = o.op, o.state
             if op.kind == "eval" and isinstance(op.expr, C.Call) and op.expr.name == "probe":
                 k = int(op.expr.args[0].text)
                 assert k not in probes
                 probes[k] = None if state is None else poss_of(state, keys)
-                if getattr(f.result, "lock_free", False):
+                if f.lock_free:
                     lock_free.add(k)
-    ex = fa.result.exit_state()
-    if getattr(fa.result, "lock_free", False):
+    ex = fa.exit_state()
+    if fa.lock_free:
         lock_free.add(0)  # 0: the exit
     return probes, None if ex is None else poss_of(ex), fa_file, lock_free
 
 
 def poss_of(state, keys: dict[str, str] = KEY) -> dict[str, frozenset[str]]:
     out = {}
+    by_text = state.by_text()
     for lock in LOCKS:
-        fact = state.locks.get(keys[lock])
+        fact = by_text.get(keys[lock], (None, None))[1]
         out[lock] = frozenset(fact.poss) if fact is not None else frozenset({"U"})
     return out
 
@@ -811,7 +813,7 @@ def differences(project, root: Path, prog: dict, loose_ok: bool = True) -> list[
     for f in fa_file.functions:
         if f.function.degraded:
             diffs.append(f"the frontend marked {f.function.name}() degraded (parse error)")
-        if not f.result.converged:
+        if not f.converged:
             diffs.append(f"the dataflow did not converge in {f.function.name}()")
     n_probes = _count_probes(prog)
     if set(probes) != set(range(1, n_probes + 1)):
@@ -880,7 +882,7 @@ def load_fixture(path: Path) -> dict:
 
 
 # Fixtures that show a known, reported bug of a file this test may not fix (engine,
-# lockstate, summaries): name -> reason. Each must still fail (strict xfail).
+# locks, summaries): name -> reason. Each must still fail (strict xfail).
 KNOWN_BUGS: dict[str, str] = {
     "helper-lock-unlock-net": "summaries._net drops a path's acquire->release pair as no "
     "effect: after a helper that takes and drops a lock, a lock unknown before the call "

@@ -30,7 +30,7 @@ from analyzer.workflow.corpus import CorpusRepo, build_history
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANON = "mm/anon.c"
 FINDING_KEYS = {"rule", "severity", "path", "function", "line", "end_line", "message",
-                "locks", "related", "fingerprint", "justification"}
+                "locks", "related", "fingerprint", "justification", "kind", "args"}
 PATCH_KEYS = {"index", "subject", "commit", "files", "new", "fixed", "unchanged"}
 SUBJECTS = ["mm/anon: lock the source anon_vma once instead of per chain",
             "mm/anon: explain what anon_vma_fork() attaches",

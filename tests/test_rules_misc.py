@@ -174,8 +174,8 @@ def test_the_hierarchy_comment_is_part_of_the_cache_key(tmp_path):
 
 # --------------------------------------------------------------------------- GFP flags
 
-RECLAIM = frozenset(MODEL.extra["protected"]["alloc"]["reclaim"])
-NO_RECLAIM = frozenset(MODEL.extra["protected"]["alloc"]["no_reclaim"])
+RECLAIM = MODEL.protected.alloc.reclaim
+NO_RECLAIM = MODEL.protected.alloc.no_reclaim
 
 
 @pytest.mark.parametrize("text, flag", [
@@ -238,7 +238,7 @@ def test_no_reclaim_finding_on_the_gfp_kernel_retry_of_anon_vma_clone(kernel_tre
     first = [ev for ev in calls if "GFP_NOWAIT" in str(ev.call.args)]
     assert retry and first
     assert all(not ev.state.held() for ev in retry)
-    assert any(f.cls == "anon_vma.rwsem" for ev in first for _, f in ev.state.held())
+    assert any(k.cls == "anon_vma.rwsem" for ev in first for k, _ in ev.state.held())
 
 
 def test_reclaim_under_lock_fires_when_the_retry_keeps_the_lock(kernel_tree: Path, tmp_path):

@@ -107,17 +107,18 @@ def test_one_worker_per_file_gives_the_same(sweep, tmp_path, monkeypatch):
 def test_a_function_over_budget_is_a_timeout_naming_it(sweep, tmp_path, monkeypatch):
     """The per-function budget counts CPU time: a solve that spins is stopped by SIGPROF and
     the file is ``timeout``, naming the function; the worker goes on with the next file."""
-    from analyzer.driver import project as engine
+    from analyzer.locks import dataflow
 
-    class Spinning(engine.Analysis):
-        def solve(self, *args, **kwargs):
-            if self.fn.name == "spins":
-                t = time.process_time()
-                while time.process_time() - t < 60:
-                    pass
-            return super().solve(*args, **kwargs)
+    base = dataflow.solve_function
 
-    monkeypatch.setattr(engine, "Analysis", Spinning)  # the forked workers inherit it
+    def spinning(tr, *args, **kwargs):
+        if tr.fn.name == "spins":
+            t = time.process_time()
+            while time.process_time() - t < 60:
+                pass
+        return base(tr, *args, **kwargs)
+
+    monkeypatch.setattr(dataflow, "solve_function", spinning)  # the forked workers inherit it
     root = write(tmp_path / "tree", {"mm/a.c": LOCKED_FN.format(name="a_fn"),
                                      "mm/slow.c": LOCKED_FN.format(name="fine")
                                      + LOCKED_FN.format(name="spins"),

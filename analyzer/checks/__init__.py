@@ -1,61 +1,51 @@
-"""Rule registry: one module per rule (or per family of rules sharing one pass), each
-exposing ``RULE`` or ``RULES`` (ids) and ``check(ctx) -> Iterable[Finding]``. A check reads a
-solved function (CFG, lock states, event replay) through ``CheckContext`` and never prints.
+"""Rule registry: one module per rule, one line per rule below. A rule module exposes
+``RULE`` (a :class:`~analyzer.checks.common.Rule`: its id and message formats) and
+``check(ctx) -> Iterable[Finding]``; it reads a solved function (CFG, lock states, events)
+through :class:`~analyzer.checks.common.CheckContext` and never prints.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from importlib import import_module
 
-from ..driver.project import FileAnalysis, FunctionAnalysis
+from ..driver.project import FileAnalysis
+from ..findings.finding import Finding
 from ..model.lockmodel import LockModel
-from ..locks.dataflow import Event
+from .common import CheckContext
 
 # one line per rule: module name under analyzer.checks
 RULE_MODULES: tuple[str, ...] = (
     "lock_dropped_in_loop",
-    "protected_access",
+    "walk_unlocked",
+    "modify_unlocked",
+    "root_assumed_shared",
     "reclaim_under_lock",
     "lock_imbalance",
     "double_lock",
+    "unlock_unheld",
     "lock_order",
 )
-
-
-@dataclass
-class CheckContext:
-    file: FileAnalysis
-    fa: FunctionAnalysis
-    model: LockModel
-
-    @property
-    def path(self) -> str:
-        return self.file.path
-
-    @cached_property
-    def events(self) -> list[Event]:
-        return self.fa.result.replay()
 
 
 def load_checks():
     return [import_module(f"{__name__}.{m}") for m in RULE_MODULES]
 
 
-def ids_of(module) -> tuple[str, ...]:
-    return tuple(getattr(module, "RULES", None) or (module.RULE,))
-
-
 def rule_ids() -> list[str]:
-    return [r for m in load_checks() for r in ids_of(m)]
+    return [m.RULE.id for m in load_checks()]
 
 
-def run_checks(file: FileAnalysis, model: LockModel, only: set[str] | None = None):
-    findings = []
-    checks = [c for c in load_checks() if only is None or set(ids_of(c)) & only]
-    for fa in file.functions:
-        ctx = CheckContext(file, fa, model)
+def rule_kinds() -> dict[str, tuple[str, ...]]:
+    """Each rule's kinds of finding (what a fixture may name as ``rule[kind]``)."""
+    return {m.RULE.id: tuple(m.RULE.messages) for m in load_checks()}
+
+
+def run_checks(file: FileAnalysis, model: LockModel,
+               only: set[str] | None = None) -> list[Finding]:
+    findings: list[Finding] = []
+    checks = [c for c in load_checks() if only is None or c.RULE.id in only]
+    for fn in file.functions:
+        ctx = CheckContext(file, fn, model)
         for c in checks:
-            findings.extend(f for f in c.check(ctx) if only is None or f.rule in only)
+            findings.extend(c.check(ctx))
     return findings

@@ -18,17 +18,21 @@ from __future__ import annotations
 
 from collections import deque
 
+from ..findings.finding import Severity
+from ..locks.events import EventKind
 from ..syntax import tree as C
-from ..locks.dataflow import _has_prefix
-from .common import describe_lock, finding, held_as, match_structure, region_comments, template
+from .common import Rule, describe, held_as, match_structure, template, with_context
 
-RULE = "lock-dropped-in-loop"
+RULE = Rule("lock-dropped-in-loop", {
+    "walk": "{lock} released at {released}{via} and retaken at {retaken}{via2} "
+            "while walking {what}{why}",
+    "loop": "{lock} released at {released}{via} and retaken at {retaken}{via2} inside a loop",
+})
 
 
 def check(ctx):
-    fa = ctx.fa
-    cfg = fa.cfg
-    an = fa.analysis
+    fn = ctx.fn
+    cfg = fn.cfg
     events = ctx.events
     index = {id(ev): i for i, ev in enumerate(events)}
     by_block: dict[int, list] = {}
@@ -37,21 +41,21 @@ def check(ctx):
     out = []
     reported: set[tuple] = set()
     for lp in cfg.loops:
-        head = fa.result.ins[lp.header]
+        head = fn.ins[lp.header]
         if head is None:
             continue
         for rel in events:
-            if rel.kind != "release" or rel.block not in lp.body or rel.lock is None:
+            if rel.kind != EventKind.RELEASE or rel.block not in lp.body or rel.lock is None:
                 continue
             if rel.fact is None or not rel.fact.may:
                 continue
-            start = head.locks.get(rel.lock)
+            start = head.fact(rel.lock)
             if start is None or not start.may:
                 continue
             # the innermost loop containing the release reports it
             inner = [o for o in cfg.loops if rel.block in o.body and o.body < lp.body]
-            if inner and any((head2 := fa.result.ins[o.header]) is not None
-                             and (f2 := head2.locks.get(rel.lock)) is not None and f2.may
+            if inner and any((head2 := fn.ins[o.header]) is not None
+                             and (f2 := head2.fact(rel.lock)) is not None and f2.may
                              for o in inner):
                 continue
             acq = next((a for a in _reacquires(rel, lp, cfg, by_block, index, events)
@@ -62,7 +66,7 @@ def check(ctx):
             if key in reported:
                 continue
             reported.add(key)
-            out.append(_finding(ctx, lp, rel, acq, an))
+            out.append(_finding(ctx, lp, rel, acq))
     return out
 
 
@@ -103,25 +107,25 @@ def _walk_continues(block: int, lp, cfg) -> bool:
 
 
 def _is_reacquire(ev, rel, between) -> bool:
-    if ev.kind != "acquire" or ev.lock != rel.lock:
+    if ev.kind != EventKind.ACQUIRE or ev.lock != rel.lock:
         return False
     # a helper that switches objects in one call (release the old root, rebind the variable,
     # take the new root) is not a drop of one lock mid-walk: the name was rebound in between
-    return not any(b.kind == "assign" and b.lock and _has_prefix(rel.lock, b.lock)
-                   for b in between)
+    return not any(b.kind == EventKind.ASSIGN and b.path is not None
+                   and rel.lock.path.has_prefix(b.path) for b in between)
 
 
-def _finding(ctx, lp, rel, acq, an):
-    what = C.render(an.canon(lp.iterated, rel.state)) if lp.iterated is not None else None
-    lock_desc = describe_lock(rel.lock, rel.fact)
+def _finding(ctx, lp, rel, acq):
+    nm = ctx.fn.naming
+    what = C.render(nm.canon(lp.iterated, rel.state)) if lp.iterated is not None else None
     why = ""
     locks = [rel.lock]
     if what is not None:
-        m = match_structure(lp.iterated, an, ctx.model)
+        m = match_structure(lp.iterated, ctx.fn, ctx.model)
         if m is not None:
             s, obj = m
             plock = template(s.lock, obj)
-            pkey = an.key(plock, rel.state) if plock is not None else None
+            pkey = nm.lock(plock, rel.state) if plock is not None else None
             if pkey is not None:
                 if held_as(rel.state, pkey) is not None and pkey == rel.lock:
                     why = f" ({s.name}, protected by this lock: the walk resumes on a list " \
@@ -133,20 +137,15 @@ def _finding(ctx, lp, rel, acq, an):
                     else:
                         why = f" (protected by {pkey}, not by this lock)"
                     locks.append(pkey)
-        walk = f"while walking {what}{why}"
+    args = dict(lock=describe(rel.lock), released=rel.span.line, retaken=acq.span.line,
+                via=f" (in {rel.via}())" if rel.via else "",
+                via2=f" (in {acq.via}())" if acq.via else "")
+    related = [(lp.span.line, f"loop starts here ({lp.macro or lp.kind})")]
+    key = (rel.lock, what or "")
+    if what is not None:
+        f = RULE.finding(ctx, "walk", Severity.WARNING, rel.span.line, acq.span.line, locks,
+                         related, key, what=what, why=why, **args)
     else:
-        walk = "inside a loop"
-    via = f" (in {rel.via}())" if rel.via else ""
-    via2 = f" (in {acq.via}())" if acq.via else ""
-    msg = (f"{lock_desc} released at {rel.span.line}{via} and retaken at "
-           f"{acq.span.line}{via2} {walk}")
-    f = finding(ctx, RULE, "warning", rel.span.line, acq.span.line, msg, locks,
-                related=[(lp.span.line, f"loop starts here ({lp.macro or lp.kind})")],
-                key=(rel.lock, what or ""))
-    if f.justification is None:
-        ctxt = [c for c in region_comments(ctx, rel.span.line, acq.span.line) if c]
-        if ctxt:
-            from dataclasses import replace
-
-            f = replace(f, context=ctxt[0])
-    return f
+        f = RULE.finding(ctx, "loop", Severity.WARNING, rel.span.line, acq.span.line, locks,
+                         related, key, **args)
+    return with_context(ctx, f)

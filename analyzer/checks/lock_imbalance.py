@@ -11,11 +11,12 @@ object or NULL) has a conditional-lock contract and is not reported, nor is a lo
 an ``__acquires``/``__releases``/``__must_hold`` annotation. The region runs from the acquire
 of the lock to the return that leaves it held.
 
-Not reported either: a lock taken through a trylock helper (see ``trust``), a lock
-handed to a function with no known lock effects, an exit taken on the result of a call
-given the lock's object (``if (put_locked(obj)) return;``: such a call may drop the lock),
-and an exit where a lock of the same field name, one of the two named through a call's
-result, is released (possibly one lock under two names).
+Not reported either: a lock taken through a helper that takes locks conditionally (its
+summary says so: the failure path may be out of sight), and an exit where a lock of the same
+field name, one of the two named through a call's result, is released (possibly one lock under
+two names). A lock handed to a function whose effects are unknown, or whose owning object is
+(``if (put_locked(obj)) return;``), is *unknown* after that call — neither held nor not held —
+so such exits never count.
 
 Confidence: high for the lock states (NULL-guarded locks are handled: ``if (p) lock(p) … if (p)
 unlock(p)`` is balanced); paths that the analysis cannot tell are infeasible (two branches on
@@ -24,66 +25,42 @@ one unchanged flag) can still make a false report.
 
 from __future__ import annotations
 
+from ..findings.finding import Severity
+from ..locks.lockid import LockId
+from ..locks.state import State
 from ..syntax import tree as C
-from ..flow.cfg import EdgeKind
-from ..locks.dataflow import State, _has_prefix
-from .common import describe_lock, finding, first_acquire_line
-from .trust import names_a_function, renamed_at_declaration, suspect_locks
+from .common import Rule, first_acquire_line, suspect_locks
 
-RULE = "lock-imbalance"
-
-
-def exits(fa) -> list[tuple[C.Expr | None, int, State, int]]:
-    """(returned expression, line, state when leaving, block) for every way out."""
-    cfg = fa.cfg
-    an = fa.analysis
-    out = []
-    for block in cfg.blocks:
-        if not any(e.kind == EdgeKind.RETURN and e.target == cfg.exit for e in block.succs):
-            continue
-        st = fa.result.ins[block.id]
-        ret_op = None
-        for op in block.ops:
-            if st is None:
-                break
-            st = an.op(st, op, None, block.id)
-            if op.kind == "return":
-                ret_op = op
-        if st is None:
-            continue
-        if ret_op is not None:
-            out.append((ret_op.expr, ret_op.span.line, st, block.id))
-        else:
-            out.append((None, fa.function.span.end_line, st, block.id))
-    return out
+RULE = Rule("lock-imbalance", {
+    "leaked": "{lock} is still held at the {what} on line {held_line} but not held at the "
+              "{what} on line {free_line}; the caller cannot tell which, and no "
+              "__acquires/__releases/__must_hold contract names it",
+})
 
 
 def check(ctx):
-    if ctx.fa.function.degraded:  # parse errors: paths are missing, states unreliable
+    if ctx.function.degraded:  # parse errors: paths are missing, states unreliable
         return []
-    fa = ctx.fa
-    an = fa.analysis
-    outs = exits(fa)
+    outs = ctx.fn.exits
     if len(outs) < 2:
         return []
-    contract = _contract_locks(fa.function, an)
+    contract = _contract_locks(ctx)
     suspect = suspect_locks(ctx)
-    keys = sorted({k for _, _, st, _ in outs for k, f in st.locks.items() if f.must})
+    keys = sorted({k for x in outs for k, f in x.state.locks.items() if f.must},
+                  key=lambda k: k.path)
     found = []
     for k in keys:
-        held = [(e, ln, st.locks[k], b) for e, ln, st, b in outs
-                if k in st.locks and st.locks[k].must]
-        free = [(e, ln) for e, ln, st, _ in outs
-                if k in st.locks and st.locks[k].not_held]
+        held = [(x.value, x.line, x.state.locks[k], x.block) for x in outs
+                if k in x.state.locks and x.state.locks[k].must]
+        free = [(x.value, x.line) for x in outs
+                if k in x.state.locks and x.state.locks[k].not_held]
         if not free:
             continue
         fact = held[0][2]
-        if k in contract or fact.cls in contract or k in suspect or _handed_over(ctx, k) \
-                or names_a_function(ctx, k) or renamed_at_declaration(ctx, k):
+        if k in contract or (k.cls is not None and k.cls in contract) or k in suspect:
             continue
-        by_block = {b: st for _, _, st, b in outs}
-        held = [h for h in held if not _decided_by_callee(ctx, k, h[3])
-                and not _other_name_released(k, by_block[h[3]])]
+        by_block = {x.block: x.state for x in outs}
+        held = [h for h in held if not _other_name_released(k, by_block[h[3]])]
         pair = _indistinguishable(held, free)
         if pair is None:
             continue
@@ -117,79 +94,38 @@ def _constant(e: C.Expr) -> bool:
     return False
 
 
-def _handed_over(ctx, key: str) -> bool:
-    """The lock itself is passed to a function the analysis has no lock effects for (declared
-    elsewhere, e.g. one that waits and drops the page table lock): it may release it."""
-    an = ctx.fa.analysis
-    for ev in ctx.events:
-        if ev.kind != "call" or ev.call is None:
-            continue
-        if not any(an.key(a, ev.state) == key for a in ev.call.args):
-            continue
-        summ = an.summaries.summary(ev.call.name) if ev.call.name else None
-        if summ is None or not summ.has_effects:
-            return True
-    return False
-
-
-def _other_name_released(key: str, st: State) -> bool:
+def _other_name_released(key: LockId, st: State) -> bool:
     """Another lock with the same field name is released at this exit, one of the two named
     through a call's result: possibly one lock under two names (``EXT4_SB(sb)->s_fc_lock``
     and ``sbi->s_fc_lock``, ``sbi`` set from the same call), which the analysis cannot
     equate."""
-    field = _field(key)
-    return any(k != key and _field(k) == field and f.not_held and ("(" in k or "(" in key)
+    field = key.path.field
+    return any(k != key and k.path.field == field and f.not_held
+               and (k.path.call_root or key.path.call_root)
                for k, f in st.locks.items())
 
 
-def _field(key: str) -> str:
-    return key.replace(".", "->").rsplit("->", 1)[-1]
-
-
-def _decided_by_callee(ctx, key: str, block: int) -> bool:
-    """The exit is taken on the result of a call that was given the lock or the object it
-    lives in (``if (put_locked(obj)) return;``): such calls often drop the lock, e.g. through
-    a release callback the analysis cannot follow."""
-    fa = ctx.fa
-    an = fa.analysis
-    cfg = fa.cfg
-    for pb, edge in cfg.preds().get(block, ()):
-        cond = cfg.blocks[pb].cond
-        st = fa.result.ins[pb]
-        if cond is None or st is None or edge.kind not in (EdgeKind.TRUE, EdgeKind.FALSE):
-            continue
-        for call in C.calls_in(cond):
-            if ctx.model.primitive(call.name) is not None:
-                continue
-            for a in call.args:
-                ak = an.key(a, st)
-                if ak is not None and _has_prefix(key, ak):
-                    return True
-    return False
-
-
-def _contract_locks(fn: C.Function, an) -> set[str]:
-    """Keys and classes of the locks the function's annotations name."""
-    out: set[str] = set()
+def _contract_locks(ctx) -> set[object]:
+    """Locks and classes the function's annotations name."""
+    out: set[object] = set()
     st = State()
-    for ann in fn.annotations:
-        k = an.key(ann.expr, st)
+    nm = ctx.fn.naming
+    for ann in ctx.function.annotations:
+        k = nm.lock(ann.expr, st)
         if k is not None:
             out.add(k)
-        cls = an.lock_class(ann.expr, st)
-        if cls and cls != "?" and not cls.startswith("?."):
+        cls = nm.lock_class(ann.expr)
+        if cls:
             out.add(cls)
     return out
 
 
 def _finding(ctx, key, fact, ret, held_line, free_line, held, free):
     start = first_acquire_line(ctx, key, before=held_line) or \
-        first_acquire_line(ctx, key, earliest=True) or ctx.fa.function.span.line
+        first_acquire_line(ctx, key, earliest=True) or ctx.function.span.line
     what = f"return {C.render(ret)}" if ret is not None else "return"
-    msg = (f"{describe_lock(key, fact)} is still held at the {what} on line {held_line} "
-           f"but not held at the {what} on line {free_line}; the caller cannot tell which, "
-           "and no __acquires/__releases/__must_hold contract names it")
     related = [(ln, "returns with the lock held") for _, ln, _, _ in held if ln != held_line]
     related += [(ln, "returns with the lock released") for _, ln in free]
-    return finding(ctx, RULE, "error", start, held_line, msg, [key], related=related,
-                   key=(key,))
+    return RULE.finding(ctx, "leaked", Severity.ERROR, start, held_line, [key], related,
+                        (key,), lock=key.describe(), what=what, held_line=held_line,
+                        free_line=free_line)

@@ -21,10 +21,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .common import describe_lock, finding, first_acquire_line
-from .trust import helper_kind, names_a_function, renamed_at_declaration
+from ..findings.finding import Severity
+from ..locks.events import EventKind
+from .common import Rule, first_acquire_line
 
-RULE = "lock-order"
+RULE = Rule("lock-order", {
+    "inverted": "{lock} ({new_cls}) acquired{via} while {held} is {certainty}-held: the lock "
+                "hierarchy takes {new_cls} outside {held_cls}",
+})
 
 
 # --------------------------------------------------------------------------- the hierarchy
@@ -136,22 +140,19 @@ def class_order(comment: str | None, spellings: tuple[tuple[str, str], ...],
 
 
 def hierarchy(ctx) -> frozenset[tuple[str, str]]:
-    conf = ctx.model.extra.get("lockorder", {})
-    tc = conf.get("tree_comment", {})
+    conf = ctx.model.lockorder
     comment = None
-    project = getattr(ctx.file, "project", None)
-    if project is not None and tc.get("path") and tc.get("marker"):
-        comment = project.tree_comment(tc["path"], tc["marker"])
+    if conf.tree_comment is not None:
+        comment = ctx.file.tree_comments.get((conf.tree_comment.path, conf.tree_comment.marker))
     spellings = tuple((s, c.name) for c in ctx.model.classes for s in c.order)
-    fallback = tuple(tuple(p) for p in conf.get("pairs", ()) if len(p) == 2)
-    return class_order(comment, spellings, fallback)
+    return class_order(comment, spellings, conf.pairs)
 
 
 # --------------------------------------------------------------------------- the rule
 
 
 def check(ctx):
-    if ctx.fa.function.degraded:  # parse errors: paths are missing, states unreliable
+    if ctx.function.degraded:  # parse errors: paths are missing, states unreliable
         return []
     order = hierarchy(ctx)
     if not order:
@@ -159,17 +160,15 @@ def check(ctx):
     out = []
     seen: set[tuple] = set()
     for ev in ctx.events:
-        if ev.kind != "acquire" or ev.trylock or ev.lock is None:
+        if ev.kind != EventKind.ACQUIRE or ev.trylock or ev.lock is None:
             continue
-        if helper_kind(ctx, ev.via):  # a conditional or summarised-away acquire
+        if ev.inexact:  # a conditional or summarised-away acquire
             continue
-        new_cls = ev.fact.cls if ev.fact is not None else \
-            ctx.fa.analysis.lock_class(ev.lock_expr, ev.state) if ev.lock_expr is not None \
-            else "?"
+        new_cls = ev.lock.cls
+        if new_cls is None:
+            continue
         for k, f in ev.state.held():
-            if k == ev.lock or (new_cls, f.cls) not in order:
-                continue
-            if renamed_at_declaration(ctx, k) or names_a_function(ctx, k):
+            if k == ev.lock or (new_cls, k.cls) not in order:
                 continue
             key = (k, ev.lock, ev.span.line)
             if key in seen:
@@ -181,11 +180,9 @@ def check(ctx):
 
 def _finding(ctx, ev, new_cls, held_key, held_fact):
     start = first_acquire_line(ctx, held_key, before=ev.span.line) or ev.span.line
-    via = f" (in {ev.via}())" if ev.via else ""
-    msg = (f"{ev.lock} ({new_cls}) acquired{via} while {describe_lock(held_key, held_fact)} "
-           f"is {held_fact.certainty}-held: the lock hierarchy takes {new_cls} outside "
-           f"{held_fact.cls}")
-    return finding(ctx, RULE, "warning", start, ev.span.line, msg, [held_key, ev.lock],
-                   related=[(start, f"{held_key} taken here"),
-                            (ev.span.line, f"{ev.lock} taken here")],
-                   key=(held_key, ev.lock))
+    return RULE.finding(ctx, "inverted", Severity.WARNING, start, ev.span.line,
+                        [held_key, ev.lock],
+                        [(start, f"{held_key} taken here"), (ev.span.line, f"{ev.lock} taken here")],
+                        (held_key, ev.lock), lock=ev.lock, new_cls=new_cls,
+                        via=f" (in {ev.via}())" if ev.via else "", held=held_key.describe(),
+                        certainty=held_fact.certainty, held_cls=held_key.cls)

@@ -20,49 +20,46 @@ from __future__ import annotations
 
 import re
 
+from ..findings.finding import Severity
+from ..locks.events import EventKind
+from ..model.enums import LockKind, Mode
 from ..syntax import tree as C
-from .common import describe_lock, finding
-from .trust import names_a_function, renamed_at_declaration
+from .common import Rule
 
-RULE = "reclaim-under-lock"
+RULE = Rule("reclaim-under-lock", {
+    "held": "{call}() with {flag} may enter direct reclaim while {held}",
+})
 
-SPINNING = ("spinlock", "rwlock")
 _WORD = re.compile(r"[A-Za-z_]\w*")
 _MASKED = re.compile(r"~\s*\(?\s*([A-Za-z_]\w*(?:\s*\|\s*[A-Za-z_]\w*)*)")
 
 
 def check(ctx):
-    if ctx.fa.function.degraded:  # parse errors: paths are missing, states unreliable
+    if ctx.function.degraded:  # parse errors: paths are missing, states unreliable
         return []
-    alloc = ctx.model.extra.get("protected", {}).get("alloc", {})
-    reclaim = frozenset(alloc.get("reclaim", ()))
-    no_reclaim = frozenset(alloc.get("no_reclaim", ()))
-    readers = frozenset(alloc.get("flag_readers", ()))
-    if not reclaim:
+    alloc = ctx.model.protected.alloc
+    if not alloc.reclaim:
         return []
-    an = ctx.fa.analysis
     out = []
     seen: set[tuple] = set()
     # a lock held on some paths only counts when this function takes it and did not get it
     # from its callers: "may" from the join of the callers' states is too weak
-    entry = ctx.fa.result.ins[ctx.fa.cfg.entry]
-    taken = {ev.lock for ev in ctx.events if ev.kind == "acquire"
-             and not (entry is not None and ev.lock in entry.locks
-                      and entry.locks[ev.lock].may)}
+    entry = ctx.fn.entry
+    taken = {ev.lock for ev in ctx.events if ev.kind == EventKind.ACQUIRE
+             and not (entry is not None and (f := entry.fact(ev.lock)) is not None and f.may)}
     for ev in ctx.events:
-        if ev.kind != "call" or ev.call is None or ev.call.name in readers:
+        if ev.kind != EventKind.CALL or ev.call is None or ev.call.name in alloc.flag_readers:
             continue
         flag = None
         for a in ev.call.args:
-            flag = reclaim_flag(a, reclaim, no_reclaim)
+            flag = reclaim_flag(a, alloc.reclaim, alloc.no_reclaim)
             if flag:
                 break
         if flag is None:
             continue
         held = [(k, f, why) for k, f in ev.state.held()
-                if (f.must or k in taken) and not names_a_function(ctx, k)
-                and not renamed_at_declaration(ctx, k)
-                and (why := _reclaim_conflict(f, ctx.model, an)) is not None]
+                if (f.must or k in taken)
+                and (why := _reclaim_conflict(k, f, ctx)) is not None]
         if not held:
             continue
         key = (ev.span.line, C.render(ev.call))
@@ -118,27 +115,27 @@ def _flags(e: C.Expr | None, under_not: bool, present: list[str], masked: set[st
                     present.append(w)
 
 
-def _reclaim_conflict(fact, model, an) -> str | None:
+def _reclaim_conflict(key, fact, ctx) -> str | None:
     """Why holding this lock across a reclaiming allocation is wrong, or None."""
-    kind = fact.kind if fact.kind not in ("lock", "", None) else _kind_of_class(fact.cls, an)
-    if kind in SPINNING:
+    kind = fact.kind if fact.kind != LockKind.LOCK else _kind_of_class(key.cls, ctx)
+    if kind is not None and kind.spins:
         return f"a {kind}: the allocation may sleep"
-    lc = model.lock_class(fact.cls)
+    lc = ctx.model.lock_class(key.cls)
     if lc is not None and lc.reclaim:
         return "reclaim takes this lock"
     return None
 
 
-def _kind_of_class(cls: str, an) -> str | None:
+def _kind_of_class(cls: str | None, ctx) -> LockKind | None:
     """A lock asserted or stated by contract has no primitive kind: its field type tells."""
     if not cls or "." not in cls:
         return None
     struct, field = cls.split(".", 1)
-    t = an.types.structs.get(struct, {}).get(field, "")
+    t = ctx.fn.naming.types.field_type(struct, field) or ""
     if "rwlock_t" in t:
-        return "rwlock"
+        return LockKind.RWLOCK
     if "spinlock_t" in t:
-        return "spinlock"
+        return LockKind.SPINLOCK
     return None
 
 
@@ -146,8 +143,8 @@ def _finding(ctx, ev, flag: str, held):
     name = ev.call.name or C.render(ev.call.func)
     parts = []
     for k, f, why in held:
-        mode = f" for {f.mode}" if f.mode != "any" else ""
-        parts.append(f"{describe_lock(k, f)} {f.certainty}-held{mode} ({why})")
-    msg = f"{name}() with {flag} may enter direct reclaim while {'; '.join(parts)}"
-    return finding(ctx, RULE, "error", ev.span.line, ev.span.end_line, msg,
-                   [k for k, _, _ in held], key=(name, flag, *(k for k, _, _ in held)))
+        mode = f" for {f.mode}" if f.mode != Mode.ANY else ""
+        parts.append(f"{k.describe()} {f.certainty}-held{mode} ({why})")
+    return RULE.finding(ctx, "held", Severity.ERROR, ev.span.line, ev.span.end_line,
+                        [k for k, _, _ in held], key=(name, flag, *(k for k, _, _ in held)),
+                        call=name, flag=flag, held="; ".join(parts))

@@ -71,6 +71,7 @@ class Cache:
         self.salt = h.hexdigest()[:24]
         self.hits = 0
         self.misses = 0
+        self.by_kind: dict[str, list[int]] = {}  # kind → [hits, misses]
 
     @property
     def enabled(self) -> bool:
@@ -95,11 +96,20 @@ class Cache:
                     value = pickle.load(f)
             except Exception:  # absent, unreadable, truncated, or from classes that changed
                 value = None
+        counts = self.by_kind.setdefault(kind, [0, 0])
         if value is None:
             self.misses += 1
+            counts[1] += 1
         else:
             self.hits += 1
+            counts[0] += 1
         return value
+
+    def hits_of(self, kind: str) -> int:
+        return self.by_kind.get(kind, [0, 0])[0]
+
+    def misses_of(self, kind: str) -> int:
+        return self.by_kind.get(kind, [0, 0])[1]
 
     def put(self, kind: str, key: str, value: object) -> None:
         """Store ``value`` (not None: None means a miss). Errors writing are ignored; a value

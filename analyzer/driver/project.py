@@ -1,12 +1,16 @@
 """The pipeline for one tree: parse (cached by blob id), build CFGs, solve lock states.
 
-A ``Project`` owns what is shared by every file of one tree: the lock model, the iterator
-macros learned from the tree, the header bodies that summaries are derived from, and the cache.
-``analyse_file`` gives every function of a file with its CFG and fixed-point lock states.
+A ``Project`` owns what is shared by every file of one tree and depends on content only: the
+lock model, the iterator macros learned from the tree, parsed files (a pure function of a
+blob), the header bodies that summaries are derived from, the index of non-static definitions
+and the tree comments rules read. ``analyse_file`` gives every function of a file as a frozen
+:class:`~analyzer.locks.result.FunctionResult`.
 
-Entry states: a function starts with every lock unknown, except what its contracts say; a
-``static`` function called in its own file starts from the join of its callers' states at the
-call sites (mapped onto its parameters), which settles most helpers.
+What one file's analysis reads is exactly what its :class:`Deps` record: the file, its
+includes, the configured headers, and the other files of the tree whose functions it called
+(found through the definitions index). Struct types come from the file, its includes and the
+configured type headers only, never from whatever else the process parsed before, so a file
+gets the same findings in a one-file run, a whole-tree run, a worker process or the cache.
 """
 
 from __future__ import annotations
@@ -16,61 +20,68 @@ import posixpath
 import re
 import time
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
+from ..errors import InputError
+from ..frontend.rewrite import IteratorTable, learn_iterators
+from ..frontend.treesitter import ParsedFile, parse_file
+from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
+from ..locks.dataflow import solve_functions
+from ..locks.result import FunctionResult
+from ..locks.summaries import FunctionIndex, Summaries
+from ..locks.types import TypeInfo
+from ..model.lockmodel import LockModel
+from ..source.reader import Source, SourceFile
 from ..syntax import tree as C
 from .cache import Cache
-from ..flow.cfg import Cfg, build_cfg
-from ..errors import InputError
-from ..frontend.rewrite import IteratorTable, learn_iterators, load_data
-from ..frontend.treesitter import ParsedFile, parse_file
-from ..model.lockmodel import LockModel
-from ..locks.dataflow import Analysis, Fact, LockResult, State, TypeInfo, join, _has_prefix
-from ..source.reader import Source, SourceFile
-from ..locks.summaries import FunctionIndex, Summaries
 
 if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig
     from ..frontend.kconfig import KernelConfig
 
-PARSE_VERSION = "1"
-# rounds of callers → static helper entry states: a chain of helpers settles one link a
-# round (memory_failure → try_memory_failure_hugetlb → … → action_result is five deep)
-ENTRY_ROUNDS = 8
-# a function definition's head at column 0, not static: "struct anon_vma *name(" … "{"
-_DEFINITION = re.compile(r"^(?!static\b)(?:[A-Za-z_][\w ]*[\s*])(\w+)\([^;{]*\)\s*\n\{",
-                         re.M)
+PARSE_VERSION = "2"
 
 
-@dataclass
-class FunctionAnalysis:
-    function: C.Function
-    cfg: Cfg
-    result: LockResult
-    entry_from_callers: bool = False
+@dataclass(frozen=True)
+class Deps:
+    """What an analysis read beyond its own file and the headers its cache key names: every
+    name it looked up in the tree's definitions index (→ where it is defined and how, or
+    None) and the blob of each file it read a body from. A cached result is valid while
+    these still hold, so adding a function to one file does not invalidate every other."""
 
-    @property
-    def analysis(self) -> Analysis:
-        return self.result.analysis
+    lookups: tuple[tuple[str, str | None], ...] = ()  # name → "path:kind" or None
+    blobs: tuple[tuple[str, str], ...] = ()
+
+
+class FileStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"  # some function had a parse error
+    ERROR = "error"  # not analysed
 
 
 @dataclass
 class FileAnalysis:
     path: str
-    status: str  # ok | degraded | error
+    status: FileStatus
     error: str | None = None
     parsed: ParsedFile | None = None
-    functions: list[FunctionAnalysis] = field(default_factory=list)
+    functions: list[FunctionResult] = field(default_factory=list)
     source: SourceFile | None = None
     seconds: float = 0.0
-    project: "Project | None" = field(default=None, repr=False, compare=False)
+    model: LockModel | None = field(default=None, repr=False, compare=False)
+    # comments of the tree that rules read, (path, marker) → the comment (None: missing)
+    tree_comments: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
+    deps: Deps = Deps()
+    # the summary provider the analysis used: for tools and tests (checks read results only)
+    summaries: object = field(default=None, repr=False, compare=False)
 
     @property
     def degraded_functions(self) -> int:
         return sum(fa.function.degraded for fa in self.functions)
 
-    def function(self, name: str) -> FunctionAnalysis | None:
+    def function(self, name: str) -> FunctionResult | None:
         for fa in self.functions:
             if fa.function.name == name:
                 return fa
@@ -84,43 +95,56 @@ class Project:
         self.source = source
         self.config = config  # tree-sitter: read #if chains in this configuration
         self.clang = clang  # parse C files with libclang on this prepared tree
-        self._far_inline: dict[str, C.Function] = {}
         self._clang_fe = None
         self.model = model
         self.cache = cache or Cache(None)
         self._iterators = iterators
         self._parsed: dict[str, ParsedFile | None] = {}
         self._header_funcs: dict[str, dict[str, C.Function]] = {}
-        self.types = TypeInfo(model.structs)
-        self._types_loaded: set[str] = set()
         self._defs: dict[str, str] | None = None
+        self._index: DefinitionIndex | None = None
         self._comments: dict[tuple[str, str], str | None] = {}
 
     # ------------------------------------------------------------ shared tree data
+    def share_tree_tables(self, other: "Project") -> None:
+        """Use ``other``'s tables of the same tree — learned iterators, the definitions
+        index, parsed files and tree comments — which are functions of the tree's content
+        only (never of what was analysed), so a one-file run with them is that run."""
+        other.iterators, other.index()  # computed once, there
+        self._iterators = other._iterators
+        self._index = other._index
+        self._parsed = other._parsed
+        self._header_funcs = other._header_funcs
+        self._comments = other._comments
+
     @property
     def iterators(self) -> IteratorTable:
         if self._iterators is None:
             self._iterators = self._learn_iterators()
         return self._iterators
 
+    @property
+    def frontend_data(self):
+        from ..frontend.rewrite import load_data
+
+        return self.model.frontend or load_data()
+
     def _learn_iterators(self) -> IteratorTable:
-        data = load_data()
+        data = self.frontend_data
         clang = None
         if self.source.exists(".clang-format"):
             clang = self.source.read(".clang-format").text
-        headers = [p for p in self.engine_headers("iterator_headers")]
         texts = []
-        for p in headers:
+        for p in self.engine_headers("iterator_headers"):
             try:
                 texts.append(self.source.read(p).text)
             except InputError:
                 continue
-        return learn_iterators(texts, clang, data.fallback)
+        return learn_iterators(texts, clang, data.fallback, data=data)
 
     def engine_headers(self, key: str) -> list[str]:
-        conf = self.model.extra.get("engine", {})
         out = []
-        for pat in conf.get(key, []):
+        for pat in getattr(self.model.engine, key):
             if pat.endswith("/*.h"):
                 out.extend(self.source.glob(pat[:-4], ".h"))
             elif self.source.exists(pat):
@@ -137,18 +161,9 @@ class Project:
             h.update(b"config:" + self.config.digest.encode())
         h.update(",".join(sorted(m.name + str(m.cursor) + str(m.object)
                                  for m in self.iterators)).encode())
-        for path, marker in self._declared_tree_comments():  # rules' results depend on them
-            h.update(f"\0{path}\0{self.tree_comment(path, marker)}".encode())
+        for tc in self.model.tree_comments():  # rules' results depend on them
+            h.update(f"\0{tc.path}\0{self.tree_comment(tc.path, tc.marker)}".encode())
         return h.hexdigest()
-
-    def _declared_tree_comments(self) -> list[tuple[str, str]]:
-        """``[tree_comment] path/marker`` tables of rules/*.toml: tree comments rules read."""
-        out = []
-        for table in self.model.extra.values():
-            tc = table.get("tree_comment") if isinstance(table, dict) else None
-            if isinstance(tc, dict) and "path" in tc and "marker" in tc:
-                out.append((tc["path"], tc["marker"]))
-        return sorted(out)
 
     def tree_comment(self, path: str, marker: str) -> str | None:
         """The block comment of the analysed tree's ``path`` containing ``marker`` (data the
@@ -192,72 +207,79 @@ class Project:
             if self._clang_fe is None:
                 from ..frontend.clang import ClangFrontend
 
-                self._clang_fe = ClangFrontend(self.clang, self.iterators)
+                self._clang_fe = ClangFrontend(self.clang, self.iterators, self.frontend_data)
             return self._clang_fe.parse_file(sf.path, sf.text)
         if self.config is not None:
             sf = replace(sf, text=self.config.apply(sf.text))
         if not sf.path.endswith(".h"):
             # a .c file's results are cached whole; pickling its syntax tree too cost more
             # than parsing it again (headers are parsed for every file that includes them)
-            return parse_file(sf.path, sf.text, self.iterators)
+            return parse_file(sf.path, sf.text, self.iterators, self.frontend_data)
         key = hashlib.sha1((sf.blob_id + sf.path + self.salt).encode()).hexdigest()
         hit = self.cache.get("parse", key)
         if isinstance(hit, ParsedFile):
             return hit
-        pf = parse_file(sf.path, sf.text, self.iterators)
+        pf = parse_file(sf.path, sf.text, self.iterators, self.frontend_data)
         self.cache.put("parse", key, pf)
         return pf
-
-    def _load_types(self, path: str) -> None:
-        if path in self._types_loaded:
-            return
-        self._types_loaded.add(path)
-        pf = self.parse(path)
-        if pf is not None:
-            for sd in pf.structs:
-                self.types.add(sd.name, sd.fields)
 
     def header_functions(self, path: str) -> dict[str, C.Function]:
         if path not in self._header_funcs:
             pf = self.parse(path)
-            funcs = {f.name: f for f in pf.functions} if pf is not None else {}
-            self._header_funcs[path] = funcs
-            if pf is not None:
-                for sd in pf.structs:
-                    self.types.add(sd.name, sd.fields)
+            self._header_funcs[path] = {f.name: f for f in pf.functions} if pf else {}
         return self._header_funcs[path]
 
-    def _in_other_files(self, name: str) -> C.Function | None:
-        """A non-static function defined in another C file of the tree (folders in
-        rules/engine.toml's ``summary_dirs``): folio_lock_anon_vma_read() of mm/rmap.c,
-        used by mm/memory-failure.c, is summarised from its own body."""
-        path = self._definitions().get(name)
-        if path is None:
-            return None
+    def structs_of(self, path: str):
         pf = self.parse(path)
-        if pf is None:
-            return None
-        for f in pf.functions:
-            if f.name == name and not f.is_static:
-                # its inline helpers come with it (clang: of its own translation unit)
-                for g in pf.inline_functions:
-                    self._far_inline.setdefault(g.name, g)
-                return f
-        return None
+        return [(sd.name, sd.fields) for sd in pf.structs] if pf is not None else []
 
-    def _definitions(self) -> dict[str, str]:
+    def index(self) -> DefinitionIndex:
+        """Every name the tree defines (headers' inline functions and macros, the
+        ``summary_dirs``' non-static functions), each file's entries cached by blob."""
+        if self._index is None:
+            files: list[tuple[str, tuple]] = []
+            paths: list[str] = []
+            for d in self.model.engine.index_headers:
+                if self.source.exists(d):
+                    paths.extend(self.source.list_files([d], suffixes=(".h",)))
+            for d in self.model.engine.summary_dirs:
+                paths.extend(self.source.glob(d, ".h"))
+                paths.extend(self.source.glob(d, ".c"))
+            for path in dict.fromkeys(paths):
+                try:
+                    sf = self.source.read(path)
+                except InputError:
+                    continue
+                key = hashlib.sha1(f"{INDEX_VERSION}\0{sf.blob_id}\0{path[-2:]}".encode()
+                                   ).hexdigest()
+                defs = self.cache.get("defs", key)
+                if not isinstance(defs, tuple):
+                    defs = scan(path, sf.text)
+                    self.cache.put("defs", key, defs)
+                files.append((path, defs))
+            self._index = DefinitionIndex.build(files)
+        return self._index
+
+    def definitions(self) -> dict[str, str]:
+        """Name → the C file (of rules/engine.toml's ``summary_dirs``) defining it, not
+        static: the first in path order."""
         if self._defs is None:
-            self._defs = {}
-            dirs = self.model.extra.get("engine", {}).get("summary_dirs", [])
-            for d in dirs:
-                for path in self.source.glob(d, ".c"):
-                    try:
-                        text = self.source.read(path).text
-                    except InputError:
-                        continue
-                    for m in _DEFINITION.finditer(text):
-                        self._defs.setdefault(m.group(1), path)
+            self._defs = self.index().functions_in(DefKind.FUNCTION)
         return self._defs
+
+    def blob(self, path: str) -> str:
+        try:
+            return self.source.read(path).blob_id
+        except InputError:
+            return "-"
+
+    def deps_hold(self, deps: Deps) -> bool:
+        """Whether a cached analysis that read ``deps`` would read the same today."""
+        if deps.lookups:
+            index = self.index()
+            if any(_where(index.get(name)) != where for name, where in deps.lookups):
+                return False
+        return all(self.blob(p) == b for p, b in deps.blobs)
 
     def resolve_include(self, inc: str, from_path: str) -> str | None:
         for cand in (posixpath.join(posixpath.dirname(from_path), inc), "include/" + inc):
@@ -266,165 +288,126 @@ class Project:
                 return cand
         return None
 
-    # ------------------------------------------------------------ analysis
-    def summaries_for(self, pf: ParsedFile) -> Summaries:
-        own = {f.name: f for f in pf.functions}
-        if pf.frontend == "clang":
-            # the translation unit is the truth: its inline helpers, its types; a name it
-            # has no body for is a declaration or a macro there, whatever a header parse says
-            inline = {f.name: f for f in pf.inline_functions}
-            index = FunctionIndex([own.get, inline.get, self._far_inline.get],
-                                  [self._in_other_files])
-            return Summaries(self.model, index, self.types)
+    def headers_of(self, pf: ParsedFile) -> list[str]:
+        """The headers a file's summaries read, nearest first: its own includes, then the
+        configured summary headers."""
         headers = [self.resolve_include(i, pf.path) for i in pf.includes]
-        headers = [h for h in headers if h] + self.engine_headers("summary_headers")
-        seen = set()
-        ordered = [h for h in headers if not (h in seen or seen.add(h))]
-        for h in self.engine_headers("type_headers"):
-            self._load_types(h)
+        seen: set[str] = set()
+        out = []
+        for h in [h for h in headers if h] + self.engine_headers("summary_headers"):
+            if h not in seen:
+                seen.add(h)
+                out.append(h)
+        return out
 
-        def in_headers(name: str) -> C.Function | None:
-            for h in ordered:
-                fn = self.header_functions(h).get(name)
-                if fn is not None:
-                    return fn
-            return None
-
-        index = FunctionIndex([own.get, in_headers], [self._in_other_files])
-        return Summaries(self.model, index, self.types)
-
+    # ------------------------------------------------------------ analysis
     def analyse_file(self, path: str) -> FileAnalysis:
         t0 = time.perf_counter()
         try:
             sf = self.source.read(path)
         except InputError as e:
-            return FileAnalysis(path, "error", str(e))
+            return FileAnalysis(path, FileStatus.ERROR, str(e))
         if sf.binary:
-            return FileAnalysis(path, "error", "binary file (NUL bytes), not C source",
+            return FileAnalysis(path, FileStatus.ERROR, "binary file (NUL bytes), not C source",
                                 source=sf)
         try:
             pf = self._parsed.get(path)  # parsed already for another file's lookups?
             if pf is None:
                 pf = self.parse_source(sf)
                 self._parsed[path] = pf
-            for sd in pf.structs:
-                self.types.add(sd.name, sd.fields)
-            summ = self.summaries_for(pf)
-            fas = analyse_functions(pf, self.model, summ, self.types)
+            ctx = _FileContext(self, pf)
+            results = solve_functions(list(pf.functions), self.model, ctx.summaries, ctx.types)
         except RecursionError:
-            return FileAnalysis(path, "error", "nesting too deep to analyse", source=sf)
-        status = "degraded" if any(fa.function.degraded for fa in fas) else "ok"
-        return FileAnalysis(path, status, None, pf, fas, sf, time.perf_counter() - t0, self)
+            return FileAnalysis(path, FileStatus.ERROR, "nesting too deep to analyse",
+                                source=sf)
+        status = FileStatus.DEGRADED if any(r.function.degraded for r in results) \
+            else FileStatus.OK
+        comments = {(tc.path, tc.marker): self.tree_comment(tc.path, tc.marker)
+                    for tc in self.model.tree_comments()}
+        return FileAnalysis(path, status, None, pf, results, sf, time.perf_counter() - t0,
+                            self.model, comments, ctx.deps(), ctx.summaries)
 
 
-def analyse_functions(pf: ParsedFile, model: LockModel, summ: Summaries,
-                      types: TypeInfo) -> list[FunctionAnalysis]:
-    """Solve every function; static functions called in the file get their callers' states."""
-    fns = list(pf.functions)
-    cfgs = {id(f): build_cfg(f) for f in fns}
-    statics = {f.name: f for f in fns if f.is_static}
-    callers: dict[str, list[tuple[C.Function, C.Call]]] = {n: [] for n in statics}
-    for f in fns:
-        for call in cfgs[id(f)].calls():
-            if call.name in callers and call.name != f.name:
-                callers[call.name].append((f, call))
-    results: dict[str, FunctionAnalysis] = {}
+def _where(d) -> str | None:
+    return f"{d.path}:{d.kind}" if d is not None else None
 
-    def solve(f: C.Function, entry: State | None, from_callers: bool) -> FunctionAnalysis:
-        an = Analysis(f, cfgs[id(f)], model, summ, types)
-        return FunctionAnalysis(f, an.cfg, an.solve(entry), from_callers)
 
-    # first: every function with an unknown (or contract) entry
-    for f in fns:
-        results[f.name] = solve(f, None, False)
-    # then: static helpers from their callers' states, a few rounds for chains of helpers
-    # id(result) → (result, call → states). The result is kept with its id: a result
-    # replaced in a later round is freed, and a new one may be given the same id
-    call_states: dict[int, tuple[LockResult, dict[C.Call, list[State]]]] = {}
+class _FileContext:
+    """What one file's analysis may read: its types and its function index, recording the
+    other files it reads through the definitions index."""
 
-    def states_at_calls(fa: FunctionAnalysis) -> dict[C.Call, list[State]]:
-        key = id(fa.result)
-        hit = call_states.get(key)
-        if hit is None or hit[0] is not fa.result:
-            found: dict[C.Call, list[State]] = {}
-            for ev in fa.result.replay():
-                if ev.kind == "call" and ev.call is not None and ev.call.name in callers:
-                    found.setdefault(ev.call, []).append(ev.state)
-            hit = call_states[key] = (fa.result, found)
-        return hit[1]
-
-    for _ in range(ENTRY_ROUNDS):
-        changed = False
-        for name, sites in callers.items():
-            if not sites:
-                continue
-            f = statics[name]
-            entry = _entry_from_callers(f, sites, results, summ, states_at_calls)
-            if entry is None:
-                continue
-            cur = results[name]
-            if cur.entry_from_callers and cur.result.ins[cur.cfg.entry] == entry:
-                continue
-            results[name] = solve(f, entry, True)
-            changed = True
-        if not changed:
-            break
-    out = []
-    for f in fns:
-        fa = results.get(f.name)
-        if fa is not None and fa.function is f:
-            out.append(fa)
+    def __init__(self, project: Project, pf: ParsedFile):
+        self.project = project
+        self.pf = pf
+        self.lookups: dict[str, str | None] = {}  # index lookups: name → where
+        self.read_from: set[str] = set()  # files whose bodies it read
+        self.far_inline: dict[str, C.Function] = {}
+        own = {f.name: f for f in pf.functions}
+        model = project.model
+        if pf.frontend == "clang":
+            # the translation unit is the truth: its inline helpers, its types; a name it
+            # has no body for is a declaration or a macro there, whatever a header parse says
+            inline = {f.name: f for f in pf.inline_functions}
+            self.index = FunctionIndex([own.get, inline.get, self.far_inline.get],
+                                       [self._in_other_files])
+            self.types = TypeInfo.build(model.structs.items(),
+                                        [(sd.name, sd.fields) for sd in pf.structs])
         else:
-            out.append(solve(f, None, False))
-    return out
+            headers = project.headers_of(pf)
+            type_layers = [project.structs_of(h) for h in project.engine_headers("type_headers")]
+            type_layers += [project.structs_of(h) for h in headers]
+            self.types = TypeInfo.build(model.structs.items(), *type_layers,
+                                        [(sd.name, sd.fields) for sd in pf.structs])
 
+            def in_headers(name: str) -> C.Function | None:
+                for h in headers:
+                    fn = project.header_functions(h).get(name)
+                    if fn is not None:
+                        return fn
+                return None
 
-def _entry_from_callers(f: C.Function, sites, results, summ, states_at_calls) -> State | None:
-    own = Analysis(f, results[f.name].cfg, results[f.name].analysis.model, summ,
-                   results[f.name].analysis.types).entry_state()
-    entry: State | None = None
-    for caller, call in sites:
-        fa = results.get(caller.name)
-        if fa is None:
-            continue
-        for st in states_at_calls(fa).get(call, ()):
-            entry = join(entry, _map_state(st, fa.analysis, call, f))
-    if entry is None:
+            self.index = FunctionIndex([own.get, in_headers], [self._in_other_files])
+        declared = set(pf.prototypes)
+        if pf.frontend != "clang":
+            for h in project.headers_of(pf):
+                hp = project.parse(h)
+                if hp is not None:
+                    declared |= hp.prototypes
+        def is_function(name: str) -> bool:
+            if name in declared:
+                return True
+            d = self.lookup(name)
+            return d is not None and d.kind != DefKind.MACRO
+
+        self.summaries = Summaries(model, self.index, self.types, is_function,
+                                   lambda name: self.lookup(name) is not None)
+
+    def lookup(self, name: str):
+        """A name in the tree's definitions index, recorded for the cache (``Deps``)."""
+        d = self.project.index().get(name)
+        self.lookups[name] = _where(d)
+        return d
+
+    def _in_other_files(self, name: str) -> C.Function | None:
+        """A non-static function defined in another C file of the tree (folders in
+        rules/engine.toml's ``summary_dirs``): folio_lock_anon_vma_read() of mm/rmap.c,
+        used by mm/memory-failure.c, is summarised from its own body."""
+        d = self.lookup(name)
+        path = d.path if d is not None and d.kind == DefKind.FUNCTION else None
+        if path is None or path == self.pf.path:
+            return None
+        self.read_from.add(path)
+        pf = self.project.parse(path)
+        if pf is None:
+            return None
+        for f in pf.functions:
+            if f.name == name and not f.is_static:
+                # its inline helpers come with it (clang: of its own translation unit)
+                for g in pf.inline_functions:
+                    self.far_inline.setdefault(g.name, g)
+                return f
         return None
-    for k, fact in own.locks.items():  # the callee's own contract wins
-        entry = entry.with_lock(k, fact)
-    return entry
 
-
-def _map_state(st: State, an: Analysis, call: C.Call, callee: C.Function) -> State:
-    """Express the caller's state at a call site in the callee's parameter names."""
-    prefixes: list[tuple[str, str]] = []
-    for p, a in zip(callee.params, call.args):
-        k = an.key(a, st)
-        if k is not None:
-            prefixes.append((k, p.name))
-        addr = a
-        if isinstance(addr, C.Unary) and addr.op == "&" and isinstance(addr.operand, C.Name):
-            pass
-    caller_locals = set(an.vartypes)
-
-    def map_key(k: str) -> str | None:
-        best = None
-        for pre, name in prefixes:
-            if _has_prefix(k, pre) and (best is None or len(pre) > len(best[0])):
-                best = (pre, name)
-        if best is not None:
-            return best[1] + k[len(best[0]):]
-        root = re.match(r"[A-Za-z_]\w*", k)
-        if root and root.group(0) not in caller_locals and "@" not in k:
-            return k  # a global lock keeps its name
-        return None
-
-    locks: dict[str, Fact] = {}
-    for k, fact in st.locks.items():
-        mk = map_key(k)
-        if mk is not None and not st.null_rooted(k):
-            locks[mk] = fact
-    null = frozenset(m for m in (map_key(k) for k in st.null) if m)
-    nonnull = frozenset(m for m in (map_key(k) for k in st.nonnull) if m)
-    return State(locks, null, nonnull)
+    def deps(self) -> Deps:
+        return Deps(tuple(sorted(self.lookups.items(), key=lambda kv: kv[0])),
+                    tuple((p, self.project.blob(p)) for p in sorted(self.read_from)))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .. import checks
 from .cache import Cache
-from .project import Project
+from .project import Deps, FileStatus, Project
 from ..errors import InputError
 from ..findings.finding import Finding, fingerprint_all
 from ..model.lockmodel import LockModel, load
@@ -29,14 +29,14 @@ from ..source.reader import Source, open_source
 if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig
 
-RESULT_VERSION = "2"
+RESULT_VERSION = "3"
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
 @dataclass(frozen=True)
 class FileReport:
     path: str
-    status: str  # ok | degraded | error
+    status: FileStatus
     functions: int = 0
     degraded_functions: int = 0
     error: str | None = None
@@ -48,6 +48,14 @@ class FileReport:
     def to_json(self) -> dict:
         return {"path": self.path, "status": self.status, "functions": self.functions,
                 "degraded_functions": self.degraded_functions, "error": self.error}
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    """A file's report with what its analysis read from other files of the tree."""
+
+    deps: Deps
+    report: FileReport
 
 
 @dataclass(frozen=True)
@@ -96,9 +104,9 @@ class CheckRun:
             by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
         return {
             "files": len(self.reports),
-            "files_ok": sum(r.status == "ok" for r in self.reports),
-            "files_degraded": sum(r.status == "degraded" for r in self.reports),
-            "files_error": sum(r.status == "error" for r in self.reports),
+            "files_ok": sum(r.status == FileStatus.OK for r in self.reports),
+            "files_degraded": sum(r.status == FileStatus.DEGRADED for r in self.reports),
+            "files_error": sum(r.status == FileStatus.ERROR for r in self.reports),
             "functions": fns,
             "degraded_functions": deg,
             "degraded_share": round(deg / fns, 4) if fns else 0.0,
@@ -132,6 +140,9 @@ class Checker:
         return self._header_ids[path]
 
     def result_key(self, path: str, blob_id: str, text: str) -> str:
+        """Everything a file's result depends on that is known before analysing it; what
+        it reads from other files of the tree is recorded with the result (``Deps``) and
+        checked on every hit."""
         h = hashlib.sha1()
         h.update(f"{RESULT_VERSION}\0{blob_id}\0{path}\0{self.model.digest}\0".encode())
         h.update(self.project.salt.encode())
@@ -152,28 +163,30 @@ class Checker:
         try:
             sf = self.source.read(path)
         except InputError as e:
-            return FileReport(path, "error", error=str(e))
+            return FileReport(path, FileStatus.ERROR, error=str(e))
         try:
             key = self.result_key(path, sf.blob_id, sf.text)
         except Exception as e:  # noqa: BLE001 - one file's trouble must not stop the run
-            return FileReport(path, "error", error=_one_line(e))
+            return FileReport(path, FileStatus.ERROR, error=_one_line(e))
         hit = self.cache.get("result", key)
-        if isinstance(hit, FileReport):
-            return replace(hit, seconds=time.perf_counter() - t0, cached=True)
+        if isinstance(hit, CachedResult) and self.project.deps_hold(hit.deps):
+            return replace(hit.report, seconds=time.perf_counter() - t0, cached=True)
+        deps = Deps()
         try:
             fa = self.project.analyse_file(path)
+            deps = fa.deps
             found = checks.run_checks(fa, self.model, self.only_rules) \
-                if fa.status != "error" else []
+                if fa.status != FileStatus.ERROR else []
             report = FileReport(path, fa.status, len(fa.functions), fa.degraded_functions,
                                 fa.error, tuple(fingerprint_all(found)),
                                 time.perf_counter() - t0, spans=tuple(
                                     (f.function.name, f.function.span.line,
                                      f.function.span.end_line) for f in fa.functions))
         except RecursionError:
-            report = FileReport(path, "error", error="nesting too deep to analyse")
+            report = FileReport(path, FileStatus.ERROR, error="nesting too deep to analyse")
         except Exception as e:  # noqa: BLE001
-            report = FileReport(path, "error", error=_one_line(e))
-        self.cache.put("result", key, report)
+            report = FileReport(path, FileStatus.ERROR, error=_one_line(e))
+        self.cache.put("result", key, CachedResult(deps, report))
         return report
 
 

@@ -6,12 +6,24 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
-SEVERITIES = ("note", "warning", "error")
+
+class Severity(StrEnum):
+    NOTE = "note"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return SEVERITIES.index(self)
+
+
+SEVERITIES = (Severity.NOTE, Severity.WARNING, Severity.ERROR)
 
 
 def severity_rank(s: str) -> int:
-    return SEVERITIES.index(s)
+    return SEVERITIES.index(Severity(s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +35,12 @@ class Related:
 
 @dataclass(frozen=True)
 class Finding:
+    """One finding: a rule, its per-rule *kind* (``modify-unlocked[no-lock-known]``) and the
+    arguments of that kind's message format; ``message`` is the format rendered. Tests and
+    fixtures compare the rule and kind, never the text."""
+
     rule: str
-    severity: str  # error | warning | note
+    severity: Severity
     path: str
     function: str
     line: int
@@ -36,6 +52,13 @@ class Finding:
     justification: str | None = None
     context: str | None = None  # a plain comment in the region that explains it
     key: tuple[str, ...] = field(default=(), compare=False)  # what the fingerprint hashes
+    kind: str = ""  # the rule's kind of finding (a key of its MESSAGES)
+    args: tuple[tuple[str, str], ...] = ()  # the kind's message arguments
+
+    @property
+    def qualified_rule(self) -> str:
+        """``rule[kind]``, as fixtures annotate it."""
+        return f"{self.rule}[{self.kind}]" if self.kind else self.rule
 
     def to_json(self) -> dict:
         return {
@@ -51,15 +74,18 @@ class Finding:
                         for r in self.related],
             "fingerprint": self.fingerprint,
             "justification": self.justification,
+            "kind": self.kind,
+            "args": dict(self.args),
         }
 
     @classmethod
     def from_json(cls, d: dict) -> "Finding":
-        return cls(d["rule"], d["severity"], d["path"], d["function"], d["line"],
+        return cls(d["rule"], Severity(d["severity"]), d["path"], d["function"], d["line"],
                    d["end_line"], d["message"], tuple(d.get("locks", ())),
                    tuple(Related(r["path"], r["line"], r["message"])
                          for r in d.get("related", ())),
-                   d.get("fingerprint", ""), d.get("justification"))
+                   d.get("fingerprint", ""), d.get("justification"),
+                   kind=d.get("kind", ""), args=tuple(sorted(d.get("args", {}).items())))
 
 
 def fingerprint_all(findings: list[Finding]) -> list[Finding]:

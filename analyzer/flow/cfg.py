@@ -13,7 +13,7 @@ they carry, so the dataflow can refine the state per edge (trylock success, NULL
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 from ..syntax import tree as C
 
@@ -30,6 +30,25 @@ class EdgeKind(Enum):
     SWITCH = "switch"
 
 
+class OpKind(StrEnum):
+    EVAL = "eval"  # an expression statement
+    DECL = "decl"  # type name = expr
+    RETURN = "return"
+    ADVANCE = "advance"  # an iterator loop moves its cursor
+    GUARD_ACQUIRE = "guard_acquire"  # scope guards
+    GUARD_RELEASE = "guard_release"
+    UNPARSED = "unparsed"  # a statement the frontend could not read
+    COND = "cond"  # a block's condition (op_states only: never in a block's ops)
+
+
+class LoopKind(StrEnum):
+    FOR = "for"
+    WHILE = "while"
+    DO = "do"
+    ITER = "iter"  # an iterator macro
+    GOTO = "goto"  # a backward goto (retry: … goto retry;)
+
+
 @dataclass(frozen=True, slots=True)
 class Op:
     """One operation in a block.
@@ -38,7 +57,7 @@ class Op:
     ``advance`` (an iterator loop moves its cursor), ``guard_acquire`` / ``guard_release``
     (scope guards), ``unparsed``."""
 
-    kind: str
+    kind: OpKind
     span: C.Span
     expr: C.Expr | None = None
     name: str | None = None
@@ -67,7 +86,7 @@ class Block:
 @dataclass(frozen=True, slots=True)
 class Loop:
     id: int
-    kind: str  # for | while | do | iter
+    kind: LoopKind
     span: C.Span
     header: int
     body: frozenset[int]  # includes the header
@@ -237,7 +256,7 @@ class _Builder:
         elif isinstance(s, C.ScopedGuard):
             self._collect_label_scopes(s.body, chain + (s.span.start_byte,))
         else:
-            for child in _children(s):
+            for child in C.children(s):
                 self._collect_label_scopes(child, chain)
 
     def release_ops(self, from_depth: int) -> list[Op]:
@@ -249,7 +268,7 @@ class _Builder:
 
     def leave(self, from_depth: int, span: C.Span) -> None:
         for op in self.release_ops(from_depth):
-            self.emit(Op("guard_release", span, lock_class=op.lock_class, args=op.args))
+            self.emit(Op(OpKind.GUARD_RELEASE, span, lock_class=op.lock_class, args=op.args))
 
     def stmt(self, s: C.Stmt | None) -> None:
         if s is None:
@@ -265,15 +284,15 @@ class _Builder:
                 self.scopes.pop()
             case C.ExprStmt():
                 if s.expr is not None:
-                    self.emit(Op("eval", s.span, expr=s.expr))
+                    self.emit(Op(OpKind.EVAL, s.span, expr=s.expr))
                 else:
                     self.here()
             case C.Decl():
-                self.emit(Op("decl", s.span, expr=s.init, name=s.name, type=s.type))
+                self.emit(Op(OpKind.DECL, s.span, expr=s.init, name=s.name, type=s.type))
             case C.Unparsed():
-                self.emit(Op("unparsed", s.span, name=s.text))
+                self.emit(Op(OpKind.UNPARSED, s.span, name=s.text))
             case C.Return():
-                self.emit(Op("return", s.span, expr=s.value))
+                self.emit(Op(OpKind.RETURN, s.span, expr=s.value))
                 self.leave(0, s.span)
                 self.goto_block(EdgeKind.RETURN, self.exit)
             case C.Goto():
@@ -320,14 +339,14 @@ class _Builder:
                     self.goto_block(EdgeKind.FALL, after)
                 self.cur = after
             case C.While():
-                self.loop("while", s.span, s.cond, s.body, None, None)
+                self.loop(LoopKind.WHILE, s.span, s.cond, s.body, None, None)
             case C.For():
                 for x in s.init:
                     self.stmt(x)
-                self.loop("for", s.span, s.cond if s.cond is not None else C.Literal("1"),
+                self.loop(LoopKind.FOR, s.span, s.cond if s.cond is not None else C.Literal("1"),
                           s.body, s.step, None)
             case C.IterLoop():
-                self.loop("iter", s.span, C.Opaque(f"{s.macro}(…)"), s.body, None, s)
+                self.loop(LoopKind.ITER, s.span, C.Opaque(f"{s.macro}(…)"), s.body, None, s)
             case C.DoWhile():
                 self.do_loop(s)
             case C.Switch():
@@ -337,7 +356,7 @@ class _Builder:
                 for x in s.body:
                     self.stmt(x)
             case C.ScopedGuard():
-                acq = Op("guard_acquire", s.span, lock_class=s.lock_class, args=s.args)
+                acq = Op(OpKind.GUARD_ACQUIRE, s.span, lock_class=s.lock_class, args=s.args)
                 self.emit(acq)
                 self.scopes.append(_Scope(s.span.start_byte, [acq]))
                 depth = len(self.scopes) - 1
@@ -353,7 +372,7 @@ class _Builder:
                 self.goto_block(EdgeKind.FALL, after)
                 self.cur = after
             case C.Guard():
-                acq = Op("guard_acquire", s.span, lock_class=s.lock_class, args=s.args)
+                acq = Op(OpKind.GUARD_ACQUIRE, s.span, lock_class=s.lock_class, args=s.args)
                 self.emit(acq)
                 if self.scopes:
                     self.scopes[-1].releases.append(acq)
@@ -366,7 +385,7 @@ class _Builder:
         self.start(header)
         lid = self._open_loop()
         if it is not None:
-            self.emit(Op("advance", span, expr=it.cursor, args=it.args, loop=lid,
+            self.emit(Op(OpKind.ADVANCE, span, expr=it.cursor, args=it.args, loop=lid,
                          name=it.macro))
         body_b, after = self.new(), self.new()
         self.branch(cond, span, body_b, after)
@@ -383,7 +402,7 @@ class _Builder:
         if step_b is not None:
             self.goto_block(EdgeKind.FALL, step_b)
             self.cur = step_b
-            self.emit(Op("eval", span, expr=step))
+            self.emit(Op(OpKind.EVAL, span, expr=step))
         self.goto_block(EdgeKind.BACK, header)
         self._record_loop(lid, kind, span, header, first_block, after, it)
         self.cur = after
@@ -407,7 +426,7 @@ class _Builder:
         b.succs[-1] = Edge(EdgeKind.BACK, body_b, C.Name("1"))
         self.edge(cond_b, EdgeKind.FALSE, after)
         self.cur = None
-        self._record_loop(lid, "do", s.span, body_b, first_block, after, None)
+        self._record_loop(lid, LoopKind.DO, s.span, body_b, first_block, after, None)
         self.cur = after
 
     def _open_loop(self) -> int:
@@ -464,22 +483,3 @@ class _Builder:
         if not has_default:
             self.edge(head, EdgeKind.SWITCH, after, None)
         self.cur = after
-
-
-def _children(s: C.Stmt):
-    match s:
-        case C.If():
-            return (s.then, s.other)
-        case C.While() | C.IterLoop() | C.Switch() | C.ScopedGuard():
-            return (s.body,)
-        case C.DoWhile():
-            return (s.body,)
-        case C.For():
-            return s.init + (s.body,)
-        case C.Case():
-            return s.body
-        case C.Label():
-            return (s.body,)
-        case C.Compound():
-            return s.body
-    return ()

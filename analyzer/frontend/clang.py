@@ -33,9 +33,8 @@ from pathlib import Path
 
 from ..syntax import tree as C
 from ..errors import InputError
-from .rewrite import IteratorTable, load_data
+from .rewrite import FrontendData, IteratorTable, load_data
 from .treesitter import INLINE_WORDS, ParsedFile, StructDef, _as_guard, iter_loop, parse_expression, scoped_guard
-from ..locks.summaries import _called_names
 
 MAX_INLINE_FUNCTIONS = 600  # header inline bodies converted per file (closure of calls)
 MAX_INLINE_DEPTH = 6
@@ -211,9 +210,11 @@ class _Macro:
 
 
 class ClangFrontend:
-    def __init__(self, config: BuildConfig, iterators: IteratorTable | None = None):
+    def __init__(self, config: BuildConfig, iterators: IteratorTable | None = None,
+                 data: FrontendData | None = None):
         self.config = config
         self.iterators = iterators
+        self.data = data or load_data()
         self._index = None
 
     def parse_file(self, path: str, text: str) -> ParsedFile:
@@ -246,7 +247,7 @@ class _TUConverter:
         self.main_defs: list = []
         self.structs: list[StructDef] = []
         self.error_lines: list[int] = []  # lines of the main file with a clang error
-        self.guard_names = set(load_data().guards)
+        self.guard_names = set(fe.data.guards)
         self.cur_file = abspath
         self._starts: dict[str, list[int]] = {}  # per file: sorted invocation starts
 
@@ -258,6 +259,7 @@ class _TUConverter:
                     and d.location.file.name == self.main:
                 self.error_lines.append(d.location.line)
         includes: list[str] = []
+        prototypes: set[str] = set()
         for c in self.tu.cursor.get_children():
             k = c.kind
             if k == K.MACRO_INSTANTIATION:
@@ -270,6 +272,7 @@ class _TUConverter:
                 self.macros.setdefault(f.name, {})[s] = _Macro(c.spelling, s, e, fl)
             elif k == K.FUNCTION_DECL:
                 if not c.is_definition():
+                    prototypes.add(c.spelling)
                     continue
                 f = c.location.file
                 if f is None:
@@ -290,7 +293,8 @@ class _TUConverter:
                 functions.append(fn)
         inline = self._inline_closure(functions)
         return ParsedFile(self.path, tuple(functions), tuple(self.structs), (), tuple(includes),
-                          len(self.error_lines), inline_functions=tuple(inline), frontend="clang")
+                          len(self.error_lines), inline_functions=tuple(inline), frontend="clang",
+                          prototypes=frozenset(prototypes))
 
     def _struct(self, c) -> None:
         K = self.K
@@ -325,7 +329,7 @@ class _TUConverter:
             nxt = []
             names: list[str] = []
             for f in frontier:
-                for n in _called_names(f.body):
+                for n in C.called_names(f.body):
                     if n not in seen and n in self.header_defs:
                         seen.add(n)
                         names.append(n)
@@ -423,7 +427,7 @@ class _TUConverter:
 
     def _contracts(self, s: int, e: int) -> tuple[C.Annotation, ...]:
         """Sparse contracts in the function's head (rules/frontend.toml [contracts])."""
-        kinds = load_data().contracts
+        kinds = self.fe.data.contracts
         out = []
         for m in self.macros_from(s, e):
             if m.name in kinds:
@@ -530,7 +534,7 @@ class _TUConverter:
                 args = call.args if isinstance(call, C.Call) else ()
                 cbody = self.stmt_or_empty(body, sp)
                 if m.name in self.guard_names:
-                    return scoped_guard(sp, m.name, args, cbody)
+                    return scoped_guard(sp, m.name, args, cbody, self.fe.data)
                 return iter_loop(sp, m.name, args, self.fe.iterators, cbody)
         if e <= m.end + 1:
             return C.ExprStmt(sp, self.macro_call(m))

@@ -34,11 +34,12 @@ also learns the iterators and attribute aliases that the rewritten file defines 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Literal, Mapping
+
+from ..datafile import Table, read_toml
 
 __all__ = [
     "Contract",
@@ -48,6 +49,7 @@ __all__ = [
     "Rewritten",
     "learn_from_tree",
     "learn_iterators",
+    "data_from_toml",
     "load_data",
     "local_attribute_words",
     "local_iterators",
@@ -146,44 +148,67 @@ class FrontendData:
     function_macros: Mapping[str, str] = field(default_factory=dict)
 
 
-def _rules_text(name: str) -> str:
+def _rules_dir() -> Path:
     try:
         from importlib.resources import files
 
-        return files("analyzer.rules").joinpath(name).read_text(encoding="utf-8")
+        return Path(str(files("analyzer.rules")))
     except ModuleNotFoundError:
         # Running from a source checkout that is not installed: rules/ is next to analyzer/.
-        return (Path(__file__).resolve().parents[2] / "rules" / name).read_text(encoding="utf-8")
+        return Path(__file__).resolve().parents[2] / "rules"
 
 
-def _data_from_toml(doc: Mapping) -> FrontendData:
-    attrs = doc.get("attributes", {})
+def data_from_toml(doc: Mapping, file: str = "frontend.toml") -> FrontendData:
+    """Typed, validated ``frontend.toml``: an unknown or missing key is an InputError."""
+    top = Table(file, "", doc)
+    attrs = top.table("attributes", {})
+    words, calls = attrs.strs("words", ()), attrs.strs("calls", ())
+    attrs.done()
     iters = []
-    for entry in doc.get("iterators", []):
-        iters.append(
-            IteratorMacro(entry["name"], entry.get("cursor"), entry.get("object"), "fallback")
-        )
-    guards = {name: spec.get("statement_arg") for name, spec in doc.get("guards", {}).items()}
-    renames = dict(doc.get("renames", {}))
+    for entry in top.tables("iterators"):
+        iters.append(IteratorMacro(entry.str("name"), entry.int("cursor", None),
+                                   entry.int("object", None), "fallback"))
+        entry.done()
+    guards: dict[str, int | None] = {}
+    for name, spec in top.mapping("guards").items():
+        g = Table(file, f"[guards] {name}", spec)
+        guards[name] = g.int("statement_arg", None)
+        g.done()
+    renames = top.mapping("renames")
     for old, new in renames.items():
-        if len(new) > len(old) or not new.isascii():
-            raise ValueError(f"frontend.toml [renames]: {new!r} must be ASCII, <= len({old!r})")
+        if not isinstance(new, str) or len(new) > len(old) or not new.isascii():
+            top.fail(f"{new!r} must be ASCII text no longer than {old!r}", f"renames.{old}")
+    contracts = top.mapping("contracts")
+    for name, kind in contracts.items():
+        if not isinstance(kind, str):
+            top.fail(f"expected a string, got {kind!r}", f"contracts.{name}")
+    decl = top.table("declarators", {})
+    initialized = decl.strs("initialized", ())
+    decl.done()
+    function_macros = {}
+    for name, spec in top.mapping("function_macros").items():
+        fm = Table(file, f"[function_macros] {name}", spec)
+        function_macros[name] = fm.str("symbol")
+        fm.done()
+    top.done()
     return FrontendData(
-        words=frozenset(attrs.get("words", ())),
-        calls=frozenset(attrs.get("calls", ())),
-        contracts=dict(doc.get("contracts", {})),
+        words=frozenset(words),
+        calls=frozenset(calls),
+        contracts=dict(contracts),
         guards=guards,
         fallback=IteratorTable.of(iters),
-        renames=renames,
-        initialized_declarators=frozenset(doc.get("declarators", {}).get("initialized", ())),
-        function_macros={k: v["symbol"] for k, v in doc.get("function_macros", {}).items()},
+        renames=dict(renames),
+        initialized_declarators=frozenset(initialized),
+        function_macros=function_macros,
     )
 
 
-@lru_cache(maxsize=1)
-def load_data() -> FrontendData:
-    """Load ``rules/frontend.toml`` (cached)."""
-    return _data_from_toml(tomllib.loads(_rules_text("frontend.toml")))
+@lru_cache(maxsize=8)
+def load_data(rules_dir: Path | None = None) -> FrontendData:
+    """Load ``frontend.toml`` of ``rules_dir`` (default: the built-in rules), cached."""
+    path = (rules_dir or _rules_dir()) / "frontend.toml"
+    doc, _ = read_toml(path)
+    return data_from_toml(doc, str(path))
 
 
 # --------------------------------------------------------------------------- lexical helpers
@@ -498,6 +523,7 @@ def learn_iterators(
     fallback: IteratorTable | None = None,
     *,
     known: IteratorTable | None = None,
+    data: FrontendData | None = None,
 ) -> IteratorTable:
     """Learn iterator macros from C/header ``texts`` and a ``.clang-format`` text.
 
@@ -517,9 +543,10 @@ def learn_iterators(
 
     Guard macros (``scoped_guard`` ...) are never iterators even though they expand to ``for``.
     """
+    data = data or load_data()
     if fallback is None:
-        fallback = load_data().fallback
-    guards = set(load_data().guards)
+        fallback = data.fallback
+    guards = set(data.guards)
     loops: dict[str, list[_Define]] = {}
     calls: list[_Define] = []
     for text in texts:

@@ -16,7 +16,7 @@ import tree_sitter as ts
 import tree_sitter_c as tsc
 
 from ..syntax import tree as C
-from .rewrite import IteratorTable, Rewritten, load_data, rewrite
+from .rewrite import FrontendData, IteratorTable, Rewritten, load_data, rewrite
 
 
 @lru_cache(maxsize=1)
@@ -41,18 +41,21 @@ class ParsedFile:
     # the clang frontend: header (static inline) functions the file's functions reach
     inline_functions: tuple[C.Function, ...] = ()
     frontend: str = "tree-sitter"
+    prototypes: frozenset[str] = frozenset()  # functions declared at file scope
 
     @property
     def degraded_functions(self) -> int:
         return sum(f.degraded for f in self.functions)
 
 
-def parse_file(path: str, text: str, iterators: IteratorTable) -> ParsedFile:
-    rw = rewrite(text, iterators)
-    data = rw.text.encode("utf-8", "surrogateescape")
-    tree = _parser().parse(data)
-    conv = _Converter(path, data, rw, iterators,
-                      original=text.encode("utf-8", "surrogateescape"))
+def parse_file(path: str, text: str, iterators: IteratorTable,
+               data: FrontendData | None = None) -> ParsedFile:
+    """Parse one file; ``data`` is the frontend data of the rules in use (default: built in)."""
+    data = data or load_data()
+    rw = rewrite(text, iterators, data)
+    tree = _parser().parse(rw.text.encode("utf-8", "surrogateescape"))
+    conv = _Converter(path, rw.text.encode("utf-8", "surrogateescape"), rw, iterators,
+                      original=text.encode("utf-8", "surrogateescape"), frontend=data)
     return conv.file(tree.root_node)
 
 
@@ -78,8 +81,9 @@ _DECLARATOR_WRAPPERS = {
 
 class _Converter:
     def __init__(self, path: str, data: bytes, rw: Rewritten | None, iterators,
-                 original: bytes | None = None):
+                 original: bytes | None = None, frontend: FrontendData | None = None):
         self.path = path
+        self.frontend = frontend or load_data()
         self.data = data
         self.original = data if original is None else original  # before the rewrite
         self.rw = rw
@@ -107,9 +111,10 @@ class _Converter:
         structs: list[StructDef] = []
         comments: list[tuple[int, str]] = []
         includes: list[str] = []
+        self.prototypes: set[str] = set()
         self._top(root, functions, structs, comments, includes)
         return ParsedFile(self.path, tuple(functions), tuple(structs), tuple(comments),
-                          tuple(includes), self.errors)
+                          tuple(includes), self.errors, prototypes=frozenset(self.prototypes))
 
     def _top(self, node, functions, structs, comments, includes):
         prev = None
@@ -149,6 +154,12 @@ class _Converter:
                 self._functions_in_error(ch, functions)
             elif t in ("declaration", "type_definition", "struct_specifier"):
                 self._structs_in(ch, structs)
+                if t == "declaration":
+                    for d in ch.children_by_field_name("declarator"):
+                        if _find_function_declarator(d) is not None:
+                            name, _ = _declarator_name(d)
+                            if name:
+                                self.prototypes.add(name)
 
     def _macro_function(self, head: ts.Node, body: ts.Node) -> C.Function | None:
         """``SYSCALL_DEFINE2(munmap, unsigned long, addr, size_t, len) { body }``: the
@@ -158,7 +169,7 @@ class _Converter:
         call = self.expr(head.named_children[0])
         if not isinstance(call, C.Call) or call.name is None or not call.args:
             return None
-        symbol = load_data().function_macros.get(call.name.rstrip("0123456789"))
+        symbol = self.frontend.function_macros.get(call.name.rstrip("0123456789"))
         if symbol is None or not isinstance(call.args[0], C.Name):
             return None
         args_n = head.named_children[0].child_by_field_name("arguments")
@@ -351,7 +362,7 @@ class _Converter:
                 other = self.stmt_or_empty(inner, sp)
             site = self._site(n, "guard")
             if site is not None:
-                return scoped_guard(sp, site, _comma_items(cond), then)
+                return scoped_guard(sp, site, _comma_items(cond), then, self.frontend)
             return C.If(sp, cond, then, other)
         if t == "while_statement":
             cond = self.expr(n.child_by_field_name("condition"))
@@ -555,10 +566,11 @@ class _Converter:
 INLINE_WORDS = frozenset({"inline", "__always_inline", "__inline__"})
 
 
-def scoped_guard(sp: C.Span, macro: str, args, body: C.Stmt) -> C.ScopedGuard:
+def scoped_guard(sp: C.Span, macro: str, args, body: C.Stmt,
+                 data: FrontendData | None = None) -> C.ScopedGuard:
     """``scoped_guard(class, lock…) body`` from the macro's arguments (both frontends)."""
     args = list(args)
-    stmt_arg = load_data().guards.get(macro)
+    stmt_arg = (data or load_data()).guards.get(macro)
     if stmt_arg is not None and stmt_arg < len(args):
         # scoped_cond_guard's failure action (blanked to `0`) is no lock argument
         args = args[:stmt_arg] + args[stmt_arg + 1:]

@@ -1,9 +1,13 @@
-"""Function summaries: what a call does to locks, derived from the callee's own body.
+"""Function summaries derived from the callee's own body (see :mod:`analyzer.locks.summary`
+for the values).
 
-A summary is a set of *cases*, one per path through the callee (``lock_anon_vma_root`` has
-three: switch roots, first lock, same root). Each case lists the net lock effects in terms of
-the parameters and the returned object, the returned value's NULL-ness, and the conditions on
-the arguments under which the path runs. Callers skip the cases their own facts exclude.
+A helper is summarised path by path: its paths are enumerated (loops followed once round, a
+block at most ``MAX_VISITS`` times on a path) with the same transfer function as the dataflow,
+its variables tracked symbolically over its entry values, and each path's net lock effects,
+returned value, NULL conditions, equalities and forgotten objects become one case. A value
+decided by a trylock (``return down_write_trylock(…)``, ``ret = trylock() != 0``) forks the
+path on its outcome. A helper with more than ``MAX_PATHS`` paths is summarised from its joined
+exit state instead, and its summary says so (``Inexact.JOINED``).
 
 Bodies come from the file being analysed (its static helpers), the tree's headers (static
 inline wrappers such as ``anon_vma_lock_write``) and other files of the tree; ``rules/``
@@ -12,15 +16,23 @@ wrappers are the fallback when the tree has no body.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from ..syntax import tree as C
-from ..flow.cfg import Cfg, EdgeKind, build_cfg
+from ..flow.cfg import Cfg, OpKind, build_cfg
 from ..frontend.treesitter import parse_expression
+from ..model.enums import Action, LockKind, Mode
 from ..model.lockmodel import LockModel, Wrapper
-from .dataflow import RET, Analysis, Effect, Event, State, Summary, SumCase, TypeInfo, _has_prefix, _strip
+from ..syntax import tree as C
+from ..syntax.exprs import replace_prefix, root_name, strip
+from .dataflow import make_transfer, solve_function
+from .events import Event, EventKind, Inexact
+from .lockid import ObjPath, path_of
+from .naming import SymbolicNaming
+from .state import State
+from .summary import RET, Effect, Summary, SumCase
+from .transfer import Transfer
+from .types import TypeInfo
 
 MAX_PATHS = 48
 MAX_STEPS = 2000  # path enumeration gives up (and joins instead) past this many block visits
@@ -52,10 +64,18 @@ class FunctionIndex:
 
 
 class Summaries:
-    def __init__(self, model: LockModel, index: FunctionIndex, types: TypeInfo):
+    """The summary provider of one analysed file (memoised; never shared between files)."""
+
+    def __init__(self, model: LockModel, index: FunctionIndex, types: TypeInfo,
+                 declared: Callable[[str], bool] | None = None,
+                 defined: Callable[[str], bool] | None = None):
         self.model = model
         self.index = index
         self.types = types
+        self._declared = declared or (lambda name: False)
+        # the tree defines it somewhere (a body we may not read): its effects are taken as
+        # none rather than unknown, as for a body read and found lock-free
+        self._defined = defined or (lambda name: False)
         self.memo: dict[tuple[str, bool], Summary | None] = {}
         self.active: list[str] = []
         self.effects_memo: dict[str, bool] = {}
@@ -87,6 +107,18 @@ class Summaries:
         self.memo[key] = result
         return result
 
+    def known(self, name: str) -> bool:
+        return name in self.model.wrappers or self._defined(name) \
+            or self.index.find(name, far=not self.active) is not None
+
+    def may_lock(self, name: str) -> bool:
+        """Whether the body of ``name`` (when the tree has one in sight) touches locks."""
+        fn = self.index.find(name, far=not self.active)
+        return fn is not None and self._may_lock(fn, 0)
+
+    def is_function(self, name: str) -> bool:
+        return self._declared(name) or self.index.find(name) is not None
+
     def _may_lock(self, fn: C.Function, depth: int) -> bool:
         """Cheap pre-filter: does the body call anything that touches locks?"""
         if fn.name in self.effects_memo:
@@ -95,8 +127,8 @@ class Summaries:
             self.effects_memo[fn.name] = True
             return True
         self.effects_memo[fn.name] = False  # recursion guard
-        found = False
-        for name in _called_names(fn.body):
+        found = self._hands_to_unknown(fn)
+        for name in () if found else C.called_names(fn.body):
             if name in self.model.primitives or name in self.model.wrappers \
                     or name in ("guard", "scoped_guard"):
                 found = True
@@ -109,32 +141,80 @@ class Summaries:
         self.effects_memo[fn.name] = found
         return found
 
+    def _hands_to_unknown(self, fn: C.Function) -> bool:
+        """The body gives code whose effects are unknown a lock of its caller's, or an object
+        that may own one (``__pte_offset_map_lock(…, ptlp)`` with no body in sight): the
+        caller's locks reached through it may change in that call, and the summary must
+        say so."""
+        params = {p.name: p.type for p in fn.params}
+        for call in C.stmt_calls(fn.body):
+            for a in call.args:  # a callback that may lock, given to any call
+                if isinstance(a, C.Name) and a.id not in params and a.id != fn.name \
+                        and self.is_function(a.id) and not self.model.primitive(a.id):
+                    callee = self.index.find(a.id, far=False)
+                    if callee is None and not self.known(a.id) or callee is not None \
+                            and callee is not fn and self._may_lock(callee, 1):
+                        return True
+            if call.name is None or self.model.primitive(call.name) is not None \
+                    or call.name in self.model.queries or call.name in self.model.transparent \
+                    or call.name in self.model.assertions or self.known(call.name):
+                continue
+            for a in call.args:
+                r = root_name(a)
+                if r in params and _owner_type(params[r], strip(a)):
+                    return True
+        return False
+
     # ------------------------------------------------------------ from a body
     def from_body(self, fn: C.Function) -> Summary:
         cfg = build_cfg(fn)
-        an = Analysis(fn, cfg, self.model, self, self.types, mode="path")
+        tr = make_transfer(fn, cfg, self.model, self, self.types, SymbolicNaming)
         params = tuple(p.name for p in fn.params)
-        paths = _enumerate(an, cfg)
+        paths = enumerate_paths(tr, cfg)
         cases: list[SumCase] = []
+        inexact: set[Inexact] = set()
         if paths is None:
-            cases = [self._joined_case(an, params)]
+            cases = [self._joined_case(tr, cfg, params)]
+            inexact.add(Inexact.JOINED)
         else:
             for st, log, ret in paths:
-                for case in self._cases(an, st, log, ret, params):
+                for case in self._cases(tr, st, log, ret, params):
                     if case not in cases:
                         cases.append(case)
+        inexact |= self._inherited_inexact(fn, cfg)
+        if _unpaired(cases):
+            inexact.add(Inexact.UNPAIRED)
         contract = tuple(f"{a.kind} {C.render(a.expr)}" for a in fn.annotations)
-        return Summary(fn.name, params, tuple(cases), "body", contract)
+        return Summary(fn.name, params, tuple(cases), "body", contract, frozenset(inexact))
 
-    def _cases(self, an: Analysis, st: State, log: list[Event], ret: C.Expr | None,
+    def _inherited_inexact(self, fn: C.Function, cfg: Cfg) -> set[Inexact]:
+        """TRYLOCK when the body takes a lock conditionally (even when the summary forks on
+        the outcome: such code's failure paths, e.g. a lock dropped in another file and
+        reported through an out-parameter, may be out of sight); and whatever is inexact
+        about the summaries of the helpers it calls."""
+        out: set[Inexact] = set()
+        for c in cfg.calls():
+            prim = self.model.primitive(c.name)
+            w = self.model.wrappers.get(c.name or "")
+            if prim is not None and prim.action == Action.TRYLOCK or \
+                    w is not None and w.action in (Action.TRYLOCK, Action.ACQUIRE_OR_NULL) \
+                    and self.index.find(c.name or "") is None:
+                out.add(Inexact.TRYLOCK)
+            elif c.name and c.name != fn.name and prim is None:
+                s = self.memo.get((c.name, False)) or self.memo.get((c.name, True))
+                if s is not None and s.has_effects:
+                    out |= s.inexact
+        return out
+
+    def _cases(self, tr: Transfer, st: State, log: list[Event], ret: C.Expr | None,
                params) -> list[SumCase]:
         outs: list[tuple[State, list[Event], bool | None, C.Expr | None]] = []
-        if ret is not None and _decided_by_try(an, ret):
+        if ret is not None and decided_by_try(tr, ret):
             # a returned call decides the result: split on its outcome (trylock wrappers)
             span = C.Span(0, 0)
             for truth in (True, False):
                 ev: list[Event] = []
-                s2 = an.refine(st, ret, truth, span, ev.append)
+                s2 = tr.refine(st, ret, truth, span, ev.append)
                 if s2 is not None:
                     outs.append((s2, log + ev, truth, None))
             if len(outs) == 2 and _net(outs[0][1]) == _net(outs[1][1]):
@@ -143,59 +223,96 @@ class Summaries:
             outs.append((st, log, None, ret))
         cases = []
         for s, events, truth, r in outs:
-            rexpr = an.canon(r, s) if r is not None else None
+            rexpr = tr.naming.canon(r, s) if r is not None else None
             if truth is None and r is not None:
-                truth = _truth_of(r, rexpr, s, an)
-            cases.append(self._make_case(an, s, events, rexpr, truth, params))
+                truth = _truth_of(r, rexpr, s)
+            cases.append(self._make_case(tr, s, events, rexpr, truth, params))
         return cases
 
-    def _make_case(self, an, st: State, events, rexpr, truth, params) -> SumCase:
+    def _make_case(self, tr: Transfer, st: State, events, rexpr, truth, params) -> SumCase:
         events = _rename_fresh(events, st)
         allowed = set(params) | {RET}
-        locals_ = set(an.vartypes) - set(params)
-        ret_ok = rexpr is not None and _root_ok(rexpr, allowed, locals_) \
-            or rexpr is not None and "@" in C.render(rexpr)
+        locals_ = set(tr.naming.vartypes) - set(params)
+        ret_ok = rexpr is not None and (_root_ok(rexpr, allowed, locals_)
+                                        or "@" in C.render(rexpr))
         effects = []
-        for key, (action, mode, expr, kind) in _net(events).items():
+        for action, mode, expr, kind in _net(events):
             e = expr
             if ret_ok and rexpr is not None:
-                e = _replace_prefix(e, rexpr, C.Name(RET))
+                e = replace_prefix(e, rexpr, C.Name(RET))
             if not _root_ok(e, allowed, locals_):
                 continue
             effects.append(Effect(action, mode, e, kind))
         requires = []
         for k in sorted(st.null | st.nonnull):
-            pe = _parse_path(k)
+            pe = k.to_expr()
             if pe is None or not _root_ok(pe, set(params), locals_):
                 continue
             requires.append((pe, k in st.null))
         equal = []
         for a, b in sorted(st.eq):
-            pa, pb = _parse_path(a), _parse_path(b)
+            pa, pb = a.to_expr(), b.to_expr()
             if pa is not None and pb is not None and _root_ok(pa, set(params), locals_) \
                     and _root_ok(pb, set(params), locals_):
                 equal.append((pa, pb))
+        forgets = []
+        for obj in sorted(st.forgotten):
+            if obj.root in params and not obj.is_fresh and _may_own_locks(tr, obj):
+                oe = obj.to_expr()
+                if oe is not None:
+                    forgets.append(oe)
         ret_out = rexpr if rexpr is not None and _root_ok(rexpr, set(params), locals_) else None
-        return SumCase(tuple(effects), ret_out, truth, tuple(requires), tuple(equal))
+        return SumCase(tuple(effects), ret_out, truth, tuple(requires), tuple(equal),
+                       tuple(forgets))
 
-    def _joined_case(self, an: Analysis, params) -> SumCase:
-        res = an.solve()
+    def _joined_case(self, tr: Transfer, cfg: Cfg, params) -> SumCase:
+        res = solve_function(tr, cfg)
         ex = res.exit_state()
         effects = []
-        locals_ = set(an.vartypes) - set(params)
+        locals_ = set(tr.naming.vartypes) - set(params)
         if ex is not None:
             for k, f in ex.locks.items():
-                pe = _parse_path(k)
+                pe = k.path.to_expr()
                 if pe is None or not _root_ok(pe, set(params), locals_):
                     continue
                 if f.must:
-                    effects.append(Effect("acquire", f.mode, pe, f.kind))
+                    effects.append(Effect(Action.ACQUIRE, f.mode, pe, f.kind))
                 elif f.not_held:
-                    effects.append(Effect("release", "write", pe, f.kind))
+                    effects.append(Effect(Action.RELEASE, Mode.WRITE, pe, f.kind))
         return SumCase(tuple(effects))
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _owner_type(t: str, e: C.Expr) -> bool:
+    """A parameter (or a path from it) that can be or own a lock: not a number or flag."""
+    return not isinstance(e, C.Name) or "*" in t or "struct" in t or "union" in t
+
+
+def _may_own_locks(tr: Transfer, obj: ObjPath) -> bool:
+    """A parameter's path that can be or reach a lock: not a plain number or flag."""
+    if obj.steps:
+        return True
+    t = tr.naming.vartypes.get(obj.root, "")
+    return "*" in t or "struct" in t or "union" in t
+
+
+def _unpaired(cases: list[SumCase]) -> bool:
+    """Some path acquires a lock it never releases first, and another path returning the
+    same (so the caller cannot tell them apart) does not acquire it."""
+    def takes(c: SumCase) -> set[str]:
+        return {C.render(e.lock) for e in c.effects if e.action == Action.ACQUIRE}
+
+    def changes(c: SumCase) -> set[str]:
+        return {C.render(e.lock) for e in c.effects
+                if e.action in (Action.ACQUIRE, Action.RELEASE, Action.CYCLE, Action.FORGET)}
+
+    for a in cases:
+        for lock in takes(a):
+            if any(lock not in changes(b) and b.truth == a.truth for b in cases):
+                return True
+    return False
 
 
 def from_wrapper(w: Wrapper) -> Summary:
@@ -208,11 +325,11 @@ def from_wrapper(w: Wrapper) -> Summary:
     text = text.replace("{ret}", RET)
     lock = parse_expression(text)
     params = tuple(f"__p{i}" for i in range(nparams))
-    if w.action == "trylock":
-        cases = (SumCase((Effect("acquire", w.mode, lock),), truth=True),
-                 SumCase((), truth=False))
-    elif w.action == "acquire_or_null":
-        cases = (SumCase((Effect("acquire", w.mode, lock),), truth=True),
+    if w.action == Action.TRYLOCK:
+        cases: tuple[SumCase, ...] = (SumCase((Effect(Action.ACQUIRE, w.mode, lock),),
+                                              truth=True), SumCase((), truth=False))
+    elif w.action == Action.ACQUIRE_OR_NULL:
+        cases = (SumCase((Effect(Action.ACQUIRE, w.mode, lock),), truth=True),
                  SumCase((), ret=C.Name("NULL"), truth=False))
     else:
         cases = (SumCase((Effect(w.action, w.mode, lock),)),)
@@ -222,61 +339,68 @@ def from_wrapper(w: Wrapper) -> Summary:
 def _rename_fresh(events: list[Event], st: State) -> list[Event]:
     """Events named through a value the path later found equal to an entry name
     (``p == victim``) are about the entry object: name them so, like the state does."""
-    ren: dict[str, str] = {}
+    ren: dict[ObjPath, ObjPath] = {}
     for a, b in st.eq:
-        if "@" in a and "@" not in b and "->" not in a and "." not in a:
+        if a.is_fresh and not b.is_fresh and not a.steps:
             ren[a] = b
-        elif "@" in b and "@" not in a and "->" not in b and "." not in b:
+        elif b.is_fresh and not a.is_fresh and not b.steps:
             ren[b] = a
     if not ren:
         return events
     out = []
     for ev in events:
-        if ev.lock:
+        if ev.lock is not None:
             for fresh, real in ren.items():
-                if _has_prefix(ev.lock, fresh):
-                    ev = replace(ev, lock=real + ev.lock[len(fresh):],
-                                 lock_expr=_replace_prefix(ev.lock_expr, C.Name(fresh),
-                                                           _parse_path(real) or C.Name(real))
-                                 if ev.lock_expr is not None else None)
+                if ev.lock.path.has_prefix(fresh):
+                    new = ev.lock.path.rebase(fresh, real)
+                    fe, re_ = fresh.to_expr(), real.to_expr()
+                    ev = replace(ev, lock=replace(ev.lock, path=new),
+                                 lock_expr=replace_prefix(ev.lock_expr, fe, re_)
+                                 if ev.lock_expr is not None and fe is not None
+                                 and re_ is not None else ev.lock_expr)
                     break
         out.append(ev)
     return out
 
 
-def _net(events: list[Event]) -> dict[str, tuple[str, str, C.Expr, str]]:
-    """Net lock effect per lock over one path: acquire, release, cycle or assert."""
-    seq: dict[str, list[Event]] = {}
+def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind]]:
+    """Net lock effects per lock over one path: acquire, release, cycle or assert — preceded
+    by forget when the lock was handed to code whose effects are unknown (after that, the
+    entry state no longer matters: a release then is of a lock that code may have taken)."""
+    seq: dict[ObjPath, list[Event]] = {}
     for ev in events:
-        if ev.kind in ("acquire", "release", "assert") and ev.lock and ev.lock_expr is not None:
-            seq.setdefault(ev.lock, []).append(ev)
-    out = {}
-    for k, evs in seq.items():
-        changes = [e for e in evs if e.kind != "assert"]
+        if ev.kind in (EventKind.ACQUIRE, EventKind.RELEASE, EventKind.ASSERT,
+                       EventKind.FORGET) and ev.lock is not None and ev.lock_expr is not None:
+            seq.setdefault(ev.lock.path, []).append(ev)
+    out = []
+    for evs in seq.values():
+        forgot = [i for i, e in enumerate(evs) if e.kind == EventKind.FORGET]
+        if forgot:
+            out.append((Action.FORGET, Mode.ANY, evs[forgot[-1]].lock_expr, LockKind.LOCK))
+            evs = evs[forgot[-1] + 1:]
+            if not evs:
+                continue
+        changes = [e for e in evs if e.kind != EventKind.ASSERT]
         if not changes:
             last = evs[-1]
-            out[k] = ("assert", last.mode or "any", last.lock_expr, "lock")
+            out.append((Action.ASSERT, last.mode or Mode.ANY, last.lock_expr, LockKind.LOCK))
             continue
         first, last = changes[0], changes[-1]
-        kind = last.lock_kind or "lock"
-        if last.kind == "release":
-            if first.kind == "release":
-                out[k] = ("release", last.mode or "write", last.lock_expr, kind)
+        kind = last.lock_kind or LockKind.LOCK
+        if last.kind == EventKind.RELEASE:
+            if first.kind == EventKind.RELEASE:
+                out.append((Action.RELEASE, last.mode or Mode.WRITE, last.lock_expr, kind))
         else:
-            act = "cycle" if first.kind == "release" else "acquire"
-            out[k] = (act, last.mode or "write", last.lock_expr, kind)
+            act = Action.CYCLE if first.kind == EventKind.RELEASE else Action.ACQUIRE
+            out.append((act, last.mode or Mode.WRITE, last.lock_expr, kind))
     return out
 
 
-def _enumerate(an: Analysis, cfg: Cfg):
-    """All paths entry → exit with their end state, event log and returned expression.
-
-    A value decided by a trylock (``return down_write_trylock(…)``, ``ret = trylock() != 0``)
-    forks the path on its outcome, so the acquire belongs to the success case only. Loops are
-    followed once round (a block at most MAX_VISITS times on a path). None when the function
-    has too many paths: the caller falls back to a join."""
+def enumerate_paths(tr: Transfer, cfg: Cfg):
+    """All paths entry → exit with their end state, event log and returned expression, or
+    None when the function has too many paths (the caller falls back to a join)."""
     results = []
-    entry = an.entry_state()
+    entry = tr.entry_state()
     budget = [MAX_STEPS]  # blocks visited over all paths, finished or not
 
     def run(bid: int, st: State, log: list[Event], visits: dict[int, int], ret, first=0):
@@ -299,44 +423,44 @@ def _enumerate(an: Analysis, cfg: Cfg):
             op = block.ops[i]
             if cur is None:
                 return
-            if op.kind == "return" and op.expr is not None and _decided_by_try(an, op.expr):
+            if op.kind == OpKind.RETURN and op.expr is not None and decided_by_try(tr, op.expr):
                 ret = op.expr  # _cases splits on it, from the state before it runs
                 continue
-            if op.kind == "eval" and not isinstance(op.expr, C.Assign) \
-                    and _decided_by_try(an, op.expr):
+            if op.kind == OpKind.EVAL and not isinstance(op.expr, C.Assign) \
+                    and decided_by_try(tr, op.expr):
                 # a try whose result is dropped: the lock is taken on one outcome only
                 for truth in (True, False):
                     ev2: list[Event] = []
-                    s2 = an.refine(cur, op.expr, truth, op.span, ev2.append, bid)
+                    s2 = tr.refine(cur, op.expr, truth, op.span, ev2.append, bid)
                     if s2 is not None:
                         run(bid, s2, ev + ev2, visits, ret, i + 1)
                 return
             target, value = _assignment(op)
-            if target is not None and _decided_by_try(an, value):
+            if target is not None and decided_by_try(tr, value):
                 for truth in (True, False):
-                    ev2: list[Event] = []
-                    if isinstance(_strip(value), C.Call):
-                        s2 = an.assign(cur, target, value, op.span, ev2.append, bid,
+                    ev3: list[Event] = []
+                    if isinstance(strip(value), C.Call):
+                        s3 = tr.assign(cur, target, value, op.span, ev3.append, bid,
                                        only_truth=truth)
                     else:  # trylock() != 0 and the like: the comparison decides
-                        s2 = an.refine(cur, value, truth, op.span, ev2.append, bid)
-                        if s2 is not None:
-                            s2 = an._bind(s2, target, None, truth, op.span, ev2.append, bid)
-                    if s2 is None:
+                        s3 = tr.refine(cur, value, truth, op.span, ev3.append, bid)
+                        if s3 is not None:
+                            s3 = tr.bind(s3, target, None, truth, op.span, ev3.append, bid)
+                    if s3 is None:
                         continue
-                    run(bid, s2, ev + ev2, visits, ret, i + 1)
+                    run(bid, s3, ev + ev3, visits, ret, i + 1)
                 return
-            cur = an.op(cur, op, ev.append, bid)
-            if op.kind == "return":
+            cur = tr.op(cur, op, ev.append, bid)
+            if op.kind == OpKind.RETURN:
                 ret = op.expr
         if cur is None:
             return
         for e in block.succs:
-            ev2 = []
-            out = an.edge(cur, block, e, ev2.append)
+            ev4: list[Event] = []
+            out = tr.edge(cur, block, e, ev4.append)
             if out is None:
                 continue
-            run(e.target, out, ev + ev2, visits, ret)
+            run(e.target, out, ev + ev4, visits, ret)
 
     try:
         run(cfg.entry, entry, [], {}, None)
@@ -347,33 +471,33 @@ def _enumerate(an: Analysis, cfg: Cfg):
 
 def _assignment(op) -> tuple[C.Expr | None, C.Expr | None]:
     """(variable, value) of ``v = value`` / ``type v = value``."""
-    if op.kind == "decl" and op.expr is not None:
+    if op.kind == OpKind.DECL and op.expr is not None:
         return C.Name(op.name), op.expr
-    if op.kind == "eval" and isinstance(op.expr, C.Assign) and op.expr.op == "=" \
-            and isinstance(_strip(op.expr.target), C.Name):
-        return _strip(op.expr.target), op.expr.value
+    if op.kind == OpKind.EVAL and isinstance(op.expr, C.Assign) and op.expr.op == "=" \
+            and isinstance(strip(op.expr.target), C.Name):
+        return strip(op.expr.target), op.expr.value
     return None, None
 
 
-def _decided_by_try(an: Analysis, e: C.Expr | None) -> bool:
+def decided_by_try(tr: Transfer, e: C.Expr | None) -> bool:
     """Whether the truth of ``e`` is the outcome of a trylock (or of a helper whose cases
     differ by their result): ``trylock()``, ``!trylock()``, ``trylock() != 0``, casts."""
     while True:
-        e = _strip(e) if e is not None else None
+        e = strip(e) if e is not None else None
         if isinstance(e, C.Unary) and e.op == "!":
             e = e.operand
-        elif isinstance(e, C.Binary) and e.op in ("==", "!=") and C.is_null(_strip(e.right)):
+        elif isinstance(e, C.Binary) and e.op in ("==", "!=") and C.is_null(strip(e.right)):
             e = e.left
-        elif isinstance(e, C.Call) and e.name in an.model.transparent and e.args:
+        elif isinstance(e, C.Call) and e.name in tr.model.transparent and e.args:
             e = e.args[0]
         else:
             break
     if not isinstance(e, C.Call) or e.name is None:
         return False
-    prim = an.model.primitive(e.name)
+    prim = tr.model.primitive(e.name)
     if prim is not None:
-        return prim.action == "trylock"
-    summ = an.summaries.summary(e.name)
+        return prim.action in (Action.TRYLOCK, Action.COND_ACQUIRE)
+    summ = tr.summaries.summary(e.name)
     return summ is not None and len({c.truth for c in summ.cases}) > 1
 
 
@@ -381,8 +505,8 @@ class _TooMany(Exception):
     pass
 
 
-def _truth_of(r: C.Expr, rexpr: C.Expr | None, st: State, an: Analysis) -> bool | None:
-    r = _strip(r)
+def _truth_of(r: C.Expr, rexpr: C.Expr | None, st: State) -> bool | None:
+    r = strip(r)
     if C.is_null(r):
         return False
     if isinstance(r, C.Literal):
@@ -393,95 +517,22 @@ def _truth_of(r: C.Expr, rexpr: C.Expr | None, st: State, an: Analysis) -> bool 
     if isinstance(r, C.Name) and r.id in ("true", "false"):
         return r.id == "true"
     if rexpr is not None:
-        k = C.render(rexpr)
-        if k in st.null or (isinstance(rexpr, C.Name) and C.is_null(rexpr)):
+        if isinstance(rexpr, C.Name) and C.is_null(rexpr):
             return False
-        if k in st.nonnull:
+        k = path_of(rexpr)
+        if k is not None and k in st.null:
+            return False
+        if k is not None and k in st.nonnull:
             return True
     return None
 
 
 def _root_ok(e: C.Expr, allowed: set[str], locals_: set[str]) -> bool:
-    x = _strip(e)
+    x = strip(e)
     while isinstance(x, (C.Member, C.Index, C.Unary)):
-        x = _strip(x.base if isinstance(x, (C.Member, C.Index)) else x.operand)
+        x = strip(x.base if isinstance(x, (C.Member, C.Index)) else x.operand)
     if not isinstance(x, C.Name) or "@" in x.id:
         return False
     if x.id in allowed:
         return True
     return x.id not in locals_ and not C.is_null(x)  # a global lock
-
-
-def _replace_prefix(e: C.Expr, prefix: C.Expr, new: C.Expr) -> C.Expr:
-    if e == prefix:
-        return new
-    if isinstance(e, C.Member):
-        nb = _replace_prefix(e.base, prefix, new)
-        return C.Member(nb, e.field, e.arrow) if nb is not e.base else e
-    if isinstance(e, C.Unary) and e.op in ("*", "&"):
-        no = _replace_prefix(e.operand, prefix, new)
-        return C.Unary(e.op, no) if no is not e.operand else e
-    return e
-
-
-_PATH_RE = re.compile(r"[A-Za-z_]\w*(?:(?:->|\.)[A-Za-z_]\w*)*$")
-
-
-def _parse_path(key: str) -> C.Expr | None:
-    if not _PATH_RE.match(key):
-        return None
-    parts = re.split(r"(->|\.)", key)
-    e: C.Expr = C.Name(parts[0])
-    for i in range(1, len(parts), 2):
-        e = C.Member(e, parts[i + 1], parts[i] == "->")
-    return e
-
-
-def _called_names(s) -> set[str]:
-    names: set[str] = set()
-
-    def expr(e):
-        for c in C.calls_in(e):
-            if c.name:
-                names.add(c.name)
-            elif isinstance(c.func, C.Call) and c.func.name:
-                names.add(c.func.name)
-
-    def stmt(x):
-        if x is None:
-            return
-        match x:
-            case C.Compound(body=b) | C.Case(body=b):
-                for y in b:
-                    stmt(y)
-            case C.ExprStmt(expr=e) | C.Return(value=e):
-                expr(e)
-            case C.Decl(init=e):
-                expr(e)
-            case C.If(cond=c, then=t, other=o):
-                expr(c)
-                stmt(t)
-                stmt(o)
-            case C.While(cond=c, body=b) | C.DoWhile(cond=c, body=b) | C.Switch(cond=c, body=b):
-                expr(c)
-                stmt(b)
-            case C.For(init=i, cond=c, step=st, body=b):
-                for y in i:
-                    stmt(y)
-                expr(c)
-                expr(st)
-                stmt(b)
-            case C.IterLoop(args=a, body=b):
-                for y in a:
-                    expr(y)
-                stmt(b)
-            case C.Label(body=b):
-                stmt(b)
-            case C.ScopedGuard(body=b):
-                names.add("scoped_guard")
-                stmt(b)
-            case C.Guard():
-                names.add("guard")
-
-    stmt(s)
-    return names

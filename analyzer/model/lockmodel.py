@@ -1,28 +1,43 @@
-"""The lock model: locking primitives, guards, fallback wrappers and lock classes, read from
-``rules/*.toml``. The engine knows no kernel function by name; everything lives in this data.
+"""The lock model: every rules file of ``rules/`` read into typed, validated values.
 
-Summaries derived from function bodies (``summaries.py``) take precedence over the fallback
-wrappers here: the tree being analysed is the authority on what its own helpers do.
+The engine knows no kernel function by name; everything lives in this data: locking
+primitives, scope guards, fallback wrappers and lock classes (``locks.toml``), protected
+structures and allocation flags (``protected.toml``), the files of the tree the engine reads
+(``engine.toml``), the lock hierarchy's fallback (``lockorder.toml``) and the frontend's
+rewrite data (``frontend.toml``). ``--rules DIR`` names another folder for all of them.
+
+Loading is strict: an unknown key, a missing key, a value of the wrong type or a misspelt
+enum value is an :class:`~analyzer.errors.InputError` naming the file and the key (one line
+on the command line, exit status 2), never a silently dropped table.
+
+Summaries derived from function bodies take precedence over the fallback wrappers here: the
+tree being analysed is the authority on what its own helpers do.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Mapping
 
+from ..datafile import Table, read_toml
 from ..errors import InputError
+from ..frontend.rewrite import FrontendData, data_from_toml
+from .enums import Action, LockKind, Mode, Success
+
+# files read by load(); any other *.toml in the folder is an error (a misnamed file)
+RULE_FILES = ("locks", "protected", "engine", "lockorder", "frontend", "unittests")
 
 
 @dataclass(frozen=True, slots=True)
 class Primitive:
     name: str
-    action: str  # acquire | release | trylock | assert | downgrade
-    mode: str  # read | write | any | none
-    kind: str = "lock"  # rwsem | mutex | spinlock | rwlock
-    success: str = "nonzero"  # trylock: which return value means acquired
+    action: Action
+    mode: Mode
+    kind: LockKind = LockKind.LOCK
+    success: Success = Success.NONZERO  # trylock: which return value means acquired
     arg: int = 0
 
 
@@ -31,8 +46,8 @@ class Wrapper:
     """A fallback summary: ``anon_vma_lock_write(x)`` → acquire write ``x->root->rwsem``."""
 
     name: str
-    action: str  # acquire | release | trylock | assert | downgrade | acquire_or_null
-    mode: str
+    action: Action
+    mode: Mode
     lock: str  # template over {0}, {1}, … and {ret}
 
 
@@ -45,17 +60,82 @@ class LockClass:
     order: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """A structure protected by a lock (``protected.toml`` ``[[structure]]``)."""
+
+    name: str
+    field: str
+    struct: str | None
+    lock: str  # template over {obj}
+    shared: str | None
+    walk: Mode
+    modify: Mode
+    modifiers: Mapping[str, int]
+    modify_also: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invariant:
+    words: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AllocRules:
+    reclaim: frozenset[str] = frozenset()
+    no_reclaim: frozenset[str] = frozenset()
+    flag_readers: frozenset[str] = frozenset()
+    allocators: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Protected:
+    structures: tuple[Structure, ...] = ()
+    invariant: Invariant = Invariant()
+    alloc: AllocRules = AllocRules()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineFiles:
+    """Which files of the analysed tree the engine reads besides the file being checked."""
+
+    iterator_headers: tuple[str, ...] = ()
+    summary_headers: tuple[str, ...] = ()
+    type_headers: tuple[str, ...] = ()
+    summary_dirs: tuple[str, ...] = ()
+    index_headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TreeComment:
+    path: str
+    marker: str
+
+
+@dataclass(frozen=True, slots=True)
+class LockOrderRules:
+    pairs: tuple[tuple[str, str], ...] = ()
+    tree_comment: TreeComment | None = None
+
+
 @dataclass(frozen=True)
 class LockModel:
-    primitives: dict[str, Primitive]
-    guards: dict[str, tuple[str, str]]
-    wrappers: dict[str, Wrapper]
+    primitives: Mapping[str, Primitive]
+    guards: Mapping[str, tuple[str, str]]
+    wrappers: Mapping[str, Wrapper]
     classes: tuple[LockClass, ...]
-    structs: dict[str, dict[str, str]]
+    structs: Mapping[str, Mapping[str, str]]
     transparent: frozenset[str]
     digest: str = ""
     assertions: frozenset[str] = frozenset()
-    extra: dict = field(default_factory=dict, compare=False)  # other rules/*.toml tables
+    queries: frozenset[str] = frozenset()  # read or initialise a lock, change nothing
+    lock_types: tuple[str, ...] = ()  # C types of lock objects
+    protected: Protected = Protected()
+    engine: EngineFiles = EngineFiles()
+    lockorder: LockOrderRules = LockOrderRules()
+    frontend: FrontendData | None = field(default=None, compare=False)
+    rules_dir: Path | None = field(default=None, compare=False)
 
     # ------------------------------------------------------------------ lookups
     def primitive(self, name: str | None) -> Primitive | None:
@@ -67,23 +147,33 @@ class LockModel:
             return None
         return self.primitives[pair[0]], self.primitives[pair[1]]
 
-    def class_named(self, struct: str | None, field_name: str) -> str:
-        """The class of lock field ``field_name`` of ``struct`` (struct may be unknown)."""
-        if struct:
-            for c in self.classes:
-                if c.struct == struct and c.field == field_name:
-                    return c.name
-            return f"{struct}.{field_name}"
-        matches = [c for c in self.classes if c.field == field_name]
-        if len(matches) == 1:
-            return matches[0].name
-        return f"?.{field_name}"
+    def class_named(self, struct: str | None, field_name: str) -> str | None:
+        """The class of lock field ``field_name`` of ``struct``; None when the struct is not
+        known (a field name alone never names a class: two structs may both have one)."""
+        if not struct:
+            return None
+        for c in self.classes:
+            if c.struct == struct and c.field == field_name:
+                return c.name
+        return f"{struct}.{field_name}"
 
-    def lock_class(self, name: str) -> LockClass | None:
+    def is_lock_type(self, t: str | None) -> bool:
+        """Whether a C type is a lock or a pointer to one (``spinlock_t **``)."""
+        if not t:
+            return False
+        words = " ".join(t.replace("*", " ").split())
+        return any(words == lt or words.endswith(" " + lt) for lt in self.lock_types)
+
+    def lock_class(self, name: str | None) -> LockClass | None:
         for c in self.classes:
             if c.name == name:
                 return c
         return None
+
+    def tree_comments(self) -> tuple[TreeComment, ...]:
+        """Comments of the analysed tree that rules read (results depend on them)."""
+        tc = self.lockorder.tree_comment
+        return (tc,) if tc is not None else ()
 
 
 def default_rules_dir() -> Path:
@@ -94,38 +184,143 @@ def default_rules_dir() -> Path:
         return Path(__file__).resolve().parents[2] / "rules"
 
 
+# --------------------------------------------------------------------------- loading
+
+
 def load(rules_dir: Path | None = None) -> LockModel:
     rules_dir = rules_dir or default_rules_dir()
     if not rules_dir.is_dir():
         raise InputError(f"rules folder not found: {rules_dir}")
-    tables: dict[str, dict] = {}
+    docs: dict[str, dict] = {}
     h = hashlib.sha1()
     for p in sorted(rules_dir.glob("*.toml")):
-        raw = p.read_bytes()
+        if p.stem not in RULE_FILES:
+            raise InputError(f"{p}: not a rules file (known: "
+                             f"{', '.join(f + '.toml' for f in RULE_FILES)})")
+        doc, raw = read_toml(p)
         h.update(p.name.encode() + b"\0" + raw)
-        try:
-            tables[p.stem] = tomllib.loads(raw.decode())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"{p}: invalid TOML: {e}") from None
-    locks = tables.get("locks")
-    if locks is None:
+        docs[p.stem] = doc
+    if "locks" not in docs:
         raise InputError(f"{rules_dir}: locks.toml missing")
+
+    def name(stem: str) -> str:
+        return str(rules_dir / f"{stem}.toml")
+
+    model = _locks(Table(name("locks"), "", docs["locks"]))
+    protected = _protected(Table(name("protected"), "", docs.get("protected", {})))
+    engine = _engine(Table(name("engine"), "", docs.get("engine", {})))
+    order = _lockorder(Table(name("lockorder"), "", docs.get("lockorder", {})))
+    if "frontend" in docs:
+        frontend = data_from_toml(docs["frontend"], name("frontend"))
+    else:
+        from ..frontend.rewrite import load_data
+
+        frontend = load_data()
+    # unittests.toml belongs to the companion (analyzer.unittests), which validates it
+    return LockModel(**model, digest=h.hexdigest(), protected=protected, engine=engine,
+                     lockorder=order, frontend=frontend, rules_dir=rules_dir)
+
+
+def _locks(t: Table) -> dict:
     prims: dict[str, Primitive] = {}
-    for entry in locks.get("primitive", []):
-        for n in entry["names"]:
-            prims[n] = Primitive(n, entry["action"], entry.get("mode", "write"),
-                                 entry.get("kind", "lock"), entry.get("success", "nonzero"),
-                                 entry.get("arg", 0))
+    for e in t.tables("primitive"):
+        names = e.strs("names")
+        action = e.enum("action", Action)
+        mode = e.enum("mode", Mode, Mode.WRITE)
+        kind = e.enum("kind", LockKind, LockKind.LOCK)
+        success = e.enum("success", Success, Success.NONZERO)
+        arg = e.int("arg", 0)
+        e.done()
+        if action not in (Action.ACQUIRE, Action.RELEASE, Action.TRYLOCK, Action.ASSERT,
+                          Action.DOWNGRADE, Action.COND_ACQUIRE):
+            e.fail(f"{action.value!r} is not an action of a primitive", "action")
+        for n in names:
+            prims[n] = Primitive(n, action, mode, kind, success, arg)
     guards: dict[str, tuple[str, str]] = {}
-    for entry in locks.get("guard", []):
-        for n in entry["names"]:
-            guards[n] = (entry["acquire"], entry["release"])
-    wrappers = {w["name"]: Wrapper(w["name"], w["action"], w.get("mode", "write"), w["lock"])
-                for w in locks.get("wrapper", [])}
-    classes = tuple(LockClass(c["name"], c["struct"], c["field"], c.get("reclaim", False),
-                              tuple(c.get("order", ()))) for c in locks.get("class", []))
-    structs = {k: dict(v) for k, v in locks.get("structs", {}).items()}
-    extra = {k: v for k, v in tables.items() if k != "locks"}
-    return LockModel(prims, guards, wrappers, classes, structs,
-                     frozenset(locks.get("transparent", ())), h.hexdigest(),
-                     frozenset(locks.get("assertions", ())), extra)
+    for e in t.tables("guard"):
+        names = e.strs("names")
+        pair = (e.str("acquire"), e.str("release"))
+        e.done()
+        for p in pair:
+            if p not in prims:
+                e.fail(f"{p!r} is no [[primitive]]", "acquire" if p == pair[0] else "release")
+        for n in names:
+            guards[n] = pair
+    wrappers: dict[str, Wrapper] = {}
+    for e in t.tables("wrapper"):
+        w = Wrapper(e.str("name"), e.enum("action", Action), e.enum("mode", Mode, Mode.WRITE),
+                    e.str("lock"))
+        e.done()
+        wrappers[w.name] = w
+    classes = []
+    for e in t.tables("class"):
+        classes.append(LockClass(e.str("name"), e.str("struct"), e.str("field"),
+                                 e.bool("reclaim", False), e.strs("order", ())))
+        e.done()
+    structs: dict[str, dict[str, str]] = {}
+    for sname, fields in t.mapping("structs").items():
+        st = Table(t.file, f"[structs.{sname}]", fields)
+        structs[sname] = {f: st.str(f) for f in list(fields)}
+        st.done()
+    transparent = frozenset(t.strs("transparent", ()))
+    assertions = frozenset(t.strs("assertions", ()))
+    queries = frozenset(t.strs("queries", ()))
+    lock_types = t.strs("lock_types", ())
+    t.done()
+    return dict(primitives=prims, guards=guards, wrappers=wrappers, classes=tuple(classes),
+                structs=structs, transparent=transparent, assertions=assertions,
+                queries=queries, lock_types=lock_types)
+
+
+def _protected(t: Table) -> Protected:
+    structures = []
+    for e in t.tables("structure"):
+        modifiers: dict[str, int] = {}
+        for i, m in enumerate(e.data.get("modifiers", [])):
+            mt = Table(e.file, f"{e.where} modifiers {i + 1}", m)
+            modifiers[mt.str("name")] = mt.int("arg")
+            mt.done()
+        e.used.add("modifiers")
+        structures.append(Structure(e.str("name"), e.str("field"), e.str("struct", None),
+                                    e.str("lock"), e.str("shared", None),
+                                    e.enum("walk", Mode, Mode.READ),
+                                    e.enum("modify", Mode, Mode.WRITE), modifiers,
+                                    e.str("modify_also", None)))
+        e.done()
+    inv_t = t.table("invariant", {})
+    invariant = Invariant(inv_t.strs("words", ()), inv_t.strs("any_of", ()))
+    inv_t.done()
+    a = t.table("alloc", {})
+    alloc = AllocRules(frozenset(a.strs("reclaim", ())), frozenset(a.strs("no_reclaim", ())),
+                       frozenset(a.strs("flag_readers", ())),
+                       frozenset(a.strs("allocators", ())))
+    a.done()
+    t.done()
+    return Protected(tuple(structures), invariant, alloc)
+
+
+def _engine(t: Table) -> EngineFiles:
+    out = EngineFiles(t.strs("iterator_headers", ()), t.strs("summary_headers", ()),
+                      t.strs("type_headers", ()), t.strs("summary_dirs", ()),
+                      t.strs("index_headers", ()))
+    t.done()
+    return out
+
+
+def _lockorder(t: Table) -> LockOrderRules:
+    pairs = []
+    raw = t.data.get("pairs", [])
+    t.used.add("pairs")
+    if not isinstance(raw, list):
+        t.fail("expected a list of [outer, inner] pairs", "pairs")
+    for p in raw:
+        if not (isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)):
+            t.fail(f"expected [outer, inner], got {p!r}", "pairs")
+        pairs.append((p[0], p[1]))
+    tc = None
+    if "tree_comment" in t.data:
+        tct = t.table("tree_comment")
+        tc = TreeComment(tct.str("path"), tct.str("marker"))
+        tct.done()
+    t.done()
+    return LockOrderRules(tuple(pairs), tc)

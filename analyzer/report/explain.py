@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..driver.project import FunctionAnalysis
-from ..locks.dataflow import State
+from ..locks.result import FunctionResult
+from ..locks.state import State
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +55,19 @@ class Explanation:
 def _held(st: State | None) -> tuple[Held, ...]:
     if st is None:
         return ()
-    return tuple(Held(k, f.cls, f.mode, f.certainty, f.vacuous) for k, f in st.held())
+    return tuple(Held(k.render(), k.cls or "", str(f.mode), f.certainty, f.vacuous)
+                 for k, f in st.held())
 
 
-def explain(fa: FunctionAnalysis, text: str) -> Explanation:
+def explain(fa: FunctionResult, text: str) -> Explanation:
     fn = fa.function
     src_lines = text.split("\n")  # only \n counts lines (splitlines also splits at \f)
     at: dict[int, tuple[State | None, bool]] = {}
-    for op, st, _ in fa.result.op_states():
-        ln = op.span.line
-        if ln not in at or (at[ln][0] is None and st is not None):
-            at[ln] = (st, st is not None)
-    exit_state = fa.result.exit_state()
+    for o in fa.ops:
+        ln = o.op.span.line
+        if ln not in at or (at[ln][0] is None and o.state is not None):
+            at[ln] = (o.state, o.state is not None)
+    exit_state = fa.exit_state()
     lines = []
     start, end = fn.span.line, fn.span.end_line
     code_lines = sorted(at)
@@ -80,5 +81,5 @@ def explain(fa: FunctionAnalysis, text: str) -> Explanation:
             has_code = False
         text_ln = src_lines[ln - 1] if 0 < ln <= len(src_lines) else ""
         lines.append(Line(ln, text_ln.rstrip("\r\n"), _held(st), reach, has_code))
-    return Explanation(fn.path, fn.name, tuple(lines), fn.degraded, fa.result.converged,
+    return Explanation(fn.path, fn.name, tuple(lines), fn.degraded, fa.converged,
                        fa.entry_from_callers)

@@ -195,12 +195,9 @@ def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
 
     ex = explain(fa, text)
     events: dict[int, list] = {}
-    try:
-        for ev in fa.result.replay():
-            if ev.kind in ("acquire", "release") and ev.lock:
-                events.setdefault(ev.span.line, []).append(ev)
-    except Exception:  # noqa: BLE001 - the gutter without bars is still right
-        events = {}
+    for ev in fa.events:
+        if ev.kind in ("acquire", "release") and ev.lock:
+            events.setdefault(ev.span.line, []).append(ev)
     keys: list[str] = []
     classes: dict[str, str] = {}
     for ln in ex.lines:
@@ -210,9 +207,10 @@ def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
                 classes[h.lock] = h.cls
     for line in sorted(events):
         for ev in events[line]:
-            if ev.lock not in classes:
-                keys.append(ev.lock)
-                classes[ev.lock] = ""
+            name = ev.lock.render()
+            if name not in classes:
+                keys.append(name)
+                classes[name] = ""
     used: set[int] = set()
     cols = []
     for k in keys:
@@ -230,8 +228,8 @@ def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
         row.fn = fn
         held = {h.lock: h for h in ln.held}
         evs = events.get(ln.line, [])
-        acq = {e.lock for e in evs if e.kind == "acquire"}
-        rel = {e.lock for e in evs if e.kind == "release"}
+        acq = {e.lock.render() for e in evs if e.kind == "acquire"}
+        rel = {e.lock.render() for e in evs if e.kind == "release"}
         cells = []
         for col in cols:
             h = held.get(col.key) if ln.reachable else None
@@ -283,8 +281,8 @@ def file_view(fa_file, page: str, rev: str | None, findings: list[Finding] | Non
     src = fa_file.source
     text = src.text if src is not None else ""
     if findings is None:
-        findings = fingerprint_all(run_checks(fa_file, fa_file.project.model)) \
-            if fa_file.status != "error" and fa_file.project is not None else []
+        findings = fingerprint_all(run_checks(fa_file, fa_file.model)) \
+            if fa_file.status != "error" and fa_file.model is not None else []
     findings = sorted(findings, key=lambda f: (f.line, f.end_line, f.rule))
     code = highlight(text) if text else []
     if text.endswith("\n"):

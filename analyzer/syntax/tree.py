@@ -9,6 +9,7 @@ needs (names, member access, address-of, calls, assignments, comparisons); anyth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Union
 
 # --------------------------------------------------------------------------- expressions
@@ -331,13 +332,41 @@ Stmt = Union[
 # --------------------------------------------------------------------------- functions
 
 
+class ContractKind(StrEnum):
+    """Sparse-style contracts on a function (rules/frontend.toml ``[contracts]`` maps the
+    macro names, shared/reader variants included, onto these)."""
+
+    ACQUIRES = "acquires"
+    RELEASES = "releases"
+    MUST_HOLD = "must_hold"
+    COND_ACQUIRES = "cond_acquires"
+    COND_RELEASES = "cond_releases"
+    ACQUIRES_SHARED = "acquires_shared"
+    RELEASES_SHARED = "releases_shared"
+    MUST_HOLD_SHARED = "must_hold_shared"
+    COND_ACQUIRES_SHARED = "cond_acquires_shared"
+
+    @property
+    def caller_holds(self) -> bool:
+        """The caller holds the lock when calling (the function releases or needs it)."""
+        return self in (ContractKind.MUST_HOLD, ContractKind.RELEASES,
+                        ContractKind.MUST_HOLD_SHARED, ContractKind.RELEASES_SHARED)
+
+
 @dataclass(frozen=True, slots=True)
 class Annotation:
     """A sparse-style contract on a function: ``__acquires(x)``, ``__releases(x)``,
     ``__must_hold(x)``."""
 
-    kind: str  # "acquires" | "releases" | "must_hold"
+    kind: str  # a ContractKind value
     expr: Expr
+
+    @property
+    def caller_holds(self) -> bool:
+        try:
+            return ContractKind(self.kind).caller_holds
+        except ValueError:
+            return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,3 +388,66 @@ class Function:
     annotations: tuple[Annotation, ...] = ()
     degraded: bool = False
     comments: tuple[tuple[int, str], ...] = field(default=(), compare=False)  # (line, text)
+
+
+def children(s: "Stmt"):
+    """The statements directly inside a statement."""
+    match s:
+        case If():
+            return tuple(x for x in (s.then, s.other) if x is not None)
+        case While() | IterLoop() | Switch() | ScopedGuard() | DoWhile():
+            return (s.body,)
+        case For():
+            return s.init + (s.body,)
+        case Case():
+            return s.body
+        case Label():
+            return (s.body,) if s.body is not None else ()
+        case Compound():
+            return s.body
+    return ()
+
+
+def stmt_calls(s: "Stmt | None"):
+    """Every call in a statement and the statements inside it (guards as ``guard`` /
+    ``scoped_guard`` pseudo-calls are not included)."""
+    if s is None:
+        return
+    match s:
+        case ExprStmt(expr=e) | Return(value=e):
+            yield from calls_in(e)
+        case Decl(init=e):
+            yield from calls_in(e)
+        case If(cond=c) | While(cond=c) | DoWhile(cond=c) | Switch(cond=c):
+            yield from calls_in(c)
+        case For(cond=c, step=st):
+            yield from calls_in(c)
+            yield from calls_in(st)
+        case IterLoop(args=a) | Guard(args=a) | ScopedGuard(args=a):
+            for y in a:
+                yield from calls_in(y)
+    for child in children(s):
+        yield from stmt_calls(child)
+
+
+def called_names(s) -> set[str]:
+    """Names of the functions a statement calls (``guard``/``scoped_guard`` for scope
+    guards)."""
+    names: set[str] = set()
+    for c in stmt_calls(s):
+        if c.name:
+            names.add(c.name)
+        elif isinstance(c.func, Call) and c.func.name:
+            names.add(c.func.name)
+
+    def guards(x):
+        if isinstance(x, ScopedGuard):
+            names.add("scoped_guard")
+        elif isinstance(x, Guard):
+            names.add("guard")
+        for child in children(x):
+            guards(child)
+
+    if s is not None:
+        guards(s)
+    return names

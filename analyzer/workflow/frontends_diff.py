@@ -17,7 +17,8 @@ import json
 from dataclasses import dataclass, field
 
 from .. import checks
-from ..driver.project import FileAnalysis, FunctionAnalysis, Project
+from ..driver.project import FileAnalysis, Project
+from ..locks.result import FunctionResult
 from ..report.explain import explain
 
 SCHEMA = "rmaplint-frontends/1"
@@ -54,7 +55,7 @@ class FrontendsDiff:
                 "errors": self.errors}
 
 
-def _states(fa: FunctionAnalysis, text: str) -> tuple[dict[int, str], set[int]]:
+def _states(fa: FunctionResult, text: str) -> tuple[dict[int, str], set[int]]:
     """The state before every line of the function, and the lines where code starts."""
     out = {}
     code = set()
