@@ -1,4 +1,5 @@
-"""Shared fixtures: a real kernel tree (Debian's linux-source-6.12) and throwaway git repos."""
+"""Shared fixtures: real kernel trees (Debian's linux-source-6.12 and linux-source-6.1) and
+throwaway git repos."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ from analyzer.driver.cache import default_cache_dir
 KERNEL_TARBALL = Path("/usr/src/linux-source-6.12.tar.xz")
 KERNEL_DIRNAME = "linux-source-6.12"  # the tarball's single top folder
 KERNEL_MISSING = "Debian package linux-source-6.12 not installed (apt-get install linux-source-6.12)"
+
+# the older tree: benchmarks/realbugs/ puts fixes merged before v6.1-rc1 back into it
+KERNEL61_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
+KERNEL61_DIRNAME = "linux-source-6.1"
+KERNEL61_MISSING = "Debian package linux-source-6.1 not installed (apt-get install linux-source-6.1)"
 
 
 def in_ci() -> bool:
@@ -40,16 +46,16 @@ def tarball_stamp(tarball: Path) -> str:
     return f"{tarball} {st.st_size} {st.st_mtime_ns}\n"
 
 
-def extract_once(tarball: Path, base: Path) -> Path:
-    """Extract ``tarball`` under ``base`` unless a complete extraction of this very tarball
-    is there. Completeness is a marker written after tar succeeded; the tree is extracted
-    beside its final place and renamed in, so a killed run leaves no half tree behind it.
-    A lock file serializes concurrent test sessions."""
+def extract_once(tarball: Path, base: Path, dirname: str = KERNEL_DIRNAME) -> Path:
+    """Extract ``tarball`` (whose single top folder is ``dirname``) under ``base`` unless a
+    complete extraction of this very tarball is there. Completeness is a marker written after
+    tar succeeded; the tree is extracted beside its final place and renamed in, so a killed
+    run leaves no half tree behind it. A lock file serializes concurrent test sessions."""
     base.mkdir(parents=True, exist_ok=True)
-    tree = base / KERNEL_DIRNAME
-    marker = base / f".{KERNEL_DIRNAME}.complete"
+    tree = base / dirname
+    marker = base / f".{dirname}.complete"
     stamp = tarball_stamp(tarball)
-    with open(base / f".{KERNEL_DIRNAME}.lock", "w") as lock:
+    with open(base / f".{dirname}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if tree.is_dir() and marker.is_file() and marker.read_text() == stamp:
             return tree
@@ -62,13 +68,13 @@ def extract_once(tarball: Path, base: Path) -> Path:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
-            if not (work / KERNEL_DIRNAME).is_dir():
-                raise RuntimeError(f"{tarball} has no top folder {KERNEL_DIRNAME}/")
+            if not (work / dirname).is_dir():
+                raise RuntimeError(f"{tarball} has no top folder {dirname}/")
             if tree.exists():  # an older or half-extracted tree: move it aside, then delete
                 old = Path(tempfile.mkdtemp(prefix=".old-", dir=base))
-                tree.rename(old / KERNEL_DIRNAME)
-            (work / KERNEL_DIRNAME).rename(tree)
-            tmp_marker = base / f".{KERNEL_DIRNAME}.complete.tmp"
+                tree.rename(old / dirname)
+            (work / dirname).rename(tree)
+            tmp_marker = base / f".{dirname}.complete.tmp"
             tmp_marker.write_text(stamp)
             os.replace(tmp_marker, marker)
         finally:
@@ -85,21 +91,35 @@ def kernel_tree() -> Path:
     ``$RMAPLINT_KERNEL_TREE`` names an already extracted tree. Otherwise Debian's tarball is
     extracted once into the cache. Without the package the test is skipped, except under
     ``CI=true`` where a missing package is a broken CI setup and fails."""
-    given = os.environ.get("RMAPLINT_KERNEL_TREE")
+    return _kernel_tree("RMAPLINT_KERNEL_TREE", KERNEL_TARBALL, KERNEL_DIRNAME, KERNEL_MISSING)
+
+
+@pytest.fixture(scope="session")
+def kernel_tree_61() -> Path:
+    """Root of an extracted linux-source-6.1 tree (read-only: never modify it), as
+    ``kernel_tree`` is for 6.12: ``$RMAPLINT_KERNEL_TREE_61`` names an extracted tree, else
+    Debian's tarball is extracted once into the cache; without the package the test is
+    skipped, except under ``CI=true`` where it fails."""
+    return _kernel_tree("RMAPLINT_KERNEL_TREE_61", KERNEL61_TARBALL, KERNEL61_DIRNAME,
+                        KERNEL61_MISSING)
+
+
+def _kernel_tree(variable: str, tarball: Path, dirname: str, missing: str) -> Path:
+    given = os.environ.get(variable)
     if given:
         tree = Path(given)
         if not (tree / "mm").is_dir():
-            pytest.fail(f"RMAPLINT_KERNEL_TREE={given} is not an extracted kernel tree")
+            pytest.fail(f"{variable}={given} is not an extracted kernel tree")
         return tree
-    if not KERNEL_TARBALL.is_file():
+    if not tarball.is_file():
         if in_ci():
-            pytest.fail(f"{KERNEL_MISSING}; CI must install it (see .ci/run)")
-        pytest.skip(KERNEL_MISSING)
+            pytest.fail(f"{missing}; CI must install it (see .ci/run)")
+        pytest.skip(missing)
     try:
-        return extract_once(KERNEL_TARBALL, kernel_cache_dir())
+        return extract_once(tarball, kernel_cache_dir(), dirname)
     except (OSError, RuntimeError, subprocess.CalledProcessError) as err:
         detail = getattr(err, "stderr", b"") or b""
-        pytest.fail(f"cannot extract {KERNEL_TARBALL}: {err} {detail.decode(errors='replace')}")
+        pytest.fail(f"cannot extract {tarball}: {err} {detail.decode(errors='replace')}")
 
 
 @pytest.fixture(scope="session")
