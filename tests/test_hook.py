@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FINDING_LINE = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<sev>error|warning|note): "
-                          r"(?P<rule>[a-z-]+): .+$")
+# the one finding line of every report: path:line:col: severity: message [rule-id]
+FINDING_LINE = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+):(?P<col>\d+): "
+                          r"(?P<sev>error|warning|note): (?!fixed: ).+ \[(?P<rule>[a-z-]+)\]$")
 
 WORK_H = """\
 /* SPDX-License-Identifier: GPL-2.0 */
