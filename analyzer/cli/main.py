@@ -1040,7 +1040,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     _sigterm_unwinds()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "func", None) is cmd_hook_run and \
+                not any(x.startswith("-") for x in extra):
+            # file names after options, as the pre-commit framework passes them
+            args.hook_args = [*args.hook_args, *extra]
+        elif extra:
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)}")
         if args.command is None:
             parser.print_help(sys.stderr)
             return 2
