@@ -105,12 +105,27 @@ def _frontend(args, root: Path | None):
 
     build_dir = getattr(args, "build_dir", None)
     try:
-        return build_config(root or Path.cwd(), build_dir)
+        return _with_clang_hint(lambda: build_config(root or Path.cwd(), build_dir))
     except FrontendUnavailable as e:
         if kind == "clang":
             raise
         print(f"rmaplint: --frontend auto: {e}; using tree-sitter", file=sys.stderr)
         return None
+
+
+def _with_clang_hint(make):
+    """libclang is the ``clang`` extra: say how to get it when it is missing."""
+    from ..frontend.clang import FrontendUnavailable
+
+    try:
+        return make()
+    except FrontendUnavailable as e:
+        msg = str(e)
+        if "libclang" in msg and "rmaplint[clang]" not in msg:
+            raise FrontendUnavailable(msg.split(": pip install")[0] + ": --frontend clang "
+                                      "needs the clang extra: pip install 'rmaplint[clang]'") \
+                from None
+        raise
 
 
 def _cache_dir(args) -> str | None:
@@ -381,7 +396,7 @@ def cmd_frontends_diff(args) -> int:
 
     root, repo = _root(args)
     model = load(Path(args.rules).resolve() if args.rules else None)
-    clang = build_config(root or Path.cwd(), args.build_dir)  # one line, exit 2, if not
+    clang = _with_clang_hint(lambda: build_config(root or Path.cwd(), args.build_dir))
     paths = _paths(args, root)
     with open_source(root, repo, args.rev) as source:
         files = source.list_files(paths, suffixes=(".c",))
