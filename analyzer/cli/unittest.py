@@ -64,6 +64,17 @@ def cmd_unittest(args) -> int:
     names = _suites(args, table)
     for n in names:
         table.suite(n)  # an unknown suite is a usage error before anything is built
+    prepared = Prepared("none")
+    if args.tree is not None and (args.repo is not None or args.rev is not None):
+        raise UsageError("--tree cannot be combined with --repo/--rev (a tree is built as "
+                         "it is on disk; a revision comes from a repository)")
+    if args.in_place and (args.repo is not None or args.rev is not None):
+        raise UsageError("--in-place is for --tree (a revision is always built in a "
+                         "temporary worktree)")
+    if args.repo is not None and not Path(args.repo).is_dir():
+        raise InputError(f"--repo {args.repo}: no such directory")
+    if args.tree is not None and not Path(args.tree).is_dir():
+        raise InputError(f"--tree {args.tree}: no such directory")
     from .main import _logs_dir
 
     reports = _logs_dir(args, "unittest")
@@ -72,13 +83,6 @@ def cmd_unittest(args) -> int:
     if sys.stderr.isatty() and not args.quiet:
         print(f"rmaplint: building and running {', '.join(names)} (logs in {reports})",
               file=sys.stderr)
-    prepared = Prepared("none")
-    if args.tree is not None and (args.repo is not None or args.rev is not None):
-        raise UsageError("--tree cannot be combined with --repo/--rev (a tree is built as "
-                         "it is on disk; a revision comes from a repository)")
-    if args.in_place and (args.repo is not None or args.rev is not None):
-        raise UsageError("--in-place is for --tree (a revision is always built in a "
-                         "temporary worktree)")
     if args.repo is not None or args.rev is not None:
         base = Path(args.repo).resolve() if args.repo is not None else Path.cwd()
         if not base.is_dir():
