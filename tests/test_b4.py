@@ -21,8 +21,9 @@ from analyzer.workflow.corpus import build_history
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KEYS = {"tool", "status", "summary", "details", "url"}
-FINDING_LINE = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<sev>error|warning|note): "
-                          r"(?P<rule>[a-z-]+): .+$")
+# the one finding line of every report: path:line:col: severity: message [rule-id]
+FINDING_LINE = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+):(?P<col>\d+): "
+                          r"(?P<sev>error|warning|note): (?!fixed: ).+ \[(?P<rule>[a-z-]+)\]$")
 
 
 @pytest.fixture
@@ -168,7 +169,7 @@ def test_each_patch_on_its_predecessor(corpus, env, tmp_path, expected, index):
         assert "no new lock findings" in v["summary"]
     if index == 3:
         # the lock is no longer dropped in the walk: the old finding shows as fixed
-        assert any(ln.startswith("fixed: ") and "lock-dropped-in-loop" in ln
+        assert any(": note: fixed: " in ln and ln.endswith("[lock-dropped-in-loop]")
                    for ln in v["details"].splitlines())
     assert snapshot(env, c.path) == before
 
@@ -258,7 +259,7 @@ def test_a_patch_that_does_not_apply_fails_with_the_reason(corpus, env, tmp_path
     v = verdict(b4_check(env, c.path, patches[2].read_bytes(), cache=tmp_path / "cache"))
     assert v["status"] == "fail"
     assert v["summary"].startswith("does not apply")
-    assert "git am --3way failed" in v["details"]
+    assert "git apply --3way failed" in v["details"]
     assert snapshot(env, c.path) == before
     # a file the tree does not have (and blobs no 3-way merge can find)
     v = verdict(b4_check(env, c.path, NOPE.encode(), "--no-cache"))

@@ -165,9 +165,9 @@ def home(tmp_path_factory) -> Path:
 
 def test_corpus_series_review(browser, home, tmp_path):
     out = tmp_path / "review"
-    cli(home, "review", "--no-cache", "--reports-dir", str(tmp_path / "r"), "--format", "html",
+    cli(home, "demo", "--no-cache", "--format", "html",
         "-o", str(out))
-    doc = json.loads(cli(home, "review", "--no-cache", "--reports-dir", str(tmp_path / "r"),
+    doc = json.loads(cli(home, "demo", "--no-cache",
                          "--format", "json"))
     drop = next(f for f in doc["patches"][0]["new"] if f["rule"] == "lock-dropped-in-loop"
                 and f["function"] == "anon_vma_clone")

@@ -28,7 +28,8 @@ from analyzer.model.lockmodel import load
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANON = "mm/anon.c"
 FINDING_KEYS = {"rule", "severity", "path", "function", "line", "end_line", "message",
-                "locks", "related", "fingerprint", "justification", "kind", "args"}
+                "locks", "related", "fingerprint", "justification", "column", "end_column",
+                "kind", "args"}
 
 
 def clean_env(home: Path) -> dict[str, str]:
@@ -86,7 +87,8 @@ def assert_history_schema(doc: dict, commits: list[str]) -> None:
     for r in doc["revisions"]:
         assert set(r["findings"]) <= known
     for f in doc["findings"]:
-        assert set(f) == FINDING_KEYS | {"introduced", "removed"}, sorted(f)
+        assert set(f) == FINDING_KEYS | {"introduced", "removed", "how", "moves"}, sorted(f)
+        assert f["how"] == ("fixed" if f["removed"] else None), f
         assert f["introduced"] is None or f["introduced"] in commits
         assert f["removed"] is None or f["removed"] in commits
         if f["introduced"] and f["removed"]:
@@ -174,14 +176,20 @@ def test_history_of_the_corpus_series(corpus, home, tmp_path):
     assert new["end_line"] == line_of(v1, "anon_vma_lock_write(src->anon_vma);", new["line"])
     assert present(doc, new["fingerprint"]) == [True, True, False]
 
-    # root-assumed-shared: introduced by patch 1, still there
-    shared = find(doc, "root-assumed-shared", "anon_vma_clone")
-    assert shared["introduced"] == c1 and shared["removed"] is None
-    assert present(doc, shared["fingerprint"]) == [True, True, True]
-    # as last seen: its place in patch 3's version
+    # root-assumed-shared: patch 1's (lock ... insert into pavc->anon_vma's tree) is fixed
+    # by patch 3, which rewrites that region: patch 3's own (insert into avc->anon_vma's
+    # tree) is a new finding, not patch 1's with a new line number
+    shared = [f for f in doc["findings"] if f["rule"] == "root-assumed-shared"
+              and f["function"] == "anon_vma_clone"]
+    assert len(shared) == 2, shared
+    first, second = sorted(shared, key=lambda f: f["introduced"] != c1)
+    assert first["introduced"] == c1 and first["removed"] == c3
+    assert "pavc->anon_vma" in first["message"] and "pavc" not in second["message"]
+    assert present(doc, first["fingerprint"]) == [True, True, False]
+    assert second["introduced"] == c3 and second["removed"] is None
     v3 = anon_at(corpus, c3, home)
     insert = line_of(v3, "anon_vma_interval_tree_insert(avc, &avc->anon_vma->rb_root);")
-    assert shared["line"] <= insert <= shared["end_line"]
+    assert second["line"] <= insert <= second["end_line"]
 
     # patch 2 (a comment) changes nothing
     assert doc["revisions"][0]["findings"] == doc["revisions"][1]["findings"]
@@ -191,12 +199,14 @@ def test_history_of_the_corpus_series(corpus, home, tmp_path):
     out = text.stdout.decode()
     assert text.returncode == 0, text.stderr
     assert out.startswith("rmaplint history of main..series: 3 commit(s)")
-    assert re.search(r"^mm/anon\.c:%d: warning: lock-dropped-in-loop in anon_vma_clone\(\): "
-                     r"present at the start, removed by %s " % (old["line"], c1[:12]), out, re.M)
-    assert re.search(r"^mm/anon\.c:%d: warning: lock-dropped-in-loop in anon_vma_clone\(\): "
-                     r"since %s .*, removed by %s " % (new["line"], c1[:12], c3[:12]), out, re.M)
-    assert re.search(r"^mm/anon\.c:\d+: warning: root-assumed-shared in anon_vma_clone\(\): "
-                     r"since %s .*, still present$" % c1[:12], out, re.M)
+    assert re.search(r"^mm/anon\.c:%d:\d+: warning: in anon_vma_clone\(\): .*: present at "
+                     r"the start, fixed by %s .* \[lock-dropped-in-loop\]$"
+                     % (old["line"], c1[:12]), out, re.M), out
+    assert re.search(r"^mm/anon\.c:%d:\d+: warning: in anon_vma_clone\(\): .*: since %s .*, "
+                     r"fixed by %s .*\[lock-dropped-in-loop\]$" % (new["line"], c1[:12], c3[:12]),
+                     out, re.M), out
+    assert re.search(r"^mm/anon\.c:\d+:\d+: warning: in anon_vma_clone\(\): .*: since %s .*, "
+                     r"still present \[root-assumed-shared\]$" % c3[:12], out, re.M), out
     assert f"{c3[:8]}-lock-dropped-in-loop" in out  # the timeline
 
 
@@ -250,7 +260,51 @@ def test_finding_removed_and_brought_back(make_git_repo, home):
     assert drops == sorted([("", r1, old), (r2, r3, old), (r1, r2, new), (r3, "", new)])
     text = run_cli(home, "history", f"{r0}..{r3}", "--repo", str(repo.path), "--no-cache")
     assert text.returncode == 0, text.stderr
-    assert text.stdout.decode().count("lock-dropped-in-loop in anon_vma_clone(): ") == 4
+    assert len([ln for ln in text.stdout.decode().splitlines()
+                if ": in anon_vma_clone(): " in ln
+                and ln.endswith("[lock-dropped-in-loop]")]) == 4
+
+
+def test_a_moved_function_is_followed(make_git_repo, home):
+    """mm/anon.c's anon_vma_clone() moves to mm/clone.c: its findings move with it (history
+    says moved, from -> to; review says moved), nothing is fixed or introduced."""
+    hist = corpus_dir() / "history"
+    header = (hist / "base" / "include" / "linux" / "anon.h").read_text()
+    once = (hist / "patches" / "1-lock-once" / "mm" / "anon.c").read_text()
+    lines = once.split("\n")
+    start = line_of(lines, "int anon_vma_clone(struct vm_area_struct *dst, "
+                           "struct vm_area_struct *src)") - 1
+    end = start + lines[start:].index("}")
+    head = [ln for ln in lines[:start] if ln.startswith("#include")]
+    moved = "\n".join(head + [""] + lines[start - 1:end + 1]) + "\n"
+    rest = "\n".join(lines[:start - 1] + lines[end + 1:])
+    repo = make_git_repo({"include/linux/anon.h": header, ANON: once},
+                         {ANON: rest, "mm/clone.c": moved})
+    r0, r1 = repo.commits
+    res, _ = api_history(repo.path, f"{r0}..{r1}", ["mm"], None)
+    doc = json.loads(json.dumps(res.to_json()))
+    assert_history_schema(doc, [r1])
+    clone = [f for f in doc["findings"] if f["function"] == "anon_vma_clone"]
+    assert any(f["rule"] == "lock-dropped-in-loop" for f in clone), clone
+    for f in clone:
+        assert f["introduced"] is None and f["removed"] is None, f
+        assert f["path"] == "mm/clone.c"
+        assert f["moves"] == [{"commit": r1, "from": ANON, "to": "mm/clone.c"}]
+    text = run_cli(home, "history", f"{r0}..{r1}", "--repo", str(repo.path), "--no-cache")
+    out = text.stdout.decode()
+    assert text.returncode == 0, text.stderr
+    assert re.search(r"^mm/clone\.c:\d+:\d+: warning: in anon_vma_clone\(\): .*: present at the "
+                     r"start, moved from mm/anon\.c to mm/clone\.c by %s .*, still present "
+                     r"\[lock-dropped-in-loop\]$" % r1[:12], out, re.M), out
+    assert "fixed by" not in out
+    review = json.loads(run_cli(home, "review", f"{r0}..{r1}", "--repo", str(repo.path),
+                                "--no-cache", "--format", "json").stdout)
+    p = review["patches"][0]
+    assert not [f for f in p["new"] + p["fixed"] if f["function"] == "anon_vma_clone"], p
+    assert review["verdict"]["remaining"] == []
+    rtext = run_cli(home, "review", f"{r0}..{r1}", "--repo", str(repo.path), "--no-cache")
+    assert re.search(r"^mm/clone\.c:\d+:\d+: note: moved: .* \(from mm/anon\.c:\d+\) "
+                     r"\[lock-dropped-in-loop\]$", rtext.stdout.decode(), re.M), rtext.stdout
 
 
 @pytest.mark.parametrize("args", [["main..nope"], ["nope..main"], ["--", "--upload-pack=x..main"],
@@ -348,14 +402,19 @@ def test_history_on_the_kernel_tree(kernel_tree, tmp_path, home, monkeypatch):
         unlock, line_of(lines, "anon_vma_lock_write(src->anon_vma);", unlock))
     assert drop["introduced"] == e2 and drop["removed"] == e3
     assert present(doc, drop["fingerprint"]) == [False, True, False]
+    # the region from the lock to the tree insert holds the drop in e2 only: e1's finding is
+    # fixed by e2 (another region: e2's own finding) and comes back with e3's text
     shared = [f for f in doc["findings"] if f["rule"] == "root-assumed-shared"]
-    assert shared and all(f["introduced"] == e1 and f["removed"] is None for f in shared)
+    assert shared
+    e1s = [f for f in shared if f["introduced"] == e1]
+    assert e1s and all(f["removed"] == e2 for f in e1s)
+    assert all(present(doc, f["fingerprint"]) == [True, False, True] for f in e1s)
 
     text = run_cli(home, *args[:-4], "--cache-dir", str(cache_dir))
     assert text.returncode == 0, text.stderr
-    assert re.search(r"lock-dropped-in-loop in rmaplint_test_clone\(\): since %s \(mm: drop "
-                     r"the lock to sleep\), removed by %s \(mm: do not sleep in the walk\)"
-                     % (e2[:12], e3[:12]), text.stdout.decode())
+    assert re.search(r": in rmaplint_test_clone\(\): .*: since %s \(mm: drop the lock to "
+                     r"sleep\), fixed by %s \(mm: do not sleep in the walk\) "
+                     r"\[lock-dropped-in-loop\]" % (e2[:12], e3[:12]), text.stdout.decode())
 
     # the second run: every file version from the cache the first run filled
     assert ok_json(run_cli(home, *args)) == doc

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FINDING_LINE = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+): (?P<sev>error|warning|note): "
-                          r"(?P<rule>[a-z-]+): .+$")
+# the one finding line of every report: path:line:col: severity: message [rule-id]
+FINDING_LINE = re.compile(r"^(?P<path>[^:\s]+):(?P<line>\d+):(?P<col>\d+): "
+                          r"(?P<sev>error|warning|note): (?!fixed: ).+ \[(?P<rule>[a-z-]+)\]$")
 
 WORK_H = """\
 /* SPDX-License-Identifier: GPL-2.0 */
@@ -597,7 +598,7 @@ def test_pre_commit_framework_manifest():
     assert hook["id"] == "rmaplint"
     assert hook["entry"] == "rmaplint hook run pre-commit"
     assert hook["language"] == "python"
-    assert hook["pass_filenames"] is False
+    assert hook["pass_filenames"] is True  # the framework's file names are checked
     files = re.compile(hook["files"])
     assert files.search("mm/rmap.c") and files.search("include/linux/rmap.h")
     assert not files.search("mm/Makefile") and not files.search("mm/rmap.cc")

@@ -197,11 +197,10 @@ def corpus_review(tmp_path_factory, home) -> tuple[Path, dict]:
     """The embedded default review as HTML, and as JSON."""
     base = tmp_path_factory.mktemp("review")
     out = base / "html"
-    text = ok(run_cli(home, "review", "--no-cache", "--reports-dir", str(base / "reports"),
+    text = ok(run_cli(home, "demo", "--no-cache",
                       "--format", "html", "-o", str(out)))
     assert "index.html" in text
-    doc = json.loads(ok(run_cli(home, "review", "--no-cache", "--reports-dir",
-                                str(base / "reports"), "--format", "json")))
+    doc = json.loads(ok(run_cli(home, "demo", "--no-cache", "--format", "json")))
     return out, doc
 
 
@@ -328,11 +327,17 @@ def test_html_needs_a_folder(hostile, home, tmp_path):
     assert proc.returncode == 2 and b"not a directory" in proc.stderr
 
 
-def test_default_folder_is_reports_html(hostile, home, tmp_path):
+def test_default_folder_is_in_the_cache_and_printed(hostile, home, tmp_path):
+    """Nothing written into the current folder unasked: a new folder in the cache."""
     tree, _ = hostile
-    ok(run_cli(home, "check", "--repo", str(tree), "mm", "--no-cache", "--format", "html",
-               cwd=tmp_path))
-    assert (tmp_path / "reports" / "html" / "index.html").is_file()
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    out = ok(run_cli(home, "check", "--repo", str(tree), "mm", "--no-cache", "--format",
+                     "html", cwd=cwd))
+    index = Path(re.search(r"rmaplint: HTML report: (\S+)", out).group(1))
+    assert index.is_file() and index.name == "index.html"
+    assert str(index).startswith(str(home / "xdg-cache" / "rmaplint" / "reports"))
+    assert list(cwd.iterdir()) == []
 
 
 def test_highlight_keeps_every_line():

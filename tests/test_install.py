@@ -60,16 +60,32 @@ def missing_build_requirements(python: Path, cwd: Path) -> list[str]:
     return missing
 
 
+def see_outer(python: Path, cwd: Path) -> None:
+    import site
+
+    outer = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    if sys.prefix == sys.base_prefix or not outer:
+        return
+    inner = run([str(python), "-c", "import site; print(site.getsitepackages()[0])"], cwd)
+    assert inner.returncode == 0, inner.stderr
+    (Path(inner.stdout.strip()) / "outer-venv.pth").write_text("\n".join(outer) + "\n")
+
+
 def test_real_install_ships_cli_packages_and_rules(tmp_path: Path) -> None:
     # Build from a copy so the checkout gets no build/ or *.egg-info litter.
     src = tmp_path / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
+        ".venv-ci", ".venv"))
     venv = tmp_path / "venv"
     made = run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path)
     assert made.returncode == 0, (
         f"python -m venv failed (Debian: apt-get install python3-venv):\n{made.stderr}")
     python = venv / "bin" / "python"
+    # --system-site-packages shows the *base* interpreter's packages; when the tests run in
+    # a virtualenv (an activated one, or .ci/run's .venv-ci/), the build backend is in that
+    # one: let the new venv see it too
+    see_outer(python, tmp_path)
 
     missing = missing_build_requirements(python, tmp_path)
     assert not missing, (

@@ -211,7 +211,13 @@ COMMANDS = {
                                                 "--no-cache"], (2,)),
     "review not an mbox": (["review", "notes.txt", "--no-cache"], (2,)),
     "review unknown range": (["review", "main..nope", "--no-cache"], (2,)),
-    "embedded default": (["review", "--no-cache", "--reports-dir", "{tmp}/reports"], (0, 1)),
+    "demo": (["demo", "--no-cache"], (0,)),
+    "review html": (["review", "main..series", "--no-cache", "--format", "html"], (0, 1)),
+    "check html": (["check", "--no-cache", "-q", "--format", "html"], (0, 1)),
+    "review upstream": (["review", "--no-cache"], (0, 1, 2)),
+    "b4-check": (["b4-check", "--no-cache"], (0,)),
+    "hook run pre-commit": (["hook", "run", "pre-commit", "--no-cache", "mm/anon.c"], (0, 1)),
+    "rule": (["rule", "--all"], (0,)),
 }
 
 
@@ -221,7 +227,11 @@ def test_command_touches_nothing(user_repo, name):
     broken = broken_mbox(user_repo.mbox, user_repo.tmp / "broken.mbox")
     args = [a.format(tmp=user_repo.tmp, mbox=user_repo.mbox, broken=broken) for a in args]
     before = snapshot(user_repo)
-    proc = user_repo.rmaplint(*args)
+    stdin = None
+    if name == "b4-check":
+        stdin = user_repo.mbox.read_bytes().split(b"\nFrom ", 2)[0] + b"\n"
+    proc = subprocess.run([sys.executable, "-m", "analyzer.cli", *args], cwd=user_repo.path,
+                          env=user_repo.env(), capture_output=True, timeout=300, input=stdin)
     err = proc.stderr.decode(errors="replace")
     assert proc.returncode in codes, (proc.returncode, err)
     assert "Traceback" not in err, err
@@ -230,7 +240,7 @@ def test_command_touches_nothing(user_repo, name):
     assert_nothing_lost(user_repo, before)
 
 
-@pytest.mark.parametrize("name", ["review mbox", "embedded default", "review range"])
+@pytest.mark.parametrize("name", ["review mbox", "demo", "review range"])
 def test_under_a_git_hook_environment(user_repo, name):
     """Run from a hook (pre-commit sets GIT_INDEX_FILE, hooks set GIT_DIR): git am in the
     temporary worktree must not write the user's index or move the user's HEAD, and the
@@ -263,36 +273,15 @@ def block():
         time.sleep(0.05)
 
 phase = os.environ["RMAPLINT_TEST_PHASE"]
-if phase == "git worktree add":
-    # the signal comes while git creates the worktree: it must finish, then be removed
-    original_git = review.git
-    def git(repo, *args, check=True):
-        if args[:2] == ("worktree", "add"):
-            with open(os.environ["RMAPLINT_TEST_READY"], "w") as f:
-                f.write(str(os.getpid()))
-            go = os.environ["RMAPLINT_TEST_GO"]
-            deadline = time.monotonic() + 60
-            while not os.path.exists(go) and time.monotonic() < deadline:
-                time.sleep(0.01)
-        return original_git(repo, *args, check=check)
-    review.git = git
-elif phase == "half-made worktree":
-    # what a git killed half-way leaves: a locked worktree without its .git file, which
-    # neither git worktree remove nor prune gets rid of
-    from pathlib import Path
-    original_git = review.git
-    def git(repo, *args, check=True):
-        out = original_git(repo, *args, check=check)
-        if args[:2] == ("worktree", "add"):
-            wt = Path(args[-2])
-            admin = Path((wt / ".git").read_text().split(":", 1)[1].strip())
-            (admin / "locked").write_text("initializing")
-            (wt / ".git").unlink()
-        return out
-    review.git = git
-    def apply_mbox(repo, wt, mbox, base):
-        block()
-    review.apply_mbox = apply_mbox
+import analyzer.workflow.series as series
+if phase == "temporary index":
+    # the signal comes while git applies a patch to the temporary index
+    original_git = series._git
+    def _git(repo, args, env, input=None):
+        if args[:1] == ["apply"]:
+            block()
+        return original_git(repo, args, env, input)
+    series._git = _git
 elif phase == "corpus build":
     import analyzer.workflow.corpus as corpus
     original_build = corpus.build_history
@@ -300,18 +289,13 @@ elif phase == "corpus build":
         original_build(*args, **kwargs)
         block()
     corpus.build_history = build_history
-elif phase == "before git am":
-    def apply_mbox(repo, wt, mbox, base):
-        assert (wt / ".git").is_file()
+elif phase == "after apply":
+    original_apply = review.apply_series
+    def apply_series(*args, **kwargs):
+        result = original_apply(*args, **kwargs)
+        assert result.commits, "nothing applied"
         block()
-    review.apply_mbox = apply_mbox
-elif phase == "after git am":
-    original_apply = review.apply_mbox
-    def apply_mbox(*args):
-        result = original_apply(*args)
-        assert result[0], "git am applied nothing"
-        block()
-    review.apply_mbox = apply_mbox
+    review.apply_series = apply_series
 elif phase == "analysis":
     original_reports = review.RevisionAnalyser.reports
     def reports(self, rev, paths):
@@ -357,14 +341,17 @@ def finish(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, err.decode(errors="replace")
 
 
+def our_temporaries(repo: UserRepo) -> list[str]:
+    return [p.name for p in repo.tmpdir.iterdir() if p.name.startswith("rmaplint")]
+
+
 def our_worktrees(repo: UserRepo) -> list[str]:
     return [ln for ln in repo.git("worktree", "list", "--porcelain").splitlines()
             if ln.startswith("worktree ") and str(repo.tmpdir) in ln]
 
 
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGINT to the group"])
-@pytest.mark.parametrize("phase", ["git worktree add", "half-made worktree", "before git am",
-                                   "after git am", "analysis"])
+@pytest.mark.parametrize("phase", ["temporary index", "after apply", "analysis"])
 def test_killed_at_a_known_point(user_repo, phase, how):
     ready = user_repo.tmp / "ready"
     go = user_repo.tmp / "go"
@@ -378,10 +365,10 @@ def test_killed_at_a_known_point(user_repo, phase, how):
                                               RMAPLINT_TEST_PHASE=phase),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     wait_for(phase, ready.exists, proc)
-    if phase != "git worktree add":
-        assert len(our_worktrees(user_repo)) == 1  # the temporary worktree is there
+    assert our_worktrees(user_repo) == []  # no checkout: a temporary index only
+    if phase == "temporary index":
+        assert our_temporaries(user_repo)  # it is there, in TMPDIR
     send(proc, how)
-    go.write_text("")  # git worktree add may go on now
     code, err = finish(proc)
     assert code == (143 if how == "SIGTERM" else 130), (code, err)
     assert err.splitlines() == [
@@ -440,14 +427,14 @@ def slow_series(tmp: Path, functions: int = 600, patches: int = 4) -> Path:
 
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGINT to the group"])
 def test_killed_while_reviewing(user_repo, how):
-    """A real review of a slow series, signalled as soon as its temporary worktree shows."""
+    """A real review of a slow series, signalled as soon as its temporary index shows."""
     mbox = slow_series(user_repo.tmp / "slow")
     before = snapshot(user_repo)
     proc = subprocess.Popen([sys.executable, "-m", "analyzer.cli", "review", str(mbox),
                              "--no-cache"], cwd=user_repo.path, env=user_repo.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
-    wait_for("the temporary worktree appeared", lambda: our_worktrees(user_repo), proc)
+    wait_for("the temporary index appeared", lambda: our_temporaries(user_repo), proc)
     send(proc, how)
     code, err = finish(proc)
     assert code == (143 if how == "SIGTERM" else 130), (code, err)
@@ -464,8 +451,7 @@ def test_embedded_default_killed_while_building_the_corpus(user_repo, how):
     runner.write_text(BLOCKING_RUNNER)
     before = snapshot(user_repo)
     proc = subprocess.Popen(
-        [sys.executable, str(runner), "review", "--no-cache", "--reports-dir",
-         str(user_repo.tmp / "reports")],
+        [sys.executable, str(runner), "demo", "--no-cache"],
         cwd=user_repo.path, env=user_repo.env(RMAPLINT_TEST_READY=str(ready),
                                               RMAPLINT_TEST_PHASE="corpus build"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)

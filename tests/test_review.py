@@ -30,7 +30,8 @@ from analyzer.workflow.corpus import CorpusRepo, build_history
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANON = "mm/anon.c"
 FINDING_KEYS = {"rule", "severity", "path", "function", "line", "end_line", "message",
-                "locks", "related", "fingerprint", "justification", "kind", "args"}
+                "locks", "related", "fingerprint", "justification", "column", "end_column",
+                "kind", "args"}
 PATCH_KEYS = {"index", "subject", "commit", "files", "new", "fixed", "unchanged"}
 SUBJECTS = ["mm/anon: lock the source anon_vma once instead of per chain",
             "mm/anon: explain what anon_vma_fork() attaches",
@@ -165,7 +166,7 @@ def assert_finding_schema(f: dict) -> None:
     assert 1 <= f["line"] <= f["end_line"]
     assert isinstance(f["locks"], list) and isinstance(f["related"], list)
     for r in f["related"]:
-        assert set(r) == {"path", "line", "message"}
+        assert set(r) == {"path", "line", "column", "message"}
     assert re.fullmatch(r"[0-9a-f]{20}", f["fingerprint"]), f["fingerprint"]
     assert f["justification"] is None or isinstance(f["justification"], str)
 
@@ -243,8 +244,9 @@ def test_range_review(range_doc, corpus):
 
 def test_mbox_review(mbox_doc, corpus):
     assert_corpus_review(mbox_doc, corpus)
-    # git am made commits of its own, on the base
-    assert [p["commit"] for p in mbox_doc["patches"]] != list(corpus.commits)
+    # applied through a temporary index with the mails' authors, dates and messages: the
+    # very commits of the series (git am would have made its own, with its committer)
+    assert [p["commit"] for p in mbox_doc["patches"]] == list(corpus.commits)
 
 
 def test_mbox_and_range_give_the_same_findings(mbox_doc, range_doc):
@@ -259,40 +261,44 @@ def test_mbox_review_is_reproducible(corpus, home, mbox_doc):
     assert again == mbox_doc
 
 
-def test_embedded_default(corpus, home, tmp_path, mbox_doc):
-    """No SERIES: the corpus series on its base, report files in --reports-dir."""
+def finding_re(kind: str, region: tuple[int, int], rule: str, sev: str = "warning") -> str:
+    """The finding line of a review (and the note of its region's end)."""
+    a, b = region
+    return (r"^mm/anon\.c:%d:\d+: %s: %s: .* \[%s\]\n  mm/anon\.c:%d:\d+: note: the region "
+            r"ends here$" % (a, sev, kind, re.escape(rule), b))
+
+
+def test_demo(corpus, home, tmp_path, mbox_doc):
+    """``rmaplint demo``: the corpus series on its base; exit 0 although it has findings
+    (they are its point); nothing written anywhere unless -o."""
     cwd = tmp_path / "elsewhere"  # not in any git repository
     cwd.mkdir()
-    reports = tmp_path / "reports"
-    proc = run_cli(home, "review", "--no-cache", "--reports-dir", str(reports),
-                   "--format", "json", cwd=cwd)
-    doc = ok_json(proc)
+    proc = run_cli(home, "demo", "--no-cache", "--format", "json", cwd=cwd)
+    doc = ok_json(proc, codes=(0,))
     assert_corpus_review(doc, corpus)
     assert doc == mbox_doc  # the same corpus, the same mbox, the same base
-    assert json.loads((reports / "corpus-review.json").read_text()) == doc
-    eml = (reports / "corpus-review.eml").read_text()
-    assert eml.startswith("Subject: Re: [PATCH 1/3] ")
-    fails = any(f["severity"] in ("warning", "error") and not f["justification"]
-                for f in doc["verdict"]["remaining"])
-    assert proc.returncode == (1 if fails else 0)
+    assert any(f["severity"] == "warning" for f in doc["verdict"]["remaining"])
 
-    text = run_cli(home, "review", "--no-cache", "--reports-dir", str(reports), cwd=cwd)
+    text = run_cli(home, "demo", "--no-cache", cwd=cwd)
     out = text.stdout.decode()
-    assert text.returncode == proc.returncode, text.stderr
+    assert text.returncode == 0, text.stderr
     assert "[1/3] " + SUBJECTS[0] in out and "[3/3] " + SUBJECTS[2] in out
-    assert re.search(r"^\s+new\s+mm/anon\.c:%d-%d warning lock-dropped-in-loop in "
-                     r"anon_vma_clone\(\)" % new_drop(corpus), out, re.M), out
-    assert re.search(r"^\s+fixed\s+mm/anon\.c:%d-%d warning lock-dropped-in-loop in "
-                     r"anon_vma_clone\(\)" % old_drop(corpus), out, re.M), out
-    assert re.search(r"^\s+transient\s+mm/anon\.c:%d-%d warning lock-dropped-in-loop"
-                     % new_drop(corpus), out, re.M), out
-    assert re.search(r"^\s+remaining\s+mm/anon\.c:\S+ warning root-assumed-shared in "
-                     r"anon_vma_clone\(\)", out, re.M), out
-    assert str(reports / "corpus-review.json") in out
-    # the email file is the email report
-    mail = run_cli(home, "review", "--no-cache", "--reports-dir", str(tmp_path / "r2"),
-                   "--format", "email", cwd=cwd)
-    assert mail.stdout.decode() == eml
+    assert re.search(finding_re("new", new_drop(corpus), "lock-dropped-in-loop"), out, re.M), out
+    assert re.search(r"^mm/anon\.c:%d:\d+: note: fixed: .* \[lock-dropped-in-loop\]$"
+                     % old_drop(corpus)[0], out, re.M), out
+    assert re.search(r"^mm/anon\.c:%d:\d+: warning: transient: .*\(added by patch 1, removed "
+                     r"by patch 3: bisection sees it\) \[lock-dropped-in-loop\]$"
+                     % new_drop(corpus)[0], out, re.M), out
+    assert re.search(r"^mm/anon\.c:\d+:\d+: warning: remaining: .* \[root-assumed-shared\]$",
+                     out, re.M), out
+    mail = run_cli(home, "demo", "--no-cache", "--format", "email", cwd=cwd)
+    assert mail.returncode == 0 and sorted(read_mails(mail.stdout)) == [1, 3]
+    assert list(cwd.iterdir()) == []  # no reports/ folder, nothing
+    # -o writes where it says
+    out_file = tmp_path / "demo.json"
+    assert run_cli(home, "demo", "--no-cache", "--format", "json", "-o", str(out_file),
+                   cwd=cwd).returncode == 0
+    assert json.loads(out_file.read_text()) == doc
 
 
 def test_text_review_of_a_range(corpus, home):
@@ -302,21 +308,39 @@ def test_text_review_of_a_range(corpus, home):
     assert out.startswith(f"rmaplint review of main..series on {corpus.base[:12]}: 3 patch(es)")
     block2 = out.split("[2/3] ")[1].split("[3/3] ")[0]
     assert "no findings in the code it touches" in block2 or \
-        not re.search(r"^\s+(new|fixed)\s", block2, re.M), block2
+        not re.search(r": (new|fixed): ", block2), block2
 
 
 # --------------------------------------------------------------------------- email
 
 
-def mails(text: str) -> dict[int, list[str]]:
-    """Patch index → the lines of its reply."""
-    out: dict[int, list[str]] = {}
-    heads = list(re.finditer(r"^Subject: Re: \[PATCH (\d+)/(\d+)\] (.*)$", text, re.M))
-    for i, m in enumerate(heads):
-        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-        assert int(m.group(2)) == 3
-        out[int(m.group(1))] = text[m.start():end].splitlines()
+def read_mails(data: bytes, tmp: Path | None = None) -> dict[int, "email.message.Message"]:
+    """Patch index → its reply, read back with the standard library's mailbox."""
+    import email.policy
+    import mailbox
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "replies.mbox"
+        path.write_bytes(data)
+        box = mailbox.mbox(str(path), create=False)
+        try:
+            msgs = [email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+                    for m in box]
+        finally:
+            box.close()
+    out = {}
+    for m in msgs:
+        got = re.match(r"^Re: \[(?:RFC )?PATCH(?: v\d+)? (\d+)/(\d+)\] ", m["Subject"])
+        assert got, m["Subject"]
+        out[int(got.group(1))] = m
     return out
+
+
+def mails(text: str) -> dict[int, list[str]]:
+    """Patch index → the lines of its reply's body."""
+    return {i: m.get_content().splitlines()
+            for i, m in read_mails(text.encode("utf-8", "surrogateescape")).items()}
 
 
 def blocks(lines: list[str]) -> list[tuple[str, list[str]]]:
@@ -346,7 +370,9 @@ def quoted(block: list[str], text: str, signs: str) -> bool:
 
 def assert_commented(mail: list[str], f: dict, lead: str, source: list[str],
                      signs: str) -> None:
-    """The comment on ``f`` comes right under a quote holding its first and last line."""
+    """The comment on ``f`` comes right under the quoted line it is about: the first line of
+    its region that the patch adds (``+``; removes, ``-``, for a fixed one), else its first
+    line in the hunk."""
     bs = blocks(mail)
     region = f"line {f['line']}" if f["line"] == f["end_line"] else \
         f"lines {f['line']}-{f['end_line']}"
@@ -356,10 +382,16 @@ def assert_commented(mail: list[str], f: dict, lead: str, source: list[str],
     quote_i = max(i for i in range(at[0]) if bs[i][0] == "quote")
     assert all(bs[i][0] == "text" for i in range(quote_i + 1, at[0]))  # other comments only
     q = bs[quote_i][1]
-    assert q[0].startswith("diff --git a/mm/anon.c b/mm/anon.c"), q[:2]
-    assert q[1].startswith("@@ "), q[:2]
-    for n in (f["line"], f["end_line"]):
-        assert quoted(q, source[n - 1], signs), (n, source[n - 1], "\n".join(q))
+    # the quote ends with a line of the region, marked as the patch changes it when one is
+    in_region = [source[n - 1] for n in range(f["line"], f["end_line"] + 1)]
+    last = q[-1]
+    assert last[:1] in signs and last[1:].rstrip() in [t.rstrip() for t in in_region], \
+        (last, in_region)
+    # and the file's header and the hunk's are quoted above it
+    head = [bs[i][1] for i in range(quote_i + 1) if bs[i][0] == "quote"]
+    flat = [ln for part in head for ln in part]
+    assert any(ln.startswith("diff --git a/mm/anon.c b/mm/anon.c") for ln in flat)
+    assert any(ln.startswith("@@ ") for ln in flat)
 
 
 def test_email(corpus, home, range_doc):
@@ -372,9 +404,12 @@ def test_email(corpus, home, range_doc):
     p1, _, p3 = range_doc["patches"]
     base, v1, v2 = (file_at(corpus, c) for c in (corpus.base, *corpus.commits[:2]))
 
+    replies = read_mails(proc.stdout)
+    assert replies[1]["Subject"] == f"Re: [PATCH 1/3] {SUBJECTS[0]}"
+    assert replies[1]["To"] == "Corpus Author <corpus@example.org>"
+    assert replies[1]["In-Reply-To"] is None  # a range has no Message-Id to answer
     m1 = by_patch[1]
-    assert m1[0] == f"Subject: Re: [PATCH 1/3] {SUBJECTS[0]}"
-    assert "wrote:" in m1[2] and "Corpus Author <corpus@example.org>" in m1[2]
+    assert "wrote:" in m1[0] and "Corpus Author <corpus@example.org>" in m1[0]
     while not m1[-1]:
         m1 = m1[:-1]
     assert m1[-2:] == ["-- ", "rmaplint"]
@@ -389,7 +424,7 @@ def test_email(corpus, home, range_doc):
     assert "> +\t\t\tanon_vma_lock_write(src->anon_vma);" in m1
 
     m3 = by_patch[3]
-    assert m3[0] == f"Subject: Re: [PATCH 3/3] {SUBJECTS[2]}"
+    assert replies[3]["Subject"] == f"Re: [PATCH 3/3] {SUBJECTS[2]}"
     assert_commented(m3, the_drop(p3["fixed"], new_drop(corpus)), "This patch removes", v2,
                      "- ")
     assert "> -\t\t\tanon_vma_unlock_write(src->anon_vma);" in m3
@@ -445,8 +480,8 @@ def test_patch_that_does_not_apply(corpus, home, tmp_path, range_doc):
     out = proc.stdout.decode()
     assert f"[1/3] {SUBJECTS[0]}" in out  # the patch before it is reported
     assert "[2/3]" not in out and "[3/3]" not in out
-    assert re.search(r"^\s+new\s+mm/anon\.c:%d-%d warning lock-dropped-in-loop"
-                     % new_drop(corpus), out, re.M), out
+    assert re.search(finding_re("new", new_drop(corpus), "lock-dropped-in-loop"), out,
+                     re.M), out
 
     proc = run_cli(home, *args, "--format", "json")
     assert_input_error(proc, "patch 2", "mm/anon.c", stdout_empty=False)
@@ -541,3 +576,148 @@ def test_review_ignores_the_callers_git_environment(corpus, home, tmp_path, rang
     doc = ok_json(run_cli(home, "review", "main..series", "--repo", str(corpus.path),
                           "--format", "json", "--no-cache", env=hook_env))
     assert per_patch(doc) == per_patch(range_doc)
+
+
+# --------------------------------------------------------------------------- mail as b4 gives it
+
+
+def threaded_mbox(corpus: CorpusRepo, dest: Path, home: Path) -> Path:
+    """The series as b4/lore give it: a cover letter, Message-Ids, a v2 prefix, To and Cc,
+    and a reply to patch 2 in the middle of the thread."""
+    out = git(corpus.path, "-c", "user.name=A U Thor", "-c", "user.email=author@example.org",
+              "format-patch", "--stdout", "--no-stat", "--thread=shallow",
+              "--cover-letter", "--subject-prefix=PATCH v2", "--to=linux-mm@kvack.org",
+              "--cc=Reviewer <reviewer@example.org>", f"{corpus.base}..series", home=home)
+    assert out.lower().count("\nmessage-id: <") == 4  # cover letter + 3 patches
+    reply = ("From reviewer Mon Sep 17 00:00:00 2001\nFrom: Reviewer <reviewer@example.org>\n"
+             "Subject: Re: [PATCH v2 2/3] " + SUBJECTS[1] + "\nMessage-ID: <reply@example.org>"
+             "\n\n> diff --git a/mm/anon.c b/mm/anon.c\nLooks fine.\n\n")
+    i = out.index("From ", out.index("[PATCH v2 2/3]"))
+    dest.write_text(out[:i] + reply + out[i:])
+    return dest
+
+
+def test_cover_letter_mbox_is_reviewed_and_replies_are_threaded(corpus, home, tmp_path,
+                                                                mbox_doc):
+    import email.policy
+    import mailbox
+
+    mbox = threaded_mbox(corpus, tmp_path / "v2.mbox", home)
+    args = ("review", str(mbox), "--repo", str(corpus.path), "--base", "main", "--no-cache")
+    doc = ok_json(run_cli(home, *args, "--format", "json"))
+    assert per_patch(doc) == per_patch(mbox_doc)  # cover letter and reply skipped
+    proc = run_cli(home, *args, "--format", "email")
+    assert proc.returncode in (0, 1), proc.stderr
+    # the patches as mailed, read with the standard library
+    box = mailbox.mbox(str(mbox), create=False)
+    sent = {}
+    for m in box:
+        m = email.message_from_bytes(m.as_bytes(), policy=email.policy.default)
+        got = re.match(r"\[PATCH v2 (\d)/3\]", m["Subject"])
+        if got and got.group(1) != "0":
+            sent[int(got.group(1))] = m
+    box.close()
+    replies = read_mails(proc.stdout)
+    assert sorted(replies) == [1, 3]
+    for i, r in replies.items():
+        patch = sent[i]
+        msgid = patch["Message-ID"].strip()
+        assert r["In-Reply-To"].strip() == msgid
+        assert r["References"].split()[-1] == msgid
+        assert patch["In-Reply-To"].strip() in r["References"].split()  # the cover letter
+        assert r["Subject"] == "Re: " + " ".join(patch["Subject"].split())
+        assert r["Subject"].startswith(f"Re: [PATCH v2 {i}/3] ")
+        assert r["To"] == patch["From"]
+        assert "linux-mm@kvack.org" in r["Cc"] and "reviewer@example.org" in r["Cc"]
+        assert r["Message-ID"] and r["Message-ID"].strip() != msgid
+    # the comment right under the + line it is about
+    body = replies[1].get_content().splitlines()
+    v1 = file_at(corpus, corpus.commits[0])
+    a, _ = new_drop(corpus)
+    i = body.index("> +" + v1[a - 1])
+    assert body[i + 1] == "" and body[i + 2].startswith(
+        "This patch introduces a lock-dropped-in-loop warning in anon_vma_clone()")
+    # the same patches with an RFC prefix keep it
+    rfc = tmp_path / "rfc.mbox"
+    rfc.write_text(mbox.read_text().replace("[PATCH v2 ", "[RFC PATCH v2 "))
+    proc = run_cli(home, "review", str(rfc), "--repo", str(corpus.path), "--base", "main",
+                   "--no-cache", "--format", "email")
+    assert all(m["Subject"].startswith(f"Re: [RFC PATCH v2 {i}/3] ")
+               for i, m in read_mails(proc.stdout).items())
+
+
+def test_only_a_cover_letter(corpus, home, tmp_path):
+    text = git(corpus.path, "format-patch", "--stdout", "--cover-letter", "-1", "series",
+               home=home)
+    cover = text[:text.index("From ", 10)]
+    (tmp_path / "cover.mbox").write_text(cover + "diff --git a/x b/x\n" if "diff --git" not in
+                                         cover else cover)
+    assert_input_error(run_cli(home, "review", str(tmp_path / "cover.mbox"), "--repo",
+                               str(corpus.path), "--no-cache"), "cover letter")
+
+
+def test_default_reviews_the_branch_over_its_upstream(corpus, home, tmp_path, range_doc):
+    """No SERIES in a repository: @{upstream}..HEAD; without an upstream, one line naming how."""
+    repo = build_history(tmp_path / "repo").path
+    git(repo, "checkout", "-q", "series", home=home)
+    assert_input_error(run_cli(home, "review", "--no-cache", cwd=repo), "no upstream",
+                       "rmaplint review origin/master..HEAD")
+    git(repo, "branch", "-q", "--set-upstream-to=main", home=home)
+    doc = ok_json(run_cli(home, "review", "--no-cache", "--format", "json", cwd=repo / "mm"))
+    assert per_patch(doc) == per_patch(range_doc)
+    git(repo, "checkout", "-q", "main", home=home)
+    git(repo, "checkout", "-q", "-b", "topic", home=home)
+    git(repo, "branch", "-q", "--set-upstream-to=main", home=home)
+    proc = run_cli(home, "review", "--no-cache", cwd=repo)
+    assert proc.returncode == 0 and proc.stdout == b""
+    assert b"nothing to review" in proc.stderr
+    # outside a repository: one line that names the way
+    out = tmp_path / "out"
+    out.mkdir()
+    assert_input_error(run_cli(home, "review", "--no-cache", cwd=out), "rmaplint demo")
+
+
+def test_fail_on_transient(corpus, home):
+    """Patch 1 adds a lock drop patch 3 removes: bisection meets it."""
+    args = ("review", "main..series", "--repo", str(corpus.path), "--no-cache", "--format",
+            "json", "--select", "lock-dropped-in-loop")
+    plain = run_cli(home, *args)
+    doc = ok_json(plain, codes=(0,))  # the drop is gone at the end: the series is clean
+    assert doc["verdict"]["remaining"] == [] and doc["verdict"]["transient"]
+    strict = run_cli(home, *args, "--fail-on-transient")
+    assert ok_json(strict, codes=(1,)) == doc
+
+
+def test_select_ignore_and_baseline(corpus, home, tmp_path, range_doc):
+    base = ("review", "main..series", "--repo", str(corpus.path), "--no-cache", "--format",
+            "json")
+    only = ok_json(run_cli(home, *base, "--select", "walk-unlocked"))
+    assert {f["rule"] for p in only["patches"] for f in p["new"] + p["fixed"]} <= \
+        {"walk-unlocked"}
+    none = ok_json(run_cli(home, *base, "--ignore", "walk-unlocked,root-assumed-shared",
+                           "--ignore", "lock-dropped-in-loop"))
+    assert not none["verdict"]["remaining"]
+    assert_input_error(run_cli(home, *base, "--select", "lock-droped-in-loop"),
+                       "did you mean 'lock-dropped-in-loop'")
+    # a baseline of what the series leaves behind: review is quiet, exit 0
+    bl = tmp_path / "baseline.json"
+    bl.write_text(json.dumps({"schema": "rmaplint-baseline/1", "findings": [
+        {"fingerprint": f["fingerprint"]} for f in range_doc["verdict"]["remaining"]]}))
+    quiet = run_cli(home, *base, "--baseline", str(bl))
+    assert ok_json(quiet, codes=(0,))["verdict"]["remaining"] == []
+    # the same from the project's .rmaplint.toml, then from git config
+    repo = build_history(tmp_path / "cfg").path
+    (repo / ".rmaplint.toml").write_text(f'baseline = "{bl}"\nfail-on = "error"\n')
+    doc = ok_json(run_cli(home, "review", "main..series", "--no-cache", "--format", "json",
+                          cwd=repo), codes=(0,))
+    assert doc["verdict"]["remaining"] == []
+    (repo / ".rmaplint.toml").write_text('ignre = ["walk-unlocked"]\n')
+    assert_input_error(run_cli(home, "review", "main..series", "--no-cache", cwd=repo),
+                       "unknown key 'ignre'", "did you mean 'ignore'")
+    (repo / ".rmaplint.toml").unlink()
+    git(repo, "config", "--add", "rmaplint.ignore", "walk-unlocked,root-assumed-shared",
+        home=home)
+    git(repo, "config", "--add", "rmaplint.ignore", "lock-dropped-in-loop", home=home)
+    doc = ok_json(run_cli(home, "review", "main..series", "--no-cache", "--format", "json",
+                          cwd=repo), codes=(0,))
+    assert doc["verdict"]["remaining"] == []

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_review_shows_suite_results_per_patch(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),
            "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    out = subprocess.run([sys.executable, "-m", "analyzer.cli", "review", "--no-cache",
+    out = subprocess.run([sys.executable, "-m", "analyzer.cli", "demo", "--no-cache",
                           "--unittests", "--format", "json", "--reports-dir",
                           str(tmp_path / "reports")],
                          cwd=tmp_path, capture_output=True, text=True, env=env)
@@ -29,7 +29,7 @@ def test_review_shows_suite_results_per_patch(tmp_path):
     if vma[1]["status"] == "passed":
         assert vma[1]["tests_run"] == vma[1]["passed"] == 3
         assert (tmp_path / "reports" / "unittests" / "patch-2" / "vma" / "build.log").is_file()
-    text = subprocess.run([sys.executable, "-m", "analyzer.cli", "review", "--no-cache",
+    text = subprocess.run([sys.executable, "-m", "analyzer.cli", "demo", "--no-cache",
                            "--unittests", "--reports-dir", str(tmp_path / "reports")],
                           cwd=tmp_path, capture_output=True, text=True, env=env).stdout
     assert text.count("unittest vma: ") == 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,7 +106,17 @@ def test_check_sarif_rules(check_docs):
     for r in rules:
         doc = (REPO_ROOT / "rules" / "docs" / f"{r['id']}.md").read_text()
         assert r["shortDescription"]["text"] and r["fullDescription"]["text"]
-        assert r["shortDescription"]["text"] in r["fullDescription"]["text"]
+        # one whole sentence, kept in the rule's doc
+        short = r["shortDescription"]["text"]
+        assert re.fullmatch(r"[A-Z][^\n]*[^:]\.", short) and short.count(". ") == 0, short
+        assert f"Summary: {short}\n" in doc
+        assert r["helpUri"].startswith("https://") and r["helpUri"].endswith(f"/{r['id']}.md")
+        props = r["properties"]
+        assert props["precision"] in ("very-high", "high", "medium", "low")
+        assert props["problem.severity"] in ("error", "warning", "recommendation")
+        assert {"correctness", "concurrency"} <= set(props["tags"])
+        if "security-severity" in props:
+            assert 0 < float(props["security-severity"]) <= 10 and "security" in props["tags"]
         assert r["help"]["markdown"] == doc
         assert "What it does" in r["help"]["text"] and "## " not in r["help"]["text"]
         sev = doc.split("Severity:", 1)[1].split()[0].strip(".;,")
@@ -116,13 +127,17 @@ def test_check_sarif_results_match_the_findings(check_docs, tree):
     sarif, plain = check_docs
     run = sarif["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    root = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
-    assert root == tree.resolve().as_uri() + "/"
-    by_fp = {f["fingerprint"]: f for f in plain["findings"]}
+    # the base is named, not located: no path of this machine in the log
+    assert "uri" not in run["originalUriBaseIds"]["%SRCROOT%"]
+    assert "file:" not in json.dumps(sarif) and str(tree) not in json.dumps(sarif)
+    # a fingerprint holds no path (a moved function keeps it): the copy of walk-unlocked.c
+    # in "odd dir #1" has the same ones, in another file
+    by_fp = {(f["path"], f["fingerprint"]): f for f in plain["findings"]}
     results = run["results"]
-    assert len(results) == len(by_fp) > 0
+    assert len(results) == len(by_fp) == len(plain["findings"]) > 0
     for res in results:
-        f = by_fp[res["partialFingerprints"]["rmaplint/v1"]]
+        f = by_fp[(unquote(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]),
+                   res["partialFingerprints"]["rmaplint/v1"])]
         assert res["ruleId"] == f["rule"] == rules[res["ruleIndex"]]["id"]
         assert res["level"] == f["severity"] in LEVELS
         assert res["message"]["text"] == f["message"]
@@ -131,7 +146,9 @@ def test_check_sarif_results_match_the_findings(check_docs, tree):
         assert not loc["artifactLocation"]["uri"].startswith(("/", "file:"))
         assert unquote(loc["artifactLocation"]["uri"]) == f["path"]
         assert (tree / f["path"]).is_file()
-        assert loc["region"] == {"startLine": f["line"], "endLine": f["end_line"]}
+        assert (loc["region"]["startLine"], loc["region"]["endLine"]) == (f["line"],
+                                                                         f["end_line"])
+        assert loc["region"]["startColumn"] == f["column"] >= 1
         assert res["locations"][0]["logicalLocations"][0]["name"] == f["function"]
         related = res.get("relatedLocations", [])
         assert [(unquote(r["physicalLocation"]["artifactLocation"]["uri"]),
@@ -164,11 +181,8 @@ def test_check_sarif_error_file_is_a_notification(validator, home, tmp_path):
 
 @pytest.fixture(scope="module")
 def review_docs(home, tmp_path_factory) -> tuple[dict, dict]:
-    reports = tmp_path_factory.mktemp("reports")
-    sarif = run_json(home, "review", "--no-cache", "--reports-dir", str(reports),
-                     "--format", "sarif")
-    plain = run_json(home, "review", "--no-cache", "--reports-dir", str(reports),
-                     "--format", "json")
+    sarif = run_json(home, "demo", "--no-cache", "--format", "sarif")
+    plain = run_json(home, "demo", "--no-cache", "--format", "json")
     return sarif, plain
 
 
@@ -194,7 +208,9 @@ def test_review_sarif(validator, review_docs):
         assert r["properties"]["patch"] in (1, 2, 3)
     props = run["properties"]
     assert [p["index"] for p in props["patches"]] == [1, 2, 3]
-    assert run["versionControlProvenance"][0]["revisionId"] == plain["patches"][-1]["commit"]
+    assert run["properties"]["revision"] == plain["patches"][-1]["commit"]
+    assert "versionControlProvenance" not in run  # a throwaway repository: no remote
+    assert "file:" not in json.dumps(sarif)
 
 
 def test_history_sarif(validator, home, tmp_path):
@@ -213,3 +229,26 @@ def test_history_sarif(validator, home, tmp_path):
         want = "absent" if f["removed"] else "new" if f["introduced"] else "unchanged"
         assert res["baselineState"] == want
         assert res["properties"]["introduced"] == f["introduced"]
+
+
+def test_provenance_is_the_remote_url_never_a_local_path(validator, home, tmp_path):
+    corpus = build_history(tmp_path / "repo")
+    env_git = ["git", "-C", str(corpus.path)]
+    subprocess.run([*env_git, "remote", "add", "origin",
+                    "https://user:secret@git.example.org/linux/mm.git"], check=True)
+    rng = f"{corpus.base}..{corpus.commits[-1]}"
+    doc = run_json(home, "history", rng, "--repo", str(corpus.path), "--no-cache",
+                   "--format", "sarif")
+    assert_valid(validator, doc)
+    prov = doc["runs"][0]["versionControlProvenance"]
+    assert prov == [{"repositoryUri": "https://git.example.org/linux/mm.git",
+                     "revisionId": corpus.commits[-1]}]
+    check = run_json(home, "check", "--repo", str(corpus.path), "--rev", "series",
+                     "--no-cache", "--format", "sarif")
+    assert check["runs"][0]["versionControlProvenance"][0]["revisionId"] == corpus.commits[-1]
+    subprocess.run([*env_git, "remote", "set-url", "origin", str(tmp_path / "local.git")],
+                   check=True)
+    doc = run_json(home, "history", rng, "--repo", str(corpus.path), "--no-cache",
+                   "--format", "sarif")
+    assert "versionControlProvenance" not in doc["runs"][0]
+    assert "file:" not in json.dumps(doc) and str(tmp_path) not in json.dumps(doc)

@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CORPUS = REPO_ROOT / "corpus"
 DROP = "rules/lock-dropped-in-loop.c"
 WALK = "rules/walk-unlocked.c"
-PLAIN = re.compile(r"^(\S+):(\d+)(?:-(\d+))?: (error|warning|note): ([\w-]+): .+$")
+PLAIN = re.compile(r"^(\S+):(\d+):(\d+): (error|warning|note): .+ \[([\w-]+)\]$")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -170,7 +170,11 @@ def test_terminal_gets_the_rich_view():
 
 
 def test_plain_on_a_terminal():
-    out = on_a_terminal(cli_args("--plain"))
+    coloured = on_a_terminal(cli_args("--plain"))  # gcc's colours on the severity only
+    assert "\x1b[1;35mwarning:\x1b[0m" in coloured
+    out = on_a_terminal(cli_args("--plain", "--color", "never"))
     assert not ANSI.search(out)
+    timing = re.compile(r"in \d+\.\ds")
+    assert timing.sub("", ANSI.sub("", coloured)) == timing.sub("", out)
     findings = [ln for ln in out.splitlines() if ln and not ln.startswith(("  ", "rmaplint:"))]
     assert findings and all(PLAIN.match(ln) for ln in findings), findings

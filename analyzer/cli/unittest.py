@@ -29,15 +29,18 @@ def add_unittest_parser(sub) -> None:
                    help="make -jN (default: the number of CPUs)")
     u.add_argument("--in-place", action="store_true", help="build in --tree itself instead "
                    "of a temporary copy (leaves objects and binaries there)")
-    u.add_argument("--reports-dir", metavar="DIR", default=os.path.join("reports", "unittests"),
-                   help="where each suite's build.log and run.log go "
-                   "(default reports/unittests/<suite>/)")
+    u.add_argument("--reports-dir", metavar="DIR", default=None,
+                   help="where each suite's build.log and run.log go (default: a new folder "
+                   "in ~/.cache/rmaplint/reports, printed on stderr; never the tree)")
     u.add_argument("--timeout-scale", type=float, default=1.0, metavar="F",
                    help="multiply every build and run timeout of the table by F")
     u.add_argument("--table", metavar="FILE", help="suite table (default: the built-in "
                    "rules/unittests.toml)")
-    u.add_argument("--format", choices=("text", "json"), default="text")
-    u.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    u.add_argument("--format", choices=("text", "json"), default="text",
+                   help="report format (default text: one status per suite)")
+    u.add_argument("-o", "--output", metavar="FILE", help="write the report here (default "
+                   "stdout)")
+    u.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     u.set_defaults(func=cmd_unittest)
 
 
@@ -61,7 +64,6 @@ def cmd_unittest(args) -> int:
     names = _suites(args, table)
     for n in names:
         table.suite(n)  # an unknown suite is a usage error before anything is built
-    reports = Path(args.reports_dir).resolve()
     prepared = Prepared("none")
     if args.tree is not None and (args.repo is not None or args.rev is not None):
         raise UsageError("--tree cannot be combined with --repo/--rev (a tree is built as "
@@ -69,6 +71,18 @@ def cmd_unittest(args) -> int:
     if args.in_place and (args.repo is not None or args.rev is not None):
         raise UsageError("--in-place is for --tree (a revision is always built in a "
                          "temporary worktree)")
+    if args.repo is not None and not Path(args.repo).is_dir():
+        raise InputError(f"--repo {args.repo}: no such directory")
+    if args.tree is not None and not Path(args.tree).is_dir():
+        raise InputError(f"--tree {args.tree}: no such directory")
+    from .main import _logs_dir
+
+    reports = _logs_dir(args, "unittest")
+    import sys
+
+    if sys.stderr.isatty() and not args.quiet:
+        print(f"rmaplint: building and running {', '.join(names)} (logs in {reports})",
+              file=sys.stderr)
     if args.repo is not None or args.rev is not None:
         base = Path(args.repo).resolve() if args.repo is not None else Path.cwd()
         if not base.is_dir():

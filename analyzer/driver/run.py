@@ -22,7 +22,8 @@ from .. import checks
 from .cache import Cache
 from .project import Deps, FileStatus, Project
 from ..errors import InputError
-from ..findings.finding import Finding, fingerprint_all
+from ..findings.finding import Finding
+from ..findings.fingerprint import fingerprint_file
 from ..model.lockmodel import LockModel, load
 from ..source.reader import Source, open_source
 
@@ -178,7 +179,7 @@ class Checker:
             found = checks.run_checks(fa, self.model, self.only_rules) \
                 if fa.status != FileStatus.ERROR else []
             report = FileReport(path, fa.status, len(fa.functions), fa.degraded_functions,
-                                fa.error, tuple(fingerprint_all(found)),
+                                fa.error, tuple(fingerprint_file(found, sf.text)),
                                 time.perf_counter() - t0, spans=tuple(
                                     (f.function.name, f.function.span.line,
                                      f.function.span.end_line) for f in fa.functions))

@@ -1,5 +1,6 @@
 """Findings: what a check reports, as data. Identified by a fingerprint that survives line
-shifts (rule + function + normalised lock/object expressions + ordinal), never by message text.
+shifts, never by message text: see :mod:`analyzer.findings.fingerprint` (rule + function +
+locks + the whitespace-folded text of the region).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Related:
     path: str
     line: int
     message: str
+    column: int = 1
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Finding:
     justification: str | None = None
     context: str | None = None  # a plain comment in the region that explains it
     key: tuple[str, ...] = field(default=(), compare=False)  # what the fingerprint hashes
+    column: int = 1  # 1-based column (characters) of the region's first line
+    end_column: int = 0  # 1-based column just past the region's end on end_line; 0: unknown
     kind: str = ""  # the rule's kind of finding (a key of its MESSAGES)
     args: tuple[tuple[str, str], ...] = ()  # the kind's message arguments
 
@@ -70,10 +74,12 @@ class Finding:
             "end_line": self.end_line,
             "message": self.message,
             "locks": list(self.locks),
-            "related": [{"path": r.path, "line": r.line, "message": r.message}
-                        for r in self.related],
+            "related": [{"path": r.path, "line": r.line, "column": r.column,
+                         "message": r.message} for r in self.related],
             "fingerprint": self.fingerprint,
             "justification": self.justification,
+            "column": self.column,
+            "end_column": self.end_column,
             "kind": self.kind,
             "args": dict(self.args),
         }
@@ -82,14 +88,18 @@ class Finding:
     def from_json(cls, d: dict) -> "Finding":
         return cls(d["rule"], Severity(d["severity"]), d["path"], d["function"], d["line"],
                    d["end_line"], d["message"], tuple(d.get("locks", ())),
-                   tuple(Related(r["path"], r["line"], r["message"])
+                   tuple(Related(r["path"], r["line"], r["message"], int(r.get("column", 1)))
                          for r in d.get("related", ())),
                    d.get("fingerprint", ""), d.get("justification"),
+                   column=int(d.get("column", 1) or 1),
+                   end_column=int(d.get("end_column", 0) or 0),
                    kind=d.get("kind", ""), args=tuple(sorted(d.get("args", {}).items())))
 
 
 def fingerprint_all(findings: list[Finding]) -> list[Finding]:
-    """Give each finding a fingerprint from its key, numbering equal keys in line order."""
+    """The former, ordinal fingerprint (rule, path, function, key, n-th of that key): kept for
+    callers without the file's text. :func:`analyzer.findings.fingerprint.fingerprint_file`
+    is what the driver uses."""
     seen: dict[tuple, int] = {}
     out = []
     for f in sorted(findings, key=lambda f: (f.path, f.line, f.end_line, f.rule)):

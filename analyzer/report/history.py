@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 
 from ..workflow.history import HistoryResult
+from .lines import PLAIN, PathStyle, finding_lines
 
 
 def history_json(res: HistoryResult) -> str:
     return json.dumps(res.to_json(), indent=2) + "\n"
 
 
-def history_text(res: HistoryResult) -> str:
+def history_text(res: HistoryResult, paths: PathStyle = PLAIN) -> str:
+    """One finding line per finding (where it was last seen), saying when it came, whether
+    it is still there, was fixed, or moved to another file (from → to)."""
     subj = {r.commit: r.subject for r in res.revisions}
     out = [f"rmaplint history of {res.range}: {len(res.revisions)} commit(s), "
            f"{len(res.tracked)} finding(s) seen"]
@@ -19,16 +22,18 @@ def history_text(res: HistoryResult) -> str:
         f = t.finding
         intro = f"since {t.introduced[:12]} ({subj[t.introduced]})" if t.introduced \
             else "present at the start"
-        gone = f", removed by {t.removed[:12]} ({subj[t.removed]})" if t.removed else \
+        moved = "".join(f", moved from {paths.show(a)} to {paths.show(b)} by {c[:12]} "
+                        f"({subj[c]})" for c, a, b in t.moves)
+        gone = f", fixed by {t.removed[:12]} ({subj[t.removed]})" if t.removed else \
             ", still present"
-        out.append(f"{f.path}:{f.line}: {f.severity}: {f.rule} in {f.function}(): {intro}{gone}")
+        out.append(finding_lines(f, paths, f"in {f.function}(): ", f": {intro}{moved}{gone}")[0])
     tl = res.timeline()
     if tl:
         out.append("")
         out.append("timeline per function:")
         for (path, fn), events in sorted(tl.items()):
             steps = "  ".join(f"{c[:8]}{sign}{rule}" for c, sign, rule in events)
-            out.append(f"  {path} {fn}(): {steps}")
+            out.append(f"  {paths.show(path)} {fn}(): {steps}")
     analysed = sum(r.analysed for r in res.revisions)
     out.append(f"{analysed} file version(s) analysed over {len(res.revisions)} commit(s)")
     return "\n".join(out) + "\n"

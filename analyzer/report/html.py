@@ -28,7 +28,8 @@ from typing import Callable, Iterable
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..findings.finding import Finding, fingerprint_all, severity_rank
+from ..findings.finding import Finding, severity_rank
+from ..findings.fingerprint import fingerprint_file
 from .sarif import rule_doc
 
 MANIFEST = ".rmaplint-html"  # what a previous report wrote here (removed before writing anew)
@@ -281,7 +282,7 @@ def file_view(fa_file, page: str, rev: str | None, findings: list[Finding] | Non
     src = fa_file.source
     text = src.text if src is not None else ""
     if findings is None:
-        findings = fingerprint_all(run_checks(fa_file, fa_file.model)) \
+        findings = fingerprint_file(run_checks(fa_file, fa_file.model), text) \
             if fa_file.status != "error" and fa_file.model is not None else []
     findings = sorted(findings, key=lambda f: (f.line, f.end_line, f.rule))
     code = highlight(text) if text else []

@@ -1,24 +1,25 @@
-"""Series review reports: text (per patch, then the verdict), JSON, and an email reply per
-patch that quotes only the hunks with findings, ``> `` style, each comment under the lines it
-is about — what a reviewer pastes into a reply on the list."""
+"""Series review reports: text (per patch, then the verdict), JSON, checkpatch-style terse
+lines, and an mbox of threaded replies, one per patch, quoting the hunks with findings,
+``> `` style, each comment right under the line it is about — ready for ``git send-email``."""
 
 from __future__ import annotations
 
+import email.policy
+import email.utils
+import hashlib
+import io
 import json
 import subprocess
+from dataclasses import replace
 
+from .. import __version__
 from ..findings.finding import Finding
 from ..workflow.review import ReviewResult, _GIT, git_env
-from .text import finding_line
+from .lines import PLAIN, PathStyle, finding_lines, terse_line
 
 
 def review_json(res: ReviewResult) -> str:
     return json.dumps(res.to_json(), indent=2) + "\n"
-
-
-def _short(f: Finding) -> str:
-    region = f"{f.line}" if f.end_line == f.line else f"{f.line}-{f.end_line}"
-    return f"{f.path}:{region} {f.severity} {f.rule} in {f.function}(): {f.message}"
 
 
 def unittest_line(u: dict) -> str:
@@ -36,7 +37,22 @@ def unittest_line(u: dict) -> str:
     return text
 
 
-def review_text(res: ReviewResult) -> str:
+def _who(res: ReviewResult) -> dict[str, tuple[int, int | None]]:
+    """fingerprint → (patch that added it, patch that removed it) over the series."""
+    out: dict[str, tuple[int, int | None]] = {}
+    for p in res.patches:
+        for f in p.new:
+            out[f.fingerprint] = (p.index, None)
+        for f in p.fixed:
+            if f.fingerprint in out:
+                out[f.fingerprint] = (out[f.fingerprint][0], p.index)
+    return out
+
+
+def review_text(res: ReviewResult, paths: PathStyle = PLAIN) -> str:
+    """Per patch, then the verdict; every finding as the one finding line of every report
+    (``path:line:col: severity: new: message [rule-id]``). A *fixed* finding's location is
+    in the patch's parent and is a note; a *moved* one names where it came from."""
     n = res.series_length
     out = [f"rmaplint review of {res.label or 'series'} on {res.base[:12]}: "
            + (f"{n} patch(es)" if n == len(res.patches) else
@@ -44,14 +60,21 @@ def review_text(res: ReviewResult) -> str:
     for p in res.patches:
         out.append("")
         out.append(f"[{p.index}/{n}] {p.subject} ({p.commit[:12]})")
-        out.append(f"    files: {', '.join(p.files) or '(none analysed)'}")
-        if not (p.new or p.fixed or p.unchanged):
-            out.append("    no findings in the code it touches")
-        for label, items in (("new", p.new), ("fixed", p.fixed), ("unchanged", p.unchanged)):
-            for f in items:
-                out.append(f"    {label:9} {_short(f)}")
+        out.append(f"  files: {', '.join(paths.show(f) for f in p.files) or '(none analysed)'}")
+        if not (p.new or p.fixed or p.unchanged or p.moved):
+            out.append("  no findings in the code it touches")
+        for f in p.new:
+            out.extend(finding_lines(f, paths, "new: "))
+        for f in p.fixed:
+            out.extend(finding_lines(replace(f, severity="note"), paths, "fixed: ",
+                                     " (in the parent)")[:1])
+        for old, f in p.moved:
+            out.extend(finding_lines(replace(f, severity="note"), paths, "moved: ",
+                                     f" (from {paths.show(old.path)}:{old.line})")[:1])
+        for f in p.unchanged:
+            out.extend(finding_lines(f, paths, "unchanged: ")[:1])
         for u in p.extra.get("unittests", ()):
-            out.append("    " + unittest_line(u))
+            out.append("  " + unittest_line(u))
     out.append("")
     if res.failure is not None:
         fl = res.failure
@@ -61,10 +84,19 @@ def review_text(res: ReviewResult) -> str:
     out.append(f"verdict: {len(res.remaining)} finding(s) left behind by the series, "
                f"{len(res.transient)} introduced and removed within it")
     for f in res.remaining:
-        out.append(f"    remaining  {_short(f)}")
+        out.extend(finding_lines(f, paths, "remaining: "))
+    who = _who(res)
     for f in res.transient:
-        out.append(f"    transient  {_short(f)}")
+        a, b = who.get(f.fingerprint, (None, None))
+        span = f" (added by patch {a}, removed by patch {b}: bisection sees it)" if a and b \
+            else ""
+        out.extend(finding_lines(f, paths, "transient: ", span)[:1])
     return "\n".join(out) + "\n"
+
+
+def review_terse(res: ReviewResult, paths: PathStyle = PLAIN) -> str:
+    """checkpatch-style lines of what the series leaves behind (nothing when clean)."""
+    return "".join(terse_line(f, paths) + "\n" for f in res.remaining)
 
 
 # --------------------------------------------------------------------------- email
@@ -125,63 +157,118 @@ def _hunks_with_context(patch: str):
     return files
 
 
-def review_email(res: ReviewResult) -> str:
-    """One plain-text reply per patch that has new or fixed findings."""
-    mails = []
+def _reply_headers(res: ReviewResult, p) -> dict[str, str]:
+    """To/Cc (reply to all), Subject, In-Reply-To and References for patch ``p``."""
     n = res.series_length
+    mail = p.mail
+    if mail is not None:
+        subject = mail.subject
+        author = mail.author or p.author
+        others = [a for a in (mail.to, mail.cc) if a]
+        refs = " ".join(x for x in (mail.references, mail.message_id) if x)
+        reply_to = mail.message_id
+    else:
+        subject = f"[PATCH {p.index}/{n}] {p.subject}"
+        author, others, refs, reply_to = p.author, [], "", ""
+    h = {"To": author, "Subject": subject if subject.lower().startswith("re:")
+         else "Re: " + subject}
+    cc = [a for a in email.utils.getaddresses(others)
+          if a[1] and a[1].lower() != email.utils.parseaddr(author)[1].lower()]
+    if cc:
+        h["Cc"] = ", ".join(email.utils.formataddr(a) for a in cc)
+    if reply_to:
+        h["In-Reply-To"] = reply_to
+        h["References"] = refs
+    seed = f"{reply_to or p.commit}\0{p.index}".encode()
+    h["Message-Id"] = f"<rmaplint-{hashlib.sha1(seed).hexdigest()[:20]}@rmaplint.invalid>"
+    return h
+
+
+def _reply_body(res: ReviewResult, p) -> list[str]:
+    files = _hunks_with_context(_patch_text(res, p.commit))
+    body = [f"On {p.mail.date if p.mail and p.mail.date else p.date}, "
+            f"{p.mail.author if p.mail else p.author} wrote:"]
+    shown: set[str] = set()
+    for fi in files:
+        for h in fi["hunks"]:
+            lines = h["lines"]
+            # each finding's anchor: the first + (or - for a fixed one) line of its region in
+            # this hunk, else its first line in the hunk
+            anchors: dict[int, list[tuple[Finding, str]]] = {}
+            for f, lead, side, sign in [(f, "This patch introduces", 1, "+") for f in p.new] + \
+                    [(f, "This patch removes", 0, "-") for f in p.fixed]:
+                if f.path != fi["path"] or f.fingerprint in shown:
+                    continue
+                inside = [i for i, ln in enumerate(lines)
+                          if ln[side] is not None and f.line <= ln[side] <= f.end_line]
+                if not inside:
+                    continue
+                marked = [i for i in inside if lines[i][2].startswith(sign)]
+                anchors.setdefault((marked or inside)[0], []).append((f, lead))
+                shown.add(f.fingerprint)
+            if not anchors:
+                continue
+            # quote down to the end of the last region that starts in this hunk
+            last = max(anchors)
+            for i, ln in enumerate(lines):
+                for f, _ in (x for xs in anchors.values() for x in xs):
+                    side = 1 if any(f is g for g in p.new) else 0
+                    if ln[side] is not None and f.line <= ln[side] <= f.end_line:
+                        last = max(last, i)
+            body.append("")
+            body.append("> " + fi["header"][0])
+            body.append("> " + h["head"])
+            for i, (_, _, text) in enumerate(lines[:last + 1]):
+                body.append(("> " + text).rstrip())
+                for f, lead in anchors.get(i, ()):
+                    body.append("")
+                    body.extend(_comment(f, lead))  # ends with a blank line
+            if last + 1 < len(lines):
+                body.append("> [...]")
+    rest_new = [f for f in p.new if f.fingerprint not in shown]
+    rest_fixed = [f for f in p.fixed if f.fingerprint not in shown]
+    if rest_new or rest_fixed:
+        body.append("")
+        body.append("Outside the hunks of this patch:")
+        body.append("")
+        for f in rest_new:
+            body.extend(_comment(f, "New"))
+        for f in rest_fixed:
+            body.extend(_comment(f, "Gone"))
+    while body and not body[-1]:
+        body.pop()
+    body += ["", "-- ", "rmaplint"]
+    return body
+
+
+def review_email(res: ReviewResult) -> str:
+    """An mbox of replies, one per patch that adds or removes findings: To the author, Cc
+    the patch's To and Cc, ``Subject: Re: <the patch's subject>`` with its prefix, threaded
+    by In-Reply-To/References under the patch's Message-Id, the patch quoted with each
+    comment right under the line it is about. Empty (a valid empty mbox) when no patch
+    changes a finding. Send it with ``git send-email`` or a mail client's import."""
+    from email.generator import Generator
+    from email.message import EmailMessage
+
+    out = io.StringIO()
     for p in res.patches:
         if not (p.new or p.fixed):
             continue
-        patch = _patch_text(res, p.commit)
-        files = _hunks_with_context(patch)
-        body = [f"Subject: Re: [PATCH {p.index}/{n}] {p.subject}", "",
-                f"On {p.date}, {p.author} wrote:"]
-        shown = set()
-        for fi in files:
-            for h in fi["hunks"]:
-                here = [f for f in p.new if f.path == fi["path"] and any(
-                    nn is not None and f.line <= nn <= f.end_line for _, nn, _ in h["lines"])]
-                gone = [f for f in p.fixed if f.path == fi["path"] and any(
-                    o is not None and f.line <= o <= f.end_line for o, _, _ in h["lines"])]
-                if not here and not gone:
-                    continue
-                # quote from the hunk start to the last line any comment is about
-                last = 0
-                for i, (o, nn, _) in enumerate(h["lines"]):
-                    if any(nn is not None and nn <= f.end_line and nn >= f.line for f in here) \
-                            or any(o is not None and f.line <= o <= f.end_line for f in gone):
-                        last = i
-                if not shown:
-                    body.append("")
-                body.append("> " + fi["header"][0])
-                body.append("> " + h["head"])
-                for _, _, text in h["lines"][:last + 1]:
-                    body.append(("> " + text).rstrip())
-                if last + 1 < len(h["lines"]):
-                    body.append("> [...]")
-                body.append("")
-                for f in here:
-                    body.extend(_comment(f, "This patch introduces"))
-                    shown.add(f.fingerprint)
-                for f in gone:
-                    body.extend(_comment(f, "This patch removes"))
-                    shown.add(f.fingerprint)
-        rest_new = [f for f in p.new if f.fingerprint not in shown]
-        rest_fixed = [f for f in p.fixed if f.fingerprint not in shown]
-        if rest_new or rest_fixed:
-            body.append("")
-            body.append("Outside the hunks of this patch:")
-            body.append("")
-            for f in rest_new:
-                body.extend(_comment(f, "New"))
-            for f in rest_fixed:
-                body.extend(_comment(f, "Gone"))
-        body.append("-- ")
-        body.append("rmaplint")
-        mails.append("\n".join(body) + "\n")
-    if not mails:
-        return "rmaplint: no patch of the series changes any finding: nothing to reply\n"
-    return "\n\n".join(mails)
+        msg = EmailMessage(policy=_POLICY)
+        msg["From"] = "rmaplint <rmaplint@localhost>"
+        for k, v in _reply_headers(res, p).items():
+            msg[k] = v
+        msg["X-Mailer"] = f"rmaplint {__version__}"
+        msg.set_content("\n".join(_reply_body(res, p)) + "\n", charset="utf-8", cte="8bit")
+        msg.set_unixfrom(_UNIXFROM)
+        Generator(out, mangle_from_=True, policy=_POLICY).flatten(msg, unixfrom=True)
+        out.write("\n")
+    return out.getvalue()
+
+
+# git format-patch's magic date: a From line that does not change between runs
+_UNIXFROM = "From rmaplint Mon Sep 17 00:00:00 2001"
+_POLICY = email.policy.default.clone(linesep="\n", max_line_length=998)
 
 
 def _comment(f: Finding, lead: str) -> list[str]:
@@ -200,4 +287,4 @@ def _wrap(text: str, width: int = 72) -> list[str]:
     return textwrap.wrap(text, width=width, break_long_words=False, break_on_hyphens=False)
 
 
-__all__ = ["review_text", "review_json", "review_email", "finding_line"]
+__all__ = ["review_text", "review_json", "review_email", "review_terse"]

@@ -28,6 +28,18 @@ SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schema
 FINGERPRINT_KEY = "rmaplint/v1"
 SRCROOT = "%SRCROOT%"
 _LEVEL = {"error": "error", "warning": "warning", "note": "note"}
+PRECISIONS = ("very-high", "high", "medium", "low")
+# GitHub code scanning's problem.severity: error | warning | recommendation
+_PROBLEM = {"error": "error", "warning": "warning", "note": "recommendation"}
+# where a rule's doc is published: helpUri is DOCS_URL.format(rule=...); RMAPLINT_DOCS_URL
+# points it elsewhere (a mirror, the team's own copy)
+DOCS_URL = "https://github.com/rmaplint/rmaplint/blob/main/rules/docs/{rule}.md"
+
+
+def docs_url(rule: str) -> str:
+    import os
+
+    return os.environ.get("RMAPLINT_DOCS_URL", DOCS_URL).replace("{rule}", quote(rule))
 
 
 # --------------------------------------------------------------------------- rule docs
@@ -37,9 +49,11 @@ _LEVEL = {"error": "error", "warning": "warning", "note": "note"}
 class RuleDoc:
     id: str
     severity: str  # the default level: the first word after "Severity:"
-    summary: str  # one sentence
+    summary: str  # one whole sentence: the doc's "Summary:" line, else its first sentence
     description: str  # the first paragraph of "What it does"
     markdown: str  # the whole doc
+    precision: str = "medium"  # "Precision:": very-high | high | medium | low
+    security_severity: str | None = None  # "Security-severity:" (0.0-10.0), where it fits
 
     @property
     def name(self) -> str:
@@ -82,8 +96,13 @@ def rule_doc(rule: str) -> RuleDoc:
             what = paras[0] if paras else ""
             break
     what = what or rule
-    first = re.split(r"(?<=[.:])\s", what, maxsplit=1)[0]
-    return RuleDoc(rule, severity, first, what, md)
+    m = re.search(r"^Summary:\s*(.+?)\s*$", md, re.M)
+    # the first whole sentence: up to a full stop followed by a capital, not at a colon
+    summary = m.group(1) if m else re.split(r"(?<=\.)\s+(?=[A-Z`(])", what, maxsplit=1)[0]
+    m = re.search(r"^Precision:\s*([\w-]+)", md, re.M)
+    precision = m.group(1).lower() if m and m.group(1).lower() in PRECISIONS else "medium"
+    m = re.search(r"^Security-severity:\s*(\d+(?:\.\d+)?)", md, re.M)
+    return RuleDoc(rule, severity, summary, what, md, precision, m.group(1) if m else None)
 
 
 def rule_ids_in(findings) -> list[str]:
@@ -108,14 +127,20 @@ def _rules(ids: list[str]) -> list[dict]:
     out = []
     for r in ids:
         d = rule_doc(r)
+        props = {"tags": ["correctness", "concurrency", "locking", "rmap"]
+                 + (["security"] if d.security_severity else []),
+                 "precision": d.precision, "problem.severity": _PROBLEM[d.severity]}
+        if d.security_severity:
+            props["security-severity"] = d.security_severity
         out.append({
             "id": r,
             "name": d.name,
             "shortDescription": {"text": d.summary},
             "fullDescription": {"text": d.description},
             "help": {"text": _md_to_text(d.markdown), "markdown": d.markdown},
+            "helpUri": docs_url(r),
             "defaultConfiguration": {"level": _LEVEL[d.severity]},
-            "properties": {"tags": ["locking", "rmap"]},
+            "properties": props,
         })
     return out
 
@@ -123,17 +148,25 @@ def _rules(ids: list[str]) -> list[dict]:
 # --------------------------------------------------------------------------- locations
 
 
-def artifact_location(path: str) -> dict:
-    """A relative URI under %SRCROOT%; an absolute path is a file:// URI of its own."""
+def artifact_location(path: str, root=None) -> dict:
+    """A URI relative to the top of the tree (%SRCROOT%): never a local absolute path, which
+    means nothing on the code-scanning service (an absolute path outside the tree keeps
+    only its name)."""
+    import os
+
     if path.startswith("/"):
-        return {"uri": "file://" + quote(path)}
+        rel = os.path.relpath(path, root) if root is not None else None
+        path = rel if rel and not rel.startswith("..") else os.path.basename(path)
     return {"uri": quote(path), "uriBaseId": SRCROOT}
 
 
-def _region(line: int, end_line: int | None = None) -> dict:
-    r = {"startLine": max(1, line)}
+def _region(line: int, end_line: int | None = None, column: int = 1,
+            end_column: int = 0) -> dict:
+    r = {"startLine": max(1, line), "startColumn": max(1, column)}
     if end_line is not None:
         r["endLine"] = max(r["startLine"], end_line)
+        if end_column and (r["endLine"] > r["startLine"] or end_column > r["startColumn"]):
+            r["endColumn"] = end_column
     return r
 
 
@@ -146,7 +179,8 @@ def _result(f: Finding, index: dict[str, int], state: str | None = None,
         "message": {"text": f.message},
         "locations": [{
             "physicalLocation": {"artifactLocation": artifact_location(f.path),
-                                 "region": _region(f.line, f.end_line)},
+                                 "region": _region(f.line, f.end_line, f.column,
+                                                  f.end_column)},
             "logicalLocations": [{"name": f.function, "kind": "function"}],
         }],
     }
@@ -154,7 +188,7 @@ def _result(f: Finding, index: dict[str, int], state: str | None = None,
         res["relatedLocations"] = [
             {"id": i, "message": {"text": r.message},
              "physicalLocation": {"artifactLocation": artifact_location(r.path),
-                                  "region": _region(r.line)}}
+                                  "region": _region(r.line, None, r.column)}}
             for i, r in enumerate(f.related, 1)]
     if f.fingerprint:
         res["partialFingerprints"] = {FINGERPRINT_KEY: f.fingerprint}
@@ -172,8 +206,43 @@ def _result(f: Finding, index: dict[str, int], state: str | None = None,
 
 
 def _root_uri(root) -> dict:
-    uri = Path(root).resolve().as_uri()
-    return {SRCROOT: {"uri": uri if uri.endswith("/") else uri + "/"}}
+    # no "uri": the consumer (a checkout on a CI runner) knows where the tree is; a local
+    # file:/// path would only leak this machine's layout
+    return {SRCROOT: {"description": {"text": "The top of the analysed tree: every path is "
+                                              "relative to it."}}}
+
+
+def _remote_uri(root) -> str | None:
+    """The repository's public address (its origin remote), when it has one that is a URL
+    and not a local path; credentials are stripped."""
+    import subprocess
+    from urllib.parse import urlsplit, urlunsplit
+
+    from ..source.reader import git_env
+
+    try:
+        out = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root,
+                             capture_output=True, text=True, env=git_env(), timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    url = out.stdout.strip()
+    if out.returncode != 0 or not url:
+        return None
+    m = re.fullmatch(r"([\w.-]+@)?([\w.-]+):(?!//)(.+)", url)  # scp-like git@host:path
+    if m and "/" not in m.group(2):
+        return f"ssh://{m.group(2)}/{m.group(3)}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http", "ssh", "git") or not parts.hostname:
+        return None
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _provenance(root, rev: str | None) -> list | None:
+    uri = _remote_uri(root) if root is not None else None
+    if uri is None or rev is None:
+        return None
+    return [{"repositoryUri": uri, "revisionId": rev}]
 
 
 def _log(results_of, findings, root, notifications=(), properties=None,
@@ -198,6 +267,20 @@ def _log(results_of, findings, root, notifications=(), properties=None,
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+def _commit_of(root, rev: str) -> str:
+    import subprocess
+
+    from ..source.reader import git_env
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
+                              f"{rev}^{{commit}}"], cwd=root, capture_output=True, text=True,
+                             env=git_env(), timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return rev
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else rev
+
+
 def _key(f: Finding):
     return (f.path, f.line, f.end_line, f.rule, f.fingerprint)
 
@@ -213,9 +296,9 @@ def check_sarif(run, root=None, rev: str | None = None) -> str:
                                                   artifact_location(r.path)}}]}
              for r in run.reports if r.status == "error"]
     props = {"summary": run.summary()}
-    prov = None
-    if rev is not None and root is not None:
-        prov = [{"repositoryUri": Path(root).resolve().as_uri(), "revisionId": rev}]
+    if rev is not None:
+        props["revision"] = rev
+    prov = _provenance(root, _commit_of(root, rev)) if rev is not None else None
     return _log(lambda index: [_result(f, index) for f in findings], findings, root, notes,
                 props, prov)
 
@@ -262,7 +345,8 @@ def review_sarif(res) -> str:
             "text": f"patch {fl.index} ({fl.subject}) does not apply"
                     + (f" to {fl.file}" if fl.file else "") + f": {fl.message}"}})
     last = res.patches[-1].commit if res.patches else res.base
-    prov = [{"repositoryUri": Path(res.repo).resolve().as_uri(), "revisionId": last}]
+    props["revision"] = last
+    prov = _provenance(res.repo, last)
     return _log(lambda index: [_result(f, index, st, pr) for f, st, pr in items],
                 [t[0] for t in items], res.repo, notes, props, prov)
 
@@ -281,9 +365,8 @@ def history_sarif(res, repo) -> str:
         items.append((t.finding, state, {"introduced": t.introduced, "removed": t.removed}))
     items.sort(key=lambda t: _key(t[0]))
     last = res.revisions[-1].commit if res.revisions else res.start
-    prov = [{"repositoryUri": Path(repo).resolve().as_uri(), "revisionId": last}] \
-        if last else None
-    props = {"range": res.range, "start": res.start,
+    prov = _provenance(repo, last) if last else None
+    props = {"range": res.range, "start": res.start, "revision": last,
              "revisions": [{"commit": r.commit, "subject": r.subject} for r in res.revisions]}
     return _log(lambda index: [_result(f, index, st, pr) for f, st, pr in items],
                 [t[0] for t in items], repo, (), props, prov)

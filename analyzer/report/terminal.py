@@ -12,12 +12,14 @@ import re
 from typing import Callable
 
 from ..findings.finding import Finding, severity_rank
-from .text import finding_line
+from .text import finding_line  # noqa: F401 - re-exported
 
 CONTEXT = 2  # lines shown before and after a region
 MAX_REGION = 12  # a longer region shows its first and last lines only
 _STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold blue"}
-_BG = {"error": "on #3a0d0d", "warning": "on #3a300d", "note": "on #0d213a"}
+# no background colours: a dark one under the terminal's own (dark) text is unreadable on
+# a light terminal, and an 8-colour terminal turns it into black on black. The region is
+# marked by the gutter bar in the severity's colour and bold line numbers instead.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -54,7 +56,7 @@ def _region_text(lines: list[str], f: Finding, width: int):
         out.append("  \u258c " if inside else "    ", style=_STYLE[f.severity] if inside else "")
         out.append(f"{n:>{numw}} ", style="bold" if inside else "dim")
         out.append("\u2502 ", style="dim")
-        out.append(src, style=_BG[f.severity] if inside else "")
+        out.append(src, style="" if inside else "dim")
         out.append("\n")
     return out
 

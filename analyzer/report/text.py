@@ -1,27 +1,36 @@
-"""Plain text: ``path:line: severity: rule: message`` (checkpatch/gcc style), and the explain
-view. Rich colours only when writing to a terminal."""
+"""Plain text: gcc-style finding lines (:mod:`analyzer.report.lines`), and the explain view.
+Rich colours only when writing to a terminal."""
 
 from __future__ import annotations
 
 from .explain import Explanation
 from ..findings.finding import Finding
+from .lines import PLAIN, PathStyle, finding_lines, terse_line
 
 
-def finding_line(f: Finding) -> str:
-    region = f"{f.line}" if f.end_line == f.line else f"{f.line}-{f.end_line}"
-    just = f" [justified: {f.justification}]" if f.justification else ""
-    return f"{f.path}:{region}: {f.severity}: {f.rule}: {f.message}{just}"
+def finding_line(f: Finding, paths: PathStyle = PLAIN) -> str:
+    """The finding's first line (``path:line:col: severity: message [rule-id]``)."""
+    return finding_lines(f, paths)[0]
 
 
-def check_text(run, plain: bool = True) -> str:
+def check_terse(run, paths: PathStyle = PLAIN) -> str:
+    """checkpatch's terse lines, nothing else (no summary: an empty output is a clean run)."""
     out = []
     for r in run.reports:
         if r.status == "error":
-            out.append(f"{r.path}: error: {r.error}")
+            out.append(f"{paths.show(r.path)}:1: ERROR:analysis-failed: {r.error}")
+        out.extend(terse_line(f, paths) for f in sorted(r.findings,
+                                                         key=lambda f: (f.line, f.rule)))
+    return "".join(ln + "\n" for ln in out)
+
+
+def check_text(run, paths: PathStyle = PLAIN) -> str:
+    out = []
+    for r in run.reports:
+        if r.status == "error":
+            out.append(f"{paths.show(r.path)}:1:1: error: cannot analyse the file: {r.error}")
         for f in sorted(r.findings, key=lambda f: (f.line, f.rule)):
-            out.append(finding_line(f))
-            for rel in f.related:
-                out.append(f"  {rel.path}:{rel.line}: note: {rel.message}")
+            out.extend(finding_lines(f, paths))
     s = run.summary()
     out.append(
         f"rmaplint: {s['files']} files ({s['files_ok']} ok, {s['files_degraded']} degraded, "

@@ -4,9 +4,12 @@ b4 (``b4 review``) runs each command of ``b4.review-perpatch-check-cmd`` from th
 git tree, pipes one patch to it as an RFC 2822 message and reads a JSON array of
 ``{"tool", "status": "pass"|"warn"|"fail", "summary", "url", "details"}`` from its stdout.
 
-The patch is applied with ``git am --3way`` in a temporary worktree at HEAD (or ``--base``),
-which is always removed; the user's work tree, index, branches and stash are never touched
-and the user's hooks never run. The files it changes are analysed before and after, and the
+The patch is read with the standard library's ``email`` and applied to a temporary index at
+HEAD (or ``--base``) with ``git apply --cached --3way`` (:mod:`analyzer.workflow.series`):
+no checkout, so a full kernel tree costs what the patch touches. The user's work tree,
+index, branches and stash are never touched and the user's hooks never run; the commit
+object made for the patch stays unreferenced in the object database until ``git gc``. A
+patch that touches no ``.c``/``.h`` file passes at once, without being applied. The files it changes are analysed before and after, and the
 findings it adds (by fingerprint) decide the status: *fail* for a new error, *warn* for a
 new warning or note, *pass* otherwise. Findings justified in the source are listed but do
 not count.
@@ -28,16 +31,16 @@ import json
 import os
 import re
 import subprocess
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..driver.cache import Cache
 from ..errors import InputError
 from ..findings.finding import Finding
-from .hook import finding_line
 from ..model.lockmodel import LockModel
-from .review import _GIT, ReviewResult, apply_mbox, commit_info, resolve, review_commits, temporary_worktree
+from ..report.lines import finding_lines, terse_line
+from .review import _GIT, ReviewResult, commit_info, resolve, review_commits
+from .series import PatchMail, apply_series, read_series_bytes
 
 TOOL = "rmaplint"
 HISTORY_DEPTH = 200  # commits of HEAD (and of each b4 branch tip) searched for the patch
@@ -153,46 +156,61 @@ def verdict_of(res: ReviewResult, where: str) -> Verdict:
     if extra:
         summary += "; " + ", ".join(extra)
     summary += f" {where}"
-    lines = [finding_line(f) for f in counted] + [finding_line(f) for f in justified]
-    lines += ["fixed: " + finding_line(f) for f in fixed.values()]
+    lines = [ln for f in counted + justified for ln in finding_lines(f)]
+    lines += [ln for f in fixed.values()
+              for ln in finding_lines(replace(f, severity="note"), lead="fixed: ")[:1]]
     return Verdict(status, summary, "\n".join(lines), new=new)
 
 
-def b4_check(repo: Path, data: bytes, base: str | None, model: LockModel, cache: Cache
-             ) -> Verdict:
+def b4_check(repo: Path, data: bytes, base: str | None, model: LockModel, cache: Cache,
+             progress=None, select=None) -> Verdict:
+    """``select(findings)`` filters the findings (--select/--ignore, a baseline)."""
     text = read_patch(data)
+    mails = read_series_bytes(data, "stdin")
+    if len(mails) != 1:
+        raise InputError(f"stdin holds {len(mails)} patches: b4-check reads one")
+    mail = mails[0]
     base_c = resolve(repo, base or "HEAD")
     where = f"(on {base or 'HEAD'} {base_c[:12]})"
-    fd, tmp = tempfile.mkstemp(prefix="rmaplint-b4-", suffix=".patch")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        with temporary_worktree(repo, base_c) as wt:
-            try:
-                commits, failure = apply_mbox(repo, wt, Path(tmp), base_c)
-            except InputError as e:
-                if "applied no patch" not in str(e):
-                    raise
-                commits, failure = [], None  # git am: "No changes -- Patch already applied."
-            if commits and failure is None:
-                return verdict_of(review_commits(repo, base_c, commits, model, cache), where)
-    finally:
-        os.unlink(tmp)
+    if not mail.touches_c:
+        return Verdict("pass", f"no .c/.h file changed {where}")
+    applied = apply_series(repo, base_c, [mail], progress)
+    if applied.commits and not applied.unchanged:
+        return verdict_of(_filtered(review_commits(repo, base_c, applied.commits, model, cache,
+                                                   progress=progress), select), where)
     # it does not apply, or changes nothing: is it already in the history?
-    applied = find_applied(repo, text, base_c)
-    if applied is not None:
-        parent = commit_info(repo, applied)[0]
+    found = find_applied(repo, text, base_c)
+    if found is not None:
+        parent = commit_info(repo, found)[0]
         if parent:
-            res = review_commits(repo, parent, [applied], model, cache)
-            return verdict_of(res, f"(already applied as {applied[:12]})")
+            res = review_commits(repo, parent, [found], model, cache, progress=progress)
+            return verdict_of(_filtered(res, select), f"(already applied as {found[:12]})")
+    failure = applied.failure
     if failure is None:
         return Verdict("pass", f"the patch changes nothing {where}: already applied?")
     reason = failure.message
     file_part = f" to {failure.file}" if failure.file else ""
     return Verdict("fail", f"does not apply{file_part} {where}: {reason}",
-                   details=f"git am --3way failed{file_part}: {reason}\n"
+                   details=f"git apply --3way failed{file_part}: {reason}\n"
                            "rmaplint checks a patch on the tree's HEAD (or --base REV); "
                            "apply the patches it depends on first.")
+
+
+def _filtered(res: ReviewResult, select) -> ReviewResult:
+    if select is None:
+        return res
+    res.remaining = select(res.remaining)
+    for p in res.patches:
+        p.new = select(p.new)
+    return res
+
+
+def terse_text(v: Verdict) -> str:
+    """checkpatch-style lines of what the patch adds (empty when it adds nothing), for b4's
+    ``prep``/``am`` per-patch check commands; a patch that does not apply is one ERROR."""
+    if v.status == "fail" and not v.new:
+        return f"rmaplint: ERROR:does-not-apply: {v.summary}\n"
+    return "".join(terse_line(f) + "\n" for f in v.new)
 
 
 def b4_json(verdicts: list[Verdict]) -> str:

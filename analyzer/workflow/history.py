@@ -33,6 +33,8 @@ class Tracked:
     finding: Finding  # as last seen
     introduced: str | None  # None: present at the start of the range
     removed: str | None = None
+    how: str | None = None  # with removed: "fixed" (gone) or "moved" (to another file)
+    moves: list[tuple[str, str, str]] = field(default_factory=list)  # (commit, from, to)
 
 
 @dataclass
@@ -67,7 +69,9 @@ class HistoryResult:
             "revisions": [{"commit": r.commit, "subject": r.subject, "findings": r.findings,
                            "files_analysed": r.analysed} for r in self.revisions],
             "findings": [{**t.finding.to_json(), "introduced": t.introduced,
-                          "removed": t.removed} for t in self.tracked.values()],
+                          "removed": t.removed, "how": t.how,
+                          "moves": [{"commit": c, "from": a, "to": b} for c, a, b in t.moves]}
+                         for t in self.tracked.values()],
         }
 
 
@@ -80,7 +84,11 @@ def _matches(path: str, paths: list[str]) -> bool:
 
 
 def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
-            cache: Cache) -> HistoryResult:
+            cache: Cache, progress=None) -> HistoryResult:
+    """Findings over the commits of ``rev_range``. A fingerprint holds no path, so a finding
+    that leaves one file and shows up in another in the same commit (its function moved,
+    mm/mmap.c → mm/vma.c) stays the same finding, with a move recorded; "removed" is "fixed"
+    only when it is gone everywhere."""
     commits = commits_in(repo, rev_range, paths)
     if not commits:
         raise InputError(f"no commit in {rev_range} touches {' '.join(paths)}")
@@ -90,6 +98,8 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
     if first_parent is not None:
         with GitSource(repo, first_parent) as src:
             start_files = [f for f in src.list_files([], suffixes=ANALYSED) if _matches(f, paths)]
+        if progress is not None:
+            progress(0, len(commits), f"analysing {first_parent[:12]} (the start)")
         for path, rep in analyser.reports(first_parent, start_files).items():
             current[path] = list(rep.findings)
     res = HistoryResult(rev_range, first_parent, [])
@@ -106,27 +116,41 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
 
     for f in (x for fs in current.values() for x in fs):
         opened(f, None)
-    for commit in commits:
+    for i, commit in enumerate(commits, 1):
         parent, subject, _, _ = commit_info(repo, commit)
+        if progress is not None:
+            progress(i, len(commits), f"{commit[:12]} {subject}")
         files = [f for f in changed_files(repo, parent, commit)
                  if f.endswith(ANALYSED) and _matches(f, paths)]
         reports = analyser.reports(commit, files)
+        before: dict[str, str] = {}  # fingerprint -> path, over the changed files
+        after: dict[str, Finding] = {}
         for f in files:
-            before = {x.fingerprint for x in current.get(f, [])}
+            for x in current.get(f, []):
+                before[x.fingerprint] = f
             now = list(reports[f].findings) if f in reports else []  # deleted file: none
             current[f] = now
-            after = {x.fingerprint for x in now}
             for x in now:
-                key = live.get(x.fingerprint)
-                if key is None:
-                    opened(x, commit)
-                else:
-                    res.tracked[key].finding = x
-            for fp in before - after:
-                res.tracked[live.pop(fp)].removed = commit
+                after.setdefault(x.fingerprint, x)
+        # a fingerprint still present in an unchanged file is not gone either
+        elsewhere = {x.fingerprint for p, fs in current.items() if p not in files for x in fs}
+        for fp, x in after.items():
+            key = live.get(fp)
+            if key is None:
+                opened(x, commit)
+                continue
+            t = res.tracked[key]
+            src = before.get(fp)
+            if src is not None and src != x.path and \
+                    fp not in {y.fingerprint for y in current.get(src, [])}:
+                t.moves.append((commit, src, x.path))  # gone from src, now in x.path
+            t.finding = x
+        for fp in set(before) - set(after) - elsewhere:
+            t = res.tracked[live.pop(fp)]
+            t.removed, t.how = commit, "fixed"
         res.revisions.append(Revision(commit, subject,
-                                      sorted(x.fingerprint for fs in current.values()
-                                             for x in fs), len(files)))
+                                      sorted({x.fingerprint for fs in current.values()
+                                              for x in fs}), len(files)))
     return res
 
 

@@ -14,6 +14,15 @@ from the work tree, so unstaged edits do not count. Findings are compared by fin
 HEAD's version of the same files; only findings the commit adds, at or above ``--fail-on``
 and not justified in the source, block it.
 
+Run by the pre-commit framework (https://pre-commit.com), the hook gets what the framework
+gives: with file names (``pass_filenames``; ``pre-commit run --files``/``--all-files``)
+those files are checked as they are in the work tree (the framework stashes unstaged
+changes first) and every finding in them counts, so a bug already committed is found; with
+``PRE_COMMIT_FROM_REF``/``PRE_COMMIT_TO_REF`` (``pre-commit run --from-ref A --to-ref B``,
+and the pre-push stage) the range is reviewed as ``rmaplint review A..B`` does, and the
+findings it leaves behind count. A baseline (``.rmaplint.toml``) keeps an upstream tree's
+known findings quiet.
+
 ``hook run pre-push`` reads git's ``<local ref> <local sha> <remote ref> <remote sha>``
 lines and reviews the pushed commits with :func:`analyzer.review.review_commits`: the
 findings the pushed commits leave behind (the verdict's *remaining*) block the push. A new
@@ -52,9 +61,10 @@ _ZERO = re.compile(r"^0+$")
 
 
 def finding_line(f: Finding) -> str:
-    """``path:line: severity: rule: message`` (what compilers print, so editors jump to it)."""
-    just = f" [justified: {f.justification}]" if f.justification else ""
-    return f"{f.path}:{f.line}: {f.severity}: {f.rule}: {f.message}{just}"
+    """The finding as every text report prints it (:mod:`analyzer.report.lines`)."""
+    from ..report.lines import finding_text
+
+    return finding_text(f)
 
 
 def blocking(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
@@ -399,6 +409,44 @@ def pre_commit_findings(repo: Path, model: LockModel, cache: Cache) -> list[Find
             old = before.get(p, set())
             new.extend(x for x in rep.findings if x.fingerprint not in old)
     return _sorted(new)
+
+
+def files_findings(repo: Path, files: Sequence[str], model: LockModel, cache: Cache
+                   ) -> list[Finding]:
+    """Every finding of the named .c/.h files as they are in the work tree (the
+    framework's ``pass_filenames``); other files are skipped."""
+    from ..source.reader import TreeSource
+
+    wanted = []
+    for f in files:
+        rel = os.path.relpath(os.path.abspath(f), repo) if os.path.isabs(f) else f
+        rel = rel.replace(os.sep, "/")
+        if rel.endswith(ANALYSED) and not rel.startswith("../") and (repo / rel).is_file():
+            wanted.append(rel)
+    out: list[Finding] = []
+    if not wanted:
+        return out
+    with TreeSource(repo) as tree:
+        checker = Checker(tree, model, cache)
+        for p in sorted(set(wanted)):
+            rep = checker.check_file(p)
+            if rep.status == "error":
+                raise InputError(f"{p}: {rep.error}")
+            out.extend(rep.findings)
+    return _sorted(out)
+
+
+def range_findings(repo: Path, from_ref: str, to_ref: str, model: LockModel, cache: Cache,
+                   progress=None) -> list[Finding]:
+    """What ``review FROM..TO`` leaves behind (PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF)."""
+    from .review import commits_in, resolve
+
+    base = resolve(repo, from_ref)
+    commits = commits_in(repo, f"{base}..{resolve(repo, to_ref)}")
+    if not commits:
+        return []
+    return _sorted(review_commits(repo, base, commits, model, cache,
+                                  progress=progress).remaining)
 
 
 # --------------------------------------------------------------------------- pre-push

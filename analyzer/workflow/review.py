@@ -8,9 +8,15 @@ ones disappear, *unchanged* ones stay in the functions the patch touches. The ve
 the base with the end of the series: *remaining* findings are the series' own, *transient*
 ones were introduced by one patch and removed by a later one.
 
-An mbox is applied with ``git am --3way`` in a temporary worktree that is always removed,
-whatever happens (a patch that does not apply, an error, Ctrl-C, SIGTERM); the user's work
-tree, index, branches and stash are never touched, and the user's git hooks never run.
+An mbox is read with the standard library's ``mailbox`` (cover letter and replies skipped)
+and applied patch by patch to a temporary index (``git apply --cached --3way``, ``git
+write-tree``, ``git commit-tree``: :mod:`analyzer.workflow.series`), never to a work tree; the
+resulting commits are read through the git object database like any revision. The user's
+work tree, index, branches, reflogs and stash are never touched and the user's git hooks
+never run; the commit objects stay unreferenced in the object database until ``git gc``.
+
+A finding whose fingerprint leaves one file and appears in another in the same patch has
+*moved* with its function (mm/mmap.c → mm/vma.c): it is neither new nor fixed.
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ from ..findings.finding import Finding
 from ..model.lockmodel import LockModel
 from ..driver.run import Checker, FileReport
 from ..source.reader import GitSource, git_env
+from .series import ANALYSED, ApplyFailure, PatchMail, apply_series, read_series
 
-ANALYSED = (".c", ".h")
 # no hooks, a fixed identity, and no automatic gc/maintenance started in the user's repository
 _GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=rmaplint",
         "-c", "user.email=rmaplint@localhost", "-c", "advice.detachedHead=false",
@@ -61,21 +67,14 @@ class PatchReview:
     author: str = ""
     date: str = ""
     extra: dict = field(default_factory=dict)  # e.g. unit-test results per suite
+    mail: PatchMail | None = None  # the patch as mailed (an mbox series)
+    moved: list[tuple[Finding, Finding]] = field(default_factory=list)  # (before, after)
 
     def to_json(self) -> dict:
         return {"index": self.index, "subject": self.subject, "commit": self.commit,
                 "files": self.files, "new": [f.to_json() for f in self.new],
                 "fixed": [f.to_json() for f in self.fixed],
                 "unchanged": [f.to_json() for f in self.unchanged], **self.extra}
-
-
-@dataclass
-class ApplyFailure:
-    index: int
-    subject: str
-    file: str | None
-    message: str
-    total: int | None = None  # patches in the mbox, when git am could tell
 
 
 @dataclass
@@ -224,19 +223,25 @@ def _touched(report: FileReport | None, ranges: list[tuple[int, int]]) -> set[st
 
 def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
                    cache: Cache, failure: ApplyFailure | None = None,
-                   label: str = "", on_patch=None, clang=None) -> ReviewResult:
+                   label: str = "", on_patch=None, clang=None, progress=None) -> ReviewResult:
+    """``progress(i, n, what)`` is called before each patch is analysed."""
     analyser = RevisionAnalyser(repo, model, cache, clang)
     patches: list[PatchReview] = []
     introduced: dict[str, Finding] = {}
     all_files: set[str] = set()
+    n = len(commits)
     for i, commit in enumerate(commits, 1):
         parent, subject, author, date = commit_info(repo, commit)
+        if progress is not None:
+            progress(i, n, f"analysing {subject}")
         files = [f for f in changed_files(repo, parent, commit) if f.endswith(ANALYSED)]
         all_files.update(files)
         before = analyser.reports(parent, files) if parent else {}
         after = analyser.reports(commit, files)
         hs = hunks(repo, parent, commit, files)
         pr = PatchReview(i, subject, commit, parent, files, hunks=hs, author=author, date=date)
+        old_all = {x.fingerprint: x for r in before.values() for x in r.findings}
+        new_all = {x.fingerprint: x for r in after.values() for x in r.findings}
         for f in files:
             a, b = before.get(f), after.get(f)
             fa = {x.fingerprint: x for x in a.findings} if a else {}
@@ -244,9 +249,16 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
             new_ranges = [(h.new_start, h.new_start + max(h.new_len, 1) - 1)
                           for h in hs if h.path == f]
             touched = _touched(b, new_ranges)
-            pr.new.extend(x for k, x in fb.items() if k not in fa)
-            pr.fixed.extend(x for k, x in fa.items() if k not in fb)
-            pr.unchanged.extend(x for k, x in fb.items() if k in fa and x.function in touched)
+            for k, x in fb.items():
+                if k in fa:
+                    if x.function in touched:
+                        pr.unchanged.append(x)
+                elif k in old_all and old_all[k].path != f:
+                    pr.moved.append((old_all[k], x))  # moved here from another file
+                else:
+                    pr.new.append(x)
+            pr.fixed.extend(x for k, x in fa.items()
+                            if k not in fb and not (k in new_all and new_all[k].path != f))
         for x in pr.new:
             introduced.setdefault(x.fingerprint, x)
         patches.append(pr)
@@ -264,7 +276,8 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
                         sorted(transient, key=key), failure, label)
 
 
-# --------------------------------------------------------------------------- mbox
+# ------------------------------------------------- a temporary worktree (unit-test builds)
+# Analysis never needs one; ``rmaplint unittest --rev`` builds a revision and so checks it out.
 
 
 @contextmanager
@@ -359,79 +372,22 @@ def temporary_worktree(repo: Path, base: str):
                 signal.signal(signal.SIGTERM, old_term)
 
 
-_FAILED = re.compile(r"^Patch failed at (\d+) (.*)$", re.M)
-_FAILED_FILE = re.compile(r"^error: (?:patch failed|.*does not exist in index|"
-                          r".*already exists in working directory)[: ]*(\S+?)(?::\d+)?$", re.M)
-
-
-def check_mbox(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror}") from None
-    text = data.decode("utf-8", "surrogateescape")
-    if not text.strip():
-        raise InputError(f"{path}: empty series (no patches)")
-    if "\ndiff --git " not in text and not text.startswith("diff --git "):
-        raise InputError(f"{path}: not an mbox of patches (no 'diff --git' found)")
-    if not re.search(r"^(From |Subject: )", text, re.M):
-        raise InputError(f"{path}: not an mbox of patches (no 'From ' or 'Subject:' header)")
-    return text
-
-
-def _series_length(wt: Path) -> int | None:
-    """How many patches the stopped ``git am`` split the mbox into (its rebase-apply/last)."""
-    where = git(wt, "rev-parse", "--git-path", "rebase-apply/last", check=False).strip()
-    try:
-        return int((wt / where).read_text().strip()) if where else None
-    except (OSError, ValueError):
-        return None
-
-
-def apply_mbox(repo: Path, wt: Path, mbox: Path, base: str
-               ) -> tuple[list[str], ApplyFailure | None]:
-    """``git am --3way`` the series in the worktree; the commits applied, and the failure."""
-    # the committer date of each commit is its author date: the same mbox on the same base
-    # gives the same commits (and report) on every run
-    out = subprocess.run([*_GIT, "am", "--3way", "--keep-cr", "--quiet",
-                          "--committer-date-is-author-date", str(mbox.resolve())],
-                         cwd=wt, capture_output=True, text=True, errors="surrogateescape",
-                         env=git_env())
-    failure = None
-    if out.returncode != 0:
-        text = out.stdout + "\n" + out.stderr
-        m = _FAILED.search(text)
-        fm = _FAILED_FILE.search(text)
-        applied = [c for c in git(wt, "rev-list", "--reverse", f"{base}..HEAD").split() if c]
-        index = int(m.group(1)) if m else len(applied) + 1
-        subject = m.group(2).strip() if m else "?"
-        last = [ln for ln in out.stderr.strip().splitlines() if ln.startswith("error")]
-        failure = ApplyFailure(index, subject, fm.group(1) if fm else None,
-                               last[0] if last else (out.stderr.strip().splitlines() or
-                                                     ["git am failed"])[-1],
-                               _series_length(wt))
-        subprocess.run([*_GIT, "am", "--abort"], cwd=wt, capture_output=True, env=git_env())
-        return applied, failure
-    applied = [c for c in git(wt, "rev-list", "--reverse", f"{base}..HEAD").split() if c]
-    if not applied:
-        raise InputError(f"{mbox}: empty series (git am applied no patch)")
-    return applied, None
-
-
 def review_series(repo: Path, series: str, base: str | None, model: LockModel, cache: Cache,
-                  on_patch=None, clang=None) -> ReviewResult:
+                  on_patch=None, clang=None, progress=None) -> ReviewResult:
     """SERIES is an mbox file or a revision range; ``clang`` (a BuildConfig) parses with
-    libclang, the revisions' C files against the work tree's prepared headers."""
+    libclang, the revisions' C files against the work tree's prepared headers. An mbox is
+    applied through a temporary index (:mod:`analyzer.workflow.series`), never a work tree:
+    its commit objects stay in the object database, unreferenced, for ``git gc``."""
     p = Path(series)
     if p.is_file():
-        check_mbox(p)
+        mails = read_series(p)
         base_c = resolve(repo, base or "HEAD")
-        with temporary_worktree(repo, base_c) as wt:
-            commits, failure = apply_mbox(repo, wt, p, base_c)
-            # commits made in the worktree live in the shared object store: analyse them
-            # from the main repository, the worktree is only where git am runs
-            return review_commits(repo, base_c, commits, model, cache, failure, series,
-                                  on_patch, clang)
+        applied = apply_series(repo, base_c, mails, progress)
+        res = review_commits(repo, base_c, applied.commits, model, cache, applied.failure,
+                             series, on_patch, clang, progress=progress)
+        for pr, mail in zip(res.patches, mails):
+            pr.mail = mail
+        return res
     if p.exists():
         raise InputError(f"{series}: not a file")
     commits = commits_in(repo, series)
@@ -442,4 +398,5 @@ def review_series(repo: Path, series: str, base: str | None, model: LockModel, c
     else:
         first_parent = commit_info(repo, commits[0])[0]
         base_c = first_parent or resolve(repo, series.split("..")[0] or "HEAD")
-    return review_commits(repo, base_c, commits, model, cache, None, series, on_patch, clang)
+    return review_commits(repo, base_c, commits, model, cache, None, series, on_patch, clang,
+                          progress=progress)
