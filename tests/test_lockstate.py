@@ -14,7 +14,7 @@ import pytest
 from analyzer.model import lockmodel as lockmodel
 from analyzer.driver.project import Project
 from analyzer.syntax.tree import render
-from analyzer.report.explain import explain
+from analyzer.locks.explain import explain
 from analyzer.source.reader import TreeSource
 
 MODEL = lockmodel.load()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..driver.project import FileAnalysis
+from ..locks.result import FileAnalysis
 from ..findings.finding import Finding
 from ..model.lockmodel import LockModel
 from .common import CheckContext

@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Iterable, Mapping
 
-from ..driver.project import FileAnalysis
+from ..locks.result import FileAnalysis
 from ..findings.finding import Finding, Related, Severity
 from ..flow.cfg import Loop, LoopKind, OpKind
 from ..locks.events import Event, EventKind

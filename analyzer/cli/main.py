@@ -341,7 +341,7 @@ def cmd_explain(args) -> int:
     import difflib
 
     from ..driver.project import Project
-    from ..report.explain import explain
+    from ..locks.explain import explain
     from ..model.lockmodel import load
     from ..report.jsonfmt import explain_json
     from ..report.text import explain_text

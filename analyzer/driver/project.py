@@ -20,7 +20,6 @@ import posixpath
 import re
 import time
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Mapping
 
@@ -29,7 +28,7 @@ from ..frontend.rewrite import IteratorTable, learn_iterators
 from ..frontend.treesitter import ParsedFile, parse_file
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
-from ..locks.result import FunctionResult
+from ..locks.result import Deps, FileAnalysis, FileStatus, FunctionResult
 from ..locks.summaries import FunctionIndex, Summaries
 from ..locks.types import TypeInfo
 from ..model.lockmodel import LockModel
@@ -42,50 +41,6 @@ if TYPE_CHECKING:
     from ..frontend.kconfig import KernelConfig
 
 PARSE_VERSION = "2"
-
-
-@dataclass(frozen=True)
-class Deps:
-    """What an analysis read beyond its own file and the headers its cache key names: every
-    name it looked up in the tree's definitions index (→ where it is defined and how, or
-    None) and the blob of each file it read a body from. A cached result is valid while
-    these still hold, so adding a function to one file does not invalidate every other."""
-
-    lookups: tuple[tuple[str, str | None], ...] = ()  # name → "path:kind" or None
-    blobs: tuple[tuple[str, str], ...] = ()
-
-
-class FileStatus(StrEnum):
-    OK = "ok"
-    DEGRADED = "degraded"  # some function had a parse error
-    ERROR = "error"  # not analysed
-
-
-@dataclass
-class FileAnalysis:
-    path: str
-    status: FileStatus
-    error: str | None = None
-    parsed: ParsedFile | None = None
-    functions: list[FunctionResult] = field(default_factory=list)
-    source: SourceFile | None = None
-    seconds: float = 0.0
-    model: LockModel | None = field(default=None, repr=False, compare=False)
-    # comments of the tree that rules read, (path, marker) → the comment (None: missing)
-    tree_comments: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
-    deps: Deps = Deps()
-    # the summary provider the analysis used: for tools and tests (checks read results only)
-    summaries: object = field(default=None, repr=False, compare=False)
-
-    @property
-    def degraded_functions(self) -> int:
-        return sum(fa.function.degraded for fa in self.functions)
-
-    def function(self, name: str) -> FunctionResult | None:
-        for fa in self.functions:
-            if fa.function.name == name:
-                return fa
-        return None
 
 
 class Project:

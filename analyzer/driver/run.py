@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .. import checks
 from .cache import Cache
-from .project import Deps, FileStatus, Project
+from ..locks.result import Deps, FileStatus
+from .project import Project
 from ..errors import InputError
 from ..findings.finding import Finding
 from ..findings.fingerprint import fingerprint_file

@@ -1,4 +1,4 @@
-"""The frozen result of analysing one function: everything the checks and reports read.
+"""The frozen results of analysing a function and a file: everything checks and reports read.
 
 Computed once by :func:`analyzer.locks.dataflow.solve_function`: the state before every
 operation and condition, every event with the state before it, every exit with the state the
@@ -8,13 +8,21 @@ again or rebuilds a CFG.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Mapping
 
 from ..flow.cfg import Cfg, Op
+from ..source.reader import SourceFile
 from ..syntax import tree as C
+
 from .events import Event
 from .naming import Naming
 from .state import State
+
+if TYPE_CHECKING:
+    from ..frontend.treesitter import ParsedFile
+    from ..model.lockmodel import LockModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +64,52 @@ class FunctionResult:
 
     def state_at_block(self, block: int) -> State | None:
         return self.ins[block]
+
+
+# --------------------------------------------------------------------------- a file
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What an analysis read beyond its own file and the headers its cache key names: every
+    name it looked up in the tree's definitions index (→ where it is defined and how, or
+    None) and the blob of each file it read a body from. A cached result is valid while
+    these still hold, so adding a function to one file does not invalidate every other."""
+
+    lookups: tuple[tuple[str, str | None], ...] = ()  # name → "path:kind" or None
+    blobs: tuple[tuple[str, str], ...] = ()
+
+
+class FileStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"  # some function had a parse error
+    ERROR = "error"  # not analysed
+
+
+@dataclass
+class FileAnalysis:
+    path: str
+    status: FileStatus
+    error: str | None = None
+    parsed: "ParsedFile | None" = None
+    functions: list[FunctionResult] = field(default_factory=list)
+    source: SourceFile | None = None
+    seconds: float = 0.0
+    model: "LockModel | None" = field(default=None, repr=False, compare=False)
+    # comments of the tree that rules read, (path, marker) → the comment (None: missing)
+    tree_comments: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
+    deps: Deps = Deps()
+    # the summary provider the analysis used: for tools and tests (checks read results only)
+    summaries: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def degraded_functions(self) -> int:
+        return sum(fa.function.degraded for fa in self.functions)
+
+    def function(self, name: str) -> FunctionResult | None:
+        for fa in self.functions:
+            if fa.function.name == name:
+                return fa
+        return None
+
+

@@ -192,7 +192,7 @@ def _held_desc(h) -> str:
 
 def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
                    gaps: dict[int, set[str]]) -> FnView:
-    from .explain import explain
+    from ..locks.explain import explain
 
     ex = explain(fa, text)
     events: dict[int, list] = {}

@@ -3,7 +3,7 @@ Rich colours only when writing to a terminal."""
 
 from __future__ import annotations
 
-from .explain import Explanation
+from ..locks.explain import Explanation
 from ..findings.finding import Finding
 from .lines import PLAIN, PathStyle, finding_lines, terse_line
 

@@ -17,9 +17,10 @@ import json
 from dataclasses import dataclass, field
 
 from .. import checks
-from ..driver.project import FileAnalysis, Project
+from ..driver.project import Project
+from ..locks.result import FileAnalysis
 from ..locks.result import FunctionResult
-from ..report.explain import explain
+from ..locks.explain import explain
 
 SCHEMA = "rmaplint-frontends/1"
 MAX_LINES_SHOWN = 3

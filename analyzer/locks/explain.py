@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..locks.result import FunctionResult
-from ..locks.state import State
+from .result import FunctionResult
+from .state import State
 
 
 @dataclass(frozen=True, slots=True)
