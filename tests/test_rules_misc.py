@@ -15,7 +15,8 @@ from analyzer.model import lockmodel as lockmodel
 from analyzer.driver.cache import Cache
 from analyzer.syntax.tree import Literal, Name, Unary
 from analyzer.checks import CheckContext
-from analyzer.checks.lock_imbalance import _constant
+from analyzer.locks.naming import const_token
+from analyzer.locks.state import value_class
 from analyzer.checks.lock_order import class_order, parse_hierarchy, split_names
 from analyzer.checks.reclaim_under_lock import reclaim_flag
 from analyzer.driver.project import Project
@@ -198,9 +199,13 @@ def test_reclaim_flag(text, flag):
 
 
 def test_constant_return_values():
-    assert _constant(Literal("0")) and _constant(Name("NULL"))
-    assert _constant(Unary("-", Name("EAGAIN"))) and _constant(Name("VM_FAULT_NOPAGE"))
-    assert not _constant(Name("err")) and not _constant(Name("dst_vma"))
+    assert const_token(Literal("0")) == "0" and const_token(Name("NULL")) == "NULL"
+    assert const_token(Unary("-", Name("EAGAIN"))) == "-EAGAIN"
+    assert const_token(Name("VM_FAULT_NOPAGE")) == "VM_FAULT_NOPAGE"
+    assert const_token(Name("err")) is None and const_token(Name("dst_vma")) is None
+    assert [value_class(t) for t in ("0", "false", "-EAGAIN", "NULL", "nonzero", "1",
+                                     "VM_FAULT_NOPAGE")] == \
+        ["zero", "zero", "error", "null", "nonzero", "true", None]
 
 
 # --------------------------------------------------------------------------- the real tree

@@ -1,15 +1,22 @@
 """lock-imbalance — a function returns with a lock held on some paths and not held on others,
-and nothing tells its callers which.
+and its callers cannot tell which, or an error return keeps a lock the success path drops.
 
-What it does: computes the lock state at every exit (after the return value is evaluated and
-after the scope guards the return leaves are released). A lock that is must-held at one exit
-and known not held at another is reported when the two exits cannot be told apart by the
-caller: both return nothing (void, or falling off the end) or both return the same constant
-(``return 0``; a variable may carry the lock state in its value).
-A function whose returns differ (``return 0`` locked, ``return -EBUSY`` unlocked; the locked
-object or NULL) has a conditional-lock contract and is not reported, nor is a lock named by
-an ``__acquires``/``__releases``/``__must_hold`` annotation. The region runs from the acquire
-of the lock to the return that leaves it held.
+What it does: computes the lock state at every exit, per path partition (paths are kept apart
+by the values of the variables the function returns: ``err = -EAGAIN; goto out; … out:
+return err;`` gives the error path its own exit), after the return value is evaluated and
+the scope guards the return leaves are released. For a lock must-held at one exit and known
+not held at another, the two returned values decide:
+
+* ``indistinguishable`` — both return nothing, or values of one kind (the same constant, two
+  errors, two zeros): the caller cannot know whether it holds the lock;
+* ``error-path`` — the held exit returns an error (a negative errno, NULL, non-zero after
+  ``if (err)``) while an exit that returns success (0) drops the lock: the error path leaks it;
+* a function whose exits partition the kernel's way — success (0, non-NULL, true) ⇒ locked,
+  error (errno, NULL, false) ⇒ unlocked — has a conditional-lock contract and is not reported,
+  nor is a lock named by an ``__acquires``/``__releases``/``__must_hold`` annotation. An exit
+  whose value is not known (a variable assigned from a call) pairs with nothing.
+
+The region runs from the acquire of the lock to the return that leaves it held.
 
 Not reported either: a lock taken through a helper that takes locks conditionally (its
 summary says so: the failure path may be out of sight), and an exit where a lock of the same
@@ -19,79 +26,90 @@ two names). A lock handed to a function whose effects are unknown, or whose owni
 so such exits never count.
 
 Confidence: high for the lock states (NULL-guarded locks are handled: ``if (p) lock(p) … if (p)
-unlock(p)`` is balanced); paths that the analysis cannot tell are infeasible (two branches on
-one unchanged flag) can still make a false report.
+unlock(p)`` is balanced; flags set with the lock and tested later are tracked); the error
+classes follow kernel conventions, so a function returning a positive count on failure can
+read wrong.
 """
 
 from __future__ import annotations
 
 from ..findings.finding import Severity
 from ..locks.lockid import LockId
-from ..locks.state import State
+from ..locks.state import State, value_class
 from ..syntax import tree as C
 from .common import Rule, first_acquire_line, suspect_locks
 
 RULE = Rule("lock-imbalance", {
-    "leaked": "{lock} is still held at the {what} on line {held_line} but not held at the "
-              "{what} on line {free_line}; the caller cannot tell which, and no "
-              "__acquires/__releases/__must_hold contract names it",
+    "indistinguishable": "{lock} is still held at the {what} on line {held_line} but not "
+                         "held at the {what2} on line {free_line}; the caller cannot tell "
+                         "which, and no __acquires/__releases/__must_hold contract names it",
+    "error-path": "{lock} is still held at the error return ({what}) on line {held_line}, "
+                  "but released before the success return ({what2}) on line {free_line}: "
+                  "the error path leaks it",
 })
+
+# value classes that tell a caller "failed" / "succeeded"
+_FAILED = {"error", "null", "nonzero"}
+_SUCCEEDED = {"zero", "true"}
 
 
 def check(ctx):
     if ctx.function.degraded:  # parse errors: paths are missing, states unreliable
         return []
     outs = ctx.fn.exits
-    if len(outs) < 2:
+    if len({x.line for x in outs}) < 2 and len(outs) < 2:
         return []
     contract = _contract_locks(ctx)
     suspect = suspect_locks(ctx)
     keys = sorted({k for x in outs for k, f in x.state.locks.items() if f.must},
                   key=lambda k: k.path)
+    int_returns = _returns_int(ctx.function)
     found = []
     for k in keys:
-        held = [(x.value, x.line, x.state.locks[k], x.block) for x in outs
-                if k in x.state.locks and x.state.locks[k].must]
-        free = [(x.value, x.line) for x in outs
-                if k in x.state.locks and x.state.locks[k].not_held]
-        if not free:
-            continue
-        fact = held[0][2]
         if k in contract or (k.cls is not None and k.cls in contract) or k in suspect:
             continue
-        by_block = {x.block: x.state for x in outs}
-        held = [h for h in held if not _other_name_released(k, by_block[h[3]])]
-        pair = _indistinguishable(held, free)
-        if pair is None:
-            continue
-        (ret, held_line, fact), free_line = pair
-        found.append(_finding(ctx, k, fact, ret, held_line, free_line, held, free))
+        held = [x for x in outs if (f := x.state.locks.get(k)) is not None and f.must
+                and not _other_name_released(k, x.state)]
+        free = [x for x in outs if (f := x.state.locks.get(k)) is not None and f.not_held]
+        pair = _pair(held, free, int_returns) if held and free else None
+        if pair is not None:
+            kind, h, fr = pair
+            found.append(_finding(ctx, kind, k, h, fr, held, free))
     return found
 
 
-def _indistinguishable(held, free):
-    """A held exit and a free exit that return nothing, or the same constant."""
-    for e, ln, fact, _ in sorted(held, key=lambda x: x[1]):
-        if e is not None and not _constant(e):
-            continue
-        text = C.render(e) if e is not None else None
-        for e2, ln2 in sorted(free, key=lambda x: x[1]):
-            if (C.render(e2) if e2 is not None else None) == text:
-                return (e, ln, fact), ln2
+def _cls(x, int_returns: bool) -> str | None:
+    """The exit's value class; None when nothing is returned, "?" when not known."""
+    if x.value is None:
+        return None
+    c = value_class(x.returned)
+    if c == "nonzero" and not int_returns:
+        return "?"  # a non-NULL pointer, a positive count: not an error in itself
+    return c if c is not None else "?"
+
+
+def _pair(held, free, int_returns: bool):
+    """The first (kind, held exit, free exit) the caller cannot tell apart, or where an
+    error path keeps the lock a success path drops."""
+    for h in sorted(held, key=lambda x: x.line):
+        hc = _cls(h, int_returns)
+        for fr in sorted(free, key=lambda x: x.line):
+            if fr.line == h.line:
+                continue  # one return statement: its paths differ only in what we track
+            fc = _cls(fr, int_returns)
+            same = h.returned is not None and h.returned == fr.returned
+            if hc is None and fc is None or same or hc == fc and hc in _FAILED | _SUCCEEDED:
+                return "indistinguishable", h, fr
+        for fr in sorted(free, key=lambda x: x.line):
+            fc = _cls(fr, int_returns)
+            if fr.line != h.line and hc in _FAILED and fc in _SUCCEEDED:
+                return "error-path", h, fr
     return None
 
 
-def _constant(e: C.Expr) -> bool:
-    """A value that cannot differ between two returns: a literal or a constant macro
-    (``0``, ``NULL``, ``-EAGAIN``, ``true``). A variable may carry the lock state."""
-    match e:
-        case C.Literal():
-            return True
-        case C.Name(id=i):
-            return i in ("NULL", "true", "false") or i.isupper()
-        case C.Unary(op=("-" | "!" | "~"), operand=o) | C.Cast(expr=o):
-            return _constant(o)
-    return False
+def _returns_int(fn: C.Function) -> bool:
+    t = " ".join(fn.return_type.split())
+    return "*" not in t and any(w in t.split() for w in ("int", "long", "vm_fault_t", "ssize_t"))
 
 
 def _other_name_released(key: LockId, st: State) -> bool:
@@ -120,12 +138,21 @@ def _contract_locks(ctx) -> set[object]:
     return out
 
 
-def _finding(ctx, key, fact, ret, held_line, free_line, held, free):
-    start = first_acquire_line(ctx, key, before=held_line) or \
+def _what(x) -> str:
+    if x.value is None:
+        return "return"
+    text = f"return {C.render(x.value)}"
+    if x.returned is not None and x.returned != C.render(x.value):
+        text += f", {x.returned} here"
+    return text
+
+
+def _finding(ctx, kind, key, h, fr, held, free):
+    start = first_acquire_line(ctx, key, before=h.line) or \
         first_acquire_line(ctx, key, earliest=True) or ctx.function.span.line
-    what = f"return {C.render(ret)}" if ret is not None else "return"
-    related = [(ln, "returns with the lock held") for _, ln, _, _ in held if ln != held_line]
-    related += [(ln, "returns with the lock released") for _, ln in free]
-    return RULE.finding(ctx, "leaked", Severity.ERROR, start, held_line, [key], related,
-                        (key,), lock=key.describe(), what=what, held_line=held_line,
-                        free_line=free_line)
+    related = [(ln, "returns with the lock held")
+               for ln in sorted({x.line for x in held} - {h.line})]
+    related += [(ln, "returns with the lock released") for ln in sorted({x.line for x in free})]
+    return RULE.finding(ctx, kind, Severity.ERROR, start, h.line, [key], related, (key,),
+                        lock=key.describe(), what=_what(h), what2=_what(fr),
+                        held_line=h.line, free_line=fr.line)

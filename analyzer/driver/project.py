@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import InputError
 from ..frontend.rewrite import IteratorTable, learn_iterators
+from ..frontend.macros import macro_function
 from ..frontend.treesitter import ParsedFile, parse_file
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
@@ -58,6 +59,8 @@ class Project:
         self._header_funcs: dict[str, dict[str, C.Function]] = {}
         self._defs: dict[str, str] | None = None
         self._index: DefinitionIndex | None = None
+        self._macros: dict[tuple[str, str], C.Function | None] = {}
+        self._macro_names: dict[str, frozenset[str]] = {}
         self._comments: dict[tuple[str, str], str | None] = {}
 
     # ------------------------------------------------------------ shared tree data
@@ -184,6 +187,33 @@ class Project:
             self._header_funcs[path] = {f.name: f for f in pf.functions} if pf else {}
         return self._header_funcs[path]
 
+    def macro_function(self, path: str, name: str) -> C.Function | None:
+        """The function-like macro ``name`` of ``path`` read as a function (see
+        ``frontend.macros``), or None."""
+        key = (path, name)
+        if key not in self._macros:
+            fn = None
+            try:
+                text = self.source.read(path).text
+            except InputError:
+                text = None
+            if text is not None:
+                fn = macro_function(path, text, name, self.iterators, self.frontend_data)
+            self._macros[key] = fn
+        return self._macros[key]
+
+    def defines_macro(self, path: str, name: str) -> bool:
+        """Whether file ``path`` defines the function-like macro ``name``."""
+        if path not in self._macro_names:
+            try:
+                text = self.source.read(path).text
+            except InputError:
+                text = ""
+            self._macro_names[path] = frozenset(
+                n for n, k in scan(path if path.endswith(".h") else path + ".h", text)
+                if k == DefKind.MACRO)
+        return name in self._macro_names[path]
+
     def structs_of(self, path: str):
         pf = self.parse(path)
         return [(sd.name, sd.fields) for sd in pf.structs] if pf is not None else []
@@ -303,7 +333,7 @@ class _FileContext:
             # the translation unit is the truth: its inline helpers, its types; a name it
             # has no body for is a declaration or a macro there, whatever a header parse says
             inline = {f.name: f for f in pf.inline_functions}
-            self.index = FunctionIndex([own.get, inline.get, self.far_inline.get],
+            self.index = FunctionIndex([own.get, inline.get, self.far_inline.get, self._macro],
                                        [self._in_other_files])
             self.types = TypeInfo.build(model.structs.items(),
                                         [(sd.name, sd.fields) for sd in pf.structs])
@@ -321,7 +351,8 @@ class _FileContext:
                         return fn
                 return None
 
-            self.index = FunctionIndex([own.get, in_headers], [self._in_other_files])
+            self.index = FunctionIndex([own.get, in_headers, self._macro],
+                                       [self._in_other_files])
         declared = set(pf.prototypes)
         if pf.frontend != "clang":
             for h in project.headers_of(pf):
@@ -342,6 +373,22 @@ class _FileContext:
         d = self.project.index().get(name)
         self.lookups[name] = _where(d)
         return d
+
+    def _macro(self, name: str) -> C.Function | None:
+        """A function-like macro read as a function: defined in the file, in a header it
+        includes, or anywhere in the tree's headers (the definitions index)."""
+        if self.project.model.primitive(name):
+            return None
+        for path in [self.pf.path, *self.project.headers_of(self.pf)]:
+            if self.project.defines_macro(path, name):
+                return self.project.macro_function(path, name)
+        d = self.lookup(name)
+        if d is None or d.kind != DefKind.MACRO:
+            return None
+        fn = self.project.macro_function(d.path, name)
+        if fn is not None:
+            self.read_from.add(d.path)
+        return fn
 
     def _in_other_files(self, name: str) -> C.Function | None:
         """A non-static function defined in another C file of the tree (folders in

@@ -14,6 +14,7 @@ callee's business; global locks keep their name), which settles most helpers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from ..flow.cfg import Cfg, EdgeKind, Op, OpKind, build_cfg
@@ -21,7 +22,7 @@ from ..model.lockmodel import LockModel
 from ..syntax import tree as C
 from .events import Event, EventKind
 from .lockid import LockId, ObjPath
-from .naming import AliasNaming, Naming
+from .naming import AliasNaming, Naming, const_token
 from .result import Exit, FunctionResult, OpState
 from .solver import worklist
 from .state import State, join
@@ -33,6 +34,7 @@ from .types import TypeInfo
 # link a visit (memory_failure → try_memory_failure_hugetlb → … → action_result is five deep)
 ENTRY_ROUNDS = 8
 MAX_BLOCK_VISITS = 60
+MAX_PARTITIONS = 8
 
 
 def make_transfer(fn: C.Function, cfg: Cfg, model: LockModel, summaries: SummaryProvider,
@@ -77,31 +79,68 @@ def solve_function(tr: Transfer, cfg: Cfg, entry: State | None = None,
             ins[b] = start
         return _lock_free_result(tr, cfg, tuple(ins), from_callers)
 
+    # the states reaching a block, kept apart by the values of the tracked variables
+    # (Partitions): an error path's "err = -EAGAIN" does not merge with the success path
+    parts: list[Partitions] = [Partitions() for _ in range(n)]
+    parts[cfg.entry] = Partitions({start.partition: start})
+
     def visit(bid: int):
         block = cfg.blocks[bid]
-        st = ins[bid]
-        for op in block.ops:
-            if st is None:
-                break
-            st = tr.op(st, op, None, bid)
         changed = []
-        for e in block.succs:
-            out = tr.edge(st, block, e, None)
-            if out is None:
-                continue
-            new = join(ins[e.target], out)
-            if new != ins[e.target]:
-                ins[e.target] = new
-                changed.append(e.target)
+        for st0 in list(parts[bid].states.values()):
+            st: State | None = st0
+            for op in block.ops:
+                if st is None:
+                    break
+                st = tr.op(st, op, None, bid)
+            for e in block.succs:
+                out = tr.edge(st, block, e, None)
+                if out is not None and parts[e.target].add(out):
+                    changed.append(e.target)
         return changed
 
     converged = worklist(rpo(cfg), [cfg.entry], visit, MAX_BLOCK_VISITS)
-    return _record(tr, cfg, tuple(ins), converged, from_callers)
+    ins = [p.joined() for p in parts]
+    return _record(tr, cfg, tuple(ins), converged, from_callers, parts=parts)
+
+
+class Partitions:
+    """The states reaching one point, one per combination of tracked values (at most
+    ``MAX_PARTITIONS``; past that they are joined into one, and the values forgotten)."""
+
+    def __init__(self, states: dict | None = None):
+        self.states: dict[frozenset, State] = states or {}
+
+    def add(self, st: State) -> bool:
+        """Join ``st`` in; whether anything changed."""
+        key = st.partition
+        cur = self.states.get(key)
+        new = join(cur, st)
+        if new == cur:
+            return False
+        self.states[key] = new
+        if len(self.states) > MAX_PARTITIONS:
+            one = None
+            for s in self.states.values():
+                one = join(one, s)
+            assert one is not None
+            one = replace(one, vals={})
+            self.states = {one.partition: one}
+        return True
+
+    def joined(self) -> State | None:
+        out = None
+        for s in self.states.values():
+            out = join(out, s)
+        return out
 
 
 def _record(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...], converged: bool,
-            from_callers: bool, lock_free: bool = False) -> FunctionResult:
-    """Run every block once more from its fixed-point input, keeping what happens."""
+            from_callers: bool, lock_free: bool = False,
+            parts: list[Partitions] | None = None) -> FunctionResult:
+    """Run every block once more from its fixed-point input, keeping what happens: the
+    events and the states before operations from the joined input, the exits per
+    partition (each with the value it returns)."""
     events: list[Event] = []
     ops: list[OpState] = []
     exits: list[Exit] = []
@@ -118,17 +157,44 @@ def _record(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...], converged: bo
         if block.cond is not None and block.cond_span is not None:
             ops.append(OpState(Op(OpKind.COND, block.cond_span, expr=block.cond), st,
                                block.id))
+        seen: set[tuple] = set()
         for i, e in enumerate(block.succs):
-            # the condition's own events (its calls) once, with the first edge
-            tr.edge(st, block, e, events.append if i == 0 else None)
-        if st is not None and any(e.kind == EdgeKind.RETURN and e.target == cfg.exit
-                                  for e in block.succs):
-            if ret_op is not None:
-                exits.append(Exit(ret_op.expr, ret_op.span.line, st, block.id))
-            else:
-                exits.append(Exit(None, tr.fn.span.end_line, st, block.id))
+            # the condition's own events (its calls) once, with the first edge; a lock
+            # event of another edge too (the acquire of `if (!trylock(x)) return;`)
+            evs: list[Event] = []
+            tr.edge(st, block, e, evs.append)
+            for ev in evs:
+                key = (ev.kind, ev.span, ev.lock, ev.via)
+                if key in seen or i > 0 and ev.lock is None:
+                    continue
+                seen.add(key)
+                events.append(ev)
+        if st is None or not any(e.kind == EdgeKind.RETURN and e.target == cfg.exit
+                                 for e in block.succs):
+            continue
+        line = ret_op.span.line if ret_op is not None else tr.fn.span.end_line
+        value = ret_op.expr if ret_op is not None else None
+        starts = list(parts[block.id].states.values()) if parts is not None else [ins[block.id]]
+        for st2 in starts:
+            for op in block.ops:
+                if st2 is None:
+                    break
+                st2 = tr.op(st2, op, None, block.id)
+            if st2 is not None:
+                exits.append(Exit(value, line, st2, block.id, _returned(value, st2)))
     return FunctionResult(tr.fn, cfg, tr.naming, ins, tuple(ops), tuple(events),
                           tuple(exits), converged, lock_free, from_callers)
+
+
+def _returned(value: C.Expr | None, st: State) -> str | None:
+    """The returned value as the path knows it: a constant's text, or a tracked variable's
+    value (ZERO / NONZERO after a test)."""
+    if value is None:
+        return None
+    tok = const_token(value)
+    if tok is None and isinstance(value, C.Name):
+        tok = st.vals.get(value.id)
+    return tok
 
 
 def _lock_free_result(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...],

@@ -69,6 +69,48 @@ class Naming:
         self.aliases: dict[str, C.Expr] = {}
         self._find_aliases(counts, rhs)
         self.multi = frozenset(v for v, n in counts.items() if n >= 1 and v not in self.aliases)
+        self.tracked = self._tracked(cfg)
+        self.tracked_conds = self._tracked_conds(cfg)
+
+    def _tracked_conds(self, cfg: Cfg) -> dict[str, frozenset[str]]:
+        """Calls the function tests twice or more as conditions (``if
+        (folio_test_swapcache(folio))`` before a lock and again before the unlock): the same
+        unchanged test gives the same answer, so the paths of the two tests correlate. Text
+        → the variables it reads (a new value of one of them makes it another test)."""
+        seen: dict[str, int] = {}
+        reads: dict[str, frozenset[str]] = {}
+        for b in cfg.blocks:
+            for c in _tested_calls(b.cond):
+                names = _names_in(c)
+                if not c.args or not names or not names <= set(self.vartypes):
+                    continue  # a test of time or of global state (cond(), signal_pending
+                    # (current)) may answer otherwise the second time
+                text = C.render(c)
+                seen[text] = seen.get(text, 0) + 1
+                reads[text] = frozenset(names)
+        return {t: reads[t] for t, n in seen.items() if n >= 2}
+
+    def _tracked(self, cfg: Cfg) -> frozenset[str]:
+        """Variables whose values keep paths apart at merges: those the function returns
+        (``err = -EAGAIN; goto out; … out: return err;``) and flags it sets to a constant
+        and tests (``locked = true; … if (locked) unlock(…)``)."""
+        returned: set[str] = set()
+        tested: set[str] = set()
+        constant: set[str] = set()
+        for b in cfg.blocks:
+            for op in b.ops:
+                if op.kind == OpKind.RETURN and isinstance(op.expr, C.Name) \
+                        and op.expr.id in self.vartypes:
+                    returned.add(op.expr.id)
+                e = op.expr
+                if op.kind == OpKind.DECL and e is not None and const_token(e) is not None:
+                    constant.add(op.name or "")
+                elif isinstance(e, C.Assign) and e.op == "=" and isinstance(e.target, C.Name) \
+                        and const_token(e.value) is not None:
+                    constant.add(e.target.id)
+            tested.update(_tested_names(b.cond))
+        flags = {v for v in tested & constant if v in self.vartypes}
+        return frozenset((returned | flags) - set(self.aliases))
 
     def _find_aliases(self, counts, rhs) -> None:
         pass
@@ -181,5 +223,72 @@ class SymbolicNaming(Naming):
         return st.env.get(e.id, e)
 
 
-def owner_root(e: C.Expr) -> str | None:
-    return root_name(e)
+def const_token(e: C.Expr | None) -> str | None:
+    """The text of a constant value (``0``, ``-EINVAL``, ``NULL``, ``true``, ``VM_FAULT_OOM``),
+    or None when the expression is not one."""
+    match e:
+        case C.Literal(text=t):
+            t = t.rstrip("uUlL")
+            try:
+                return str(int(t, 0))
+            except ValueError:
+                return None
+        case C.Name(id=i):
+            if i in ("NULL", "true", "false"):
+                return i
+            return i if i.isupper() and not i.startswith("_") else None
+        case C.Unary(op="-", operand=o):
+            inner = const_token(o)
+            return f"-{inner}" if inner is not None and not inner.startswith("-") else None
+        case C.Cast(expr=x):
+            return const_token(x)
+        case C.Call(args=(a,)) if e.name == "ERR_PTR":
+            inner = const_token(a)
+            return f"ERR_PTR({inner})" if inner is not None else None
+    return None
+
+
+def _tested_calls(e: C.Expr | None) -> list[C.Call]:
+    """Calls a condition tests directly (``f(x)``, ``!f(x)``, ``a && f(x)``)."""
+    match e:
+        case C.Call(args=args) if e.name in ("likely", "unlikely") and args:
+            return _tested_calls(args[0])
+        case C.Call():
+            return [e] if e.name is not None else []
+        case C.Unary(op="!", operand=o):
+            return _tested_calls(o)
+        case C.Binary(op=("&&" | "||"), left=l, right=r):
+            return _tested_calls(l) + _tested_calls(r)
+    return []
+
+
+def _names_in(e: C.Expr) -> set[str]:
+    out: set[str] = set()
+    match e:
+        case C.Name(id=i):
+            out.add(i)
+        case C.Call(args=args):
+            for a in args:
+                out |= _names_in(a)
+        case C.Member(base=b) | C.Unary(operand=b) | C.Cast(expr=b):
+            out |= _names_in(b)
+        case C.Binary(left=l, right=r) | C.Index(base=l, index=r):
+            out |= _names_in(l) | _names_in(r)
+    return out
+
+
+def _tested_names(e: C.Expr | None) -> set[str]:
+    """Variables a condition tests directly: ``v``, ``!v``, ``v == C``, ``a && v``."""
+    out: set[str] = set()
+    match e:
+        case C.Name(id=i):
+            out.add(i)
+        case C.Unary(op="!", operand=o):
+            out |= _tested_names(o)
+        case C.Binary(op=("&&" | "||"), left=l, right=r):
+            out |= _tested_names(l) | _tested_names(r)
+        case C.Binary(op=("==" | "!="), left=C.Name(id=i), right=r) if const_token(r) is not None:
+            out.add(i)
+        case C.Call(args=args) if args and e.name in ("likely", "unlikely"):
+            out |= _tested_names(args[0])
+    return out

@@ -40,6 +40,7 @@ class Exit:
     line: int
     state: State  # after the return value is evaluated and the scope guards released
     block: int
+    returned: str | None = None  # the value on this path: "0", "-EINVAL", "nonzero", …
 
 
 @dataclass(frozen=True)

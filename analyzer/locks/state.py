@@ -98,6 +98,14 @@ class State:
     eq: frozenset[tuple[ObjPath, ObjPath]] = frozenset()  # paths known to be one object
     # summaries: objects handed to calls whose effects are unknown (their locks are unknown)
     forgotten: frozenset[ObjPath] = frozenset()
+    # the values of the function's tracked variables (those it returns, flags it tests):
+    # a constant's text ("0", "-EINVAL", "NULL", "true") or ZERO / NONZERO from a test
+    vals: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def partition(self) -> frozenset[tuple[str, str]]:
+        """What keeps this state apart from others at a merge (its tracked values)."""
+        return frozenset(self.vals.items())
 
     def held(self) -> list[tuple[LockId, Fact]]:
         return sorted(((k, f) for k, f in self.locks.items() if f.may),
@@ -127,6 +135,30 @@ class State:
 
     def null_rooted(self, path: ObjPath) -> bool:
         return any(path.has_prefix(n) for n in self.null)
+
+
+ZERO, NONZERO = "0", "nonzero"
+
+
+def value_class(token: str | None) -> str | None:
+    """How a returned value reads in the kernel's conventions: ``error`` (a negative errno,
+    or non-zero from a test of an int), ``null``, ``zero`` (0, false), ``true`` (a positive
+    constant, true, non-NULL), or None (not known)."""
+    if token is None:
+        return None
+    if token in (ZERO, "false"):
+        return "zero"
+    if token == "NULL":
+        return "null"
+    if token == NONZERO:
+        return "nonzero"
+    if token.startswith("-"):
+        return "error"
+    if token == "true" or token.isdigit():
+        return "true"
+    if token.startswith("ERR_PTR("):
+        return "error"
+    return None
 
 
 def same_object(st: State, a: ObjPath, b: ObjPath, depth: int = 3) -> bool:
@@ -178,5 +210,6 @@ def join(a: State | None, b: State | None) -> State | None:
         if f.poss != UNKNOWN:
             locks[named.get(k, k)] = f
     env = {k: v for k, v in a.env.items() if b.env.get(k) == v} if a.env or b.env else {}
+    vals = {k: v for k, v in a.vals.items() if b.vals.get(k) == v} if a.vals or b.vals else {}
     return State(locks, a.null & b.null, a.nonnull & b.nonnull, env, a.eq & b.eq,
-                 a.forgotten | b.forgotten)
+                 a.forgotten | b.forgotten, vals)

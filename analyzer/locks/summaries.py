@@ -34,10 +34,15 @@ from .summary import RET, Effect, Summary, SumCase
 from .transfer import Transfer
 from .types import TypeInfo
 
+RETVAL = "__retval"  # a path's returned value when it returns a call's result
 MAX_PATHS = 48
+MAX_FORK = 4  # a path forks on a call's cases when they bind different values, up to this
 MAX_STEPS = 2000  # path enumeration gives up (and joins instead) past this many block visits
 MAX_VISITS = 2
 MAX_DEPTH = 8
+# helpers defined in other C files of the tree are read this many calls deep (each is in a
+# file the whole-tree run parses anyway; a one-file run parses a few more)
+FAR_DEPTH = 3
 
 
 @dataclass
@@ -82,7 +87,7 @@ class Summaries:
 
     # ------------------------------------------------------------ provider API
     def summary(self, name: str) -> Summary | None:
-        far = not self.active  # other files only for the analysed file's own calls
+        far = len(self.active) < FAR_DEPTH  # other files' bodies, a few calls deep
         key = (name, far)
         if key in self.memo:
             return self.memo[key]
@@ -109,11 +114,11 @@ class Summaries:
 
     def known(self, name: str) -> bool:
         return name in self.model.wrappers or self._defined(name) \
-            or self.index.find(name, far=not self.active) is not None
+            or self.index.find(name, far=len(self.active) < FAR_DEPTH) is not None
 
     def may_lock(self, name: str) -> bool:
         """Whether the body of ``name`` (when the tree has one in sight) touches locks."""
-        fn = self.index.find(name, far=not self.active)
+        fn = self.index.find(name, far=len(self.active) < FAR_DEPTH)
         return fn is not None and self._may_lock(fn, 0)
 
     def is_function(self, name: str) -> bool:
@@ -134,7 +139,7 @@ class Summaries:
                 found = True
                 break
             if depth < MAX_DEPTH:
-                callee = self.index.find(name, far=False)
+                callee = self.index.find(name, far=depth < FAR_DEPTH)
                 if callee is not None and callee is not fn and self._may_lock(callee, depth + 1):
                     found = True
                     break
@@ -224,6 +229,9 @@ class Summaries:
         cases = []
         for s, events, truth, r in outs:
             rexpr = tr.naming.canon(r, s) if r is not None else None
+            if rexpr is not None and not isinstance(rexpr, C.Unary) and (
+                    _addr_of(r) or isinstance(r, C.Name) and _addr_of(s.env.get(r.id))):
+                rexpr = C.Unary("&", rexpr)  # returns &x->member: RET points to the member
             if truth is None and r is not None:
                 truth = _truth_of(r, rexpr, s)
             cases.append(self._make_case(tr, s, events, rexpr, truth, params))
@@ -239,7 +247,7 @@ class Summaries:
         for action, mode, expr, kind in _net(events):
             e = expr
             if ret_ok and rexpr is not None:
-                e = replace_prefix(e, rexpr, C.Name(RET))
+                e = _ret_relative(e, rexpr)
             if not _root_ok(e, allowed, locals_):
                 continue
             effects.append(Effect(action, mode, e, kind))
@@ -283,6 +291,32 @@ class Summaries:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _ret_relative(e: C.Expr, rexpr: C.Expr) -> C.Expr:
+    """A lock expression in terms of the returned value: ``x->lock`` when ``x`` is returned
+    is ``RET->lock``; when ``&x->member`` is returned, ``x->member.lock`` is ``RET->lock``."""
+    if isinstance(rexpr, C.Unary) and rexpr.op == "&":
+        target = rexpr.operand
+
+        def walk(x: C.Expr) -> C.Expr:
+            if x == target:
+                return C.Unary("*", C.Name(RET))
+            if isinstance(x, C.Member):
+                if x.base == target and not x.arrow:
+                    return C.Member(C.Name(RET), x.field, True)
+                nb = walk(x.base)
+                return C.Member(nb, x.field, x.arrow) if nb is not x.base else x
+            return x
+
+        return walk(e)
+    return replace_prefix(e, rexpr, C.Name(RET))
+
+
+def _addr_of(e: C.Expr | None) -> bool:
+    while isinstance(e, C.Cast):
+        e = e.expr
+    return isinstance(e, C.Unary) and e.op == "&"
 
 
 def _owner_type(t: str, e: C.Expr) -> bool:
@@ -450,6 +484,33 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
                         continue
                     run(bid, s3, ev + ev3, visits, ret, i + 1)
                 return
+            forks = _cases_of(tr, cur, op, bid, ev)
+            if forks is not None:
+                # a call whose summary has several cases: each goes on as its own path
+                for s4, ev4 in forks:
+                    if s4 is not None:
+                        run(bid, s4, ev + list(ev4), visits, ret, i + 1)
+                return
+            if op.kind == OpKind.RETURN and isinstance(strip(op.expr), C.Ternary):
+                # return c ? a : b — each outcome of c is its own path and value
+                tern = strip(op.expr)
+                for truth, branch in ((True, tern.then), (False, tern.other)):
+                    ev5: list[Event] = []
+                    s5 = tr.refine(cur, tern.test, truth, op.span, ev5.append, bid)
+                    if s5 is None:
+                        continue
+                    if isinstance(strip(branch), C.Call):
+                        for s6, ev6 in tr.assign_each(s5, C.Name(RETVAL), branch, op.span,
+                                                      ev5.append, bid):
+                            run(cfg.exit, s6, ev + ev5 + list(ev6), visits, C.Name(RETVAL))
+                    else:
+                        run(cfg.exit, s5, ev + ev5, visits, branch)
+                return
+            if op.kind == OpKind.RETURN and isinstance(strip(op.expr), C.Call):
+                # return f(…): what f does to the object it returns is done to ours
+                cur = tr.assign(cur, C.Name(RETVAL), op.expr, op.span, ev.append, bid)
+                ret = C.Name(RETVAL)
+                continue
             cur = tr.op(cur, op, ev.append, bid)
             if op.kind == OpKind.RETURN:
                 ret = op.expr
@@ -467,6 +528,26 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
     except (_TooMany, RecursionError):
         return None
     return results
+
+
+def _cases_of(tr: Transfer, st: State, op, bid: int, log: list[Event]):
+    """The per-case outcomes of an operation that is a call of a function whose summary has
+    more than one case (``x = f(…);``, ``f(…);``), or None (follow it as one path)."""
+    target, value = _assignment(op)
+    call = strip(value) if target is not None and value is not None else \
+        op.expr if op.kind == OpKind.EVAL and isinstance(op.expr, C.Call) else None
+    if not isinstance(call, C.Call) or call.name is None:
+        return None
+    if target is None:
+        return None  # a call statement's cases join: nothing of this path tells them apart
+    summ = tr.summaries.summary(call.name)
+    if summ is None or not 1 < len(summ.cases) <= MAX_FORK or \
+            len({(C.render(c.ret) if c.ret is not None else None, c.truth)
+                 for c in summ.cases}) < 2 or \
+            any(isinstance(a, C.Call) or isinstance(a, C.Assign) for a in call.args):
+        return None  # the cases give the variable the same value: no reason to fork
+    return tr.assign_each(st, target, value, op.span, log.append, bid,
+                          declaration=op.kind == OpKind.DECL)
 
 
 def _assignment(op) -> tuple[C.Expr | None, C.Expr | None]:

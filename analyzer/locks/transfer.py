@@ -31,8 +31,8 @@ from ..syntax import tree as C
 from ..syntax.exprs import is_pure_path, mentions, outer_calls, root_name, strip, substitute
 from .events import Event, EventKind, Inexact
 from .lockid import LockId, ObjPath, path_of
-from .naming import Naming
-from .state import NOT_HELD, UNKNOWN, Fact, Poss, State, held_as, join, pair
+from .naming import Naming, const_token
+from .state import NONZERO, NOT_HELD, UNKNOWN, ZERO, Fact, Poss, State, held_as, join, pair
 from .summary import RET, Effect, NoSummaries, Summary, SummaryProvider, SumCase
 
 Emit = Callable[[Event], None] | None
@@ -317,6 +317,11 @@ class Transfer:
             ce = tr(req_e)
             if ce is None:
                 continue
+            known = truthiness(const_token(strip(ce)))
+            if known is not None:
+                if known == is_null:  # a constant argument: false/0/NULL or true/non-zero
+                    return None
+                continue
             k = self.naming.path(ce, st)
             if k is None:
                 if C.is_null(strip(ce)) and not is_null:
@@ -413,9 +418,11 @@ class Transfer:
         return cur2
 
     def call_cases(self, st: State, call: C.Call, span, emit: Emit, blk) -> list[Outcome]:
-        """Apply argument calls first, then the call itself."""
+        """Apply argument calls first, then the call itself (a conditional acquire reads
+        its condition argument itself, case by case)."""
         cur: State | None = st
-        for a in call.args:
+        prim = self.model.primitive(call.name)
+        for a in call.args if prim is None or prim.action != Action.COND_ACQUIRE else ():
             for c in outer_calls(a) if not isinstance(a, C.Call) else (a,):
                 cur = self.eval(cur, c, span, emit, blk) if cur is not None else None
         if cur is None:
@@ -429,34 +436,51 @@ class Transfer:
                ) -> State | None:
         """``target = value``; with ``only_truth``, only the call's cases whose result has
         that truth (summaries fork on a trylock's outcome)."""
+        res = None
+        for s, evs in self.assign_each(st, target, value, span, emit, blk, only_truth,
+                                       declaration):
+            _emit_all(emit, evs)
+            res = join(res, s)
+        return res
+
+    def assign_each(self, st: State, target: C.Expr, value: C.Expr | None, span,
+                    emit: Emit, blk=-1, only_truth: bool | None = None,
+                    declaration: bool = False) -> list[tuple[State, tuple[Event, ...]]]:
+        """``target = value`` per case of the called function (one entry when the value is
+        no call), each with its events: a summary follows each case on its own path."""
         tgt = strip(target)
         val = strip(value) if value is not None else None
         if isinstance(val, C.Assign):  # a = b = c
             s2 = self.eval(st, val, span, emit, blk)
             if s2 is None:
-                return None
+                return []
             st = s2
             val = strip(val.target)
         if isinstance(val, C.Call):
-            res = None
+            out = []
             for s, ret, truth, reteffs, subst, evs in self.call_cases(st, val, span, emit,
                                                                        blk):
                 if only_truth is not None and truth is not None and truth != only_truth:
                     continue
                 if only_truth is not None and truth is None:
                     truth = only_truth
-                _emit_all(emit, evs)
-                s = self.bind(s, tgt, ret, truth, span, emit, blk, declaration)
-                s = self.ret_effects(s, reteffs, subst, self._ret_base(tgt, ret), span, emit,
-                                     val.name, blk)
-                res = join(res, s)
-            return res
+                more: list[Event] = list(evs)
+                s = self.bind(s, tgt, ret, truth, span, more.append, blk, declaration)
+                s = self.ret_effects(s, reteffs, subst, self._ret_base(tgt, ret), span,
+                                     more.append, val.name, blk)
+                out.append((s, tuple(more)))
+            return out
         if val is not None:
             s3 = self.eval(st, val, span, emit, blk)
             if s3 is None:
-                return None
+                return []
             st = s3
-        return self.bind(st, tgt, val, None, span, emit, blk, declaration)
+        return [(self.bind(st, tgt, val, None, span, emit, blk, declaration), ())]
+
+    def call_each(self, st: State, call: C.Call, span, emit: Emit, blk=-1
+                  ) -> list[tuple[State, tuple[Event, ...]]]:
+        """A call statement per case of the called function, each with its events."""
+        return [(s, evs) for s, *_, evs in self.call_cases(st, call, span, emit, blk)]
 
     def ret_effects(self, st: State, reteffs, subst, base: C.Expr | None, span, emit, via,
                     blk) -> State:
@@ -488,10 +512,13 @@ class Transfer:
         nm = self.naming
         if isinstance(tgt, C.Name) and not nm.symbolic and tgt.id in nm.aliases:
             return self._declare(st, tgt.id, span, emit, blk) if declaration else st
-        if not isinstance(tgt, (C.Name, C.Member)):
-            return st
+        if not isinstance(tgt, (C.Name, C.Member)) and not (
+                isinstance(tgt, C.Unary) and tgt.op == "*"):
+            return st  # *p = v is kept: a lock pointer stored through an out-parameter
         if nm.symbolic and isinstance(tgt, C.Name):
             cv = nm.canon(val, st) if val is not None and is_pure_path(strip(val)) else None
+            if cv is not None and _address(val) and not isinstance(cv, C.Unary):
+                cv = C.Unary("&", cv)  # p = &x->member: p points to the member
             if cv is None and val is not None and C.is_null(strip(val)):
                 cv = C.Name("NULL")
             fresh = cv if cv is not None else C.Name(f"{tgt.id}@{span.line}")
@@ -507,6 +534,13 @@ class Transfer:
                 if k is not None:
                     st = replace(st, nonnull=st.nonnull | {k})
             return st
+        if isinstance(tgt, C.Name) and tgt.id in nm.tracked:
+            st = self._track(st, tgt.id, val, truth)
+        if isinstance(tgt, C.Name) and st.vals:
+            stale = [k for k in st.vals if k.startswith(COND)
+                     and tgt.id in nm.tracked_conds.get(k[len(COND):], ())]
+            if stale:
+                st = replace(st, vals={k: v for k, v in st.vals.items() if k not in stale})
         tk = nm.path(tgt, st)
         if tk is None:
             return st
@@ -529,6 +563,21 @@ class Transfer:
         if declaration and isinstance(tgt, C.Name):
             st = self._declare(st, tgt.id, span, emit, blk)
         return st
+
+    def _track(self, st: State, name: str, val: C.Expr | None, truth: bool | None) -> State:
+        """A tracked variable gets a constant, a copy of another's value, or (a call's
+        result) the truth of the case taken; anything else is unknown."""
+        tok = const_token(val) if val is not None else None
+        if tok is None and isinstance(val, C.Name) and val.id in st.vals:
+            tok = st.vals[val.id]
+        if tok is None and truth is not None:
+            tok = NONZERO if truth else ZERO
+        vals = dict(st.vals)
+        if tok is None:
+            vals.pop(name, None)
+        else:
+            vals[name] = tok
+        return replace(st, vals=vals) if vals != st.vals else st
 
     def _declare(self, st: State, name: str, span, emit: Emit, blk) -> State:
         """A local's declaration: the contract facts named through it start here."""
@@ -590,6 +639,18 @@ class Transfer:
                 return join(self.refine(st, l, True, span, emit, blk),
                             self.refine(self.refine(st, l, False, span, emit, blk), r, True,
                                         span, emit, blk))
+            case C.Binary(op=("==" | "!=") as op, left=C.Name(id=v), right=r) \
+                    if v in self.naming.tracked and const_token(r) is not None:
+                equal = truth == (op == "==")
+                tok, want = st.vals.get(v), const_token(r)
+                same = None if tok is None else _same_value(tok, want)
+                if same is not None and same != equal:
+                    return None
+                if equal and tok is None:
+                    st = replace(st, vals={**st.vals, v: want})
+                elif not equal and want == ZERO and tok is None:
+                    st = replace(st, vals={**st.vals, v: NONZERO})
+                return self.eval(st, e, span, emit, blk)
             case C.Binary(op=("==" | "!=") as op, left=l, right=r):
                 other = None
                 if C.is_null(strip(r)):
@@ -613,6 +674,23 @@ class Transfer:
                 for a in args[1:]:
                     cur = self.eval(cur, a, span, emit, blk) if cur is not None else None
                 return self.refine(cur, args[0], truth, span, emit, blk)
+            case C.Call() if C.render(e) in self.naming.tracked_conds \
+                    and self.model.primitive(e.name) is None \
+                    and self.summaries.summary(e.name or "") is None:
+                # a test made again with nothing it reads changed answers as before
+                key = COND + C.render(e)
+                known = st.vals.get(key)
+                if known is not None and (known == "true") != truth:
+                    return None
+                res = None
+                for s, ret, t, reteffs, subst, evs in self.call_cases(st, e, span, emit, blk):
+                    if t is not None and t != truth:
+                        continue
+                    _emit_all(emit, evs)
+                    s = self.ret_effects(s, reteffs, subst, ret, span, emit, e.name, blk)
+                    res = join(res, replace(s, vals={**s.vals, key: "true" if truth
+                                                     else "false"}))
+                return res
             case C.Call():
                 res = None
                 for s, ret, t, reteffs, subst, evs in self.call_cases(st, e, span, emit, blk):
@@ -622,10 +700,23 @@ class Transfer:
                     s = self.ret_effects(s, reteffs, subst, ret, span, emit, e.name, blk)
                     res = join(res, s)
                 return res
-            case C.Assign(op="=", target=t):
-                return self.refine(self.eval(st, e, span, emit, blk), t, truth, span, emit,
-                                   blk)
+            case C.Assign(op="=", target=t, value=v):
+                # per case of a called function: a case whose result contradicts the
+                # outcome (NULL where the test says non-NULL) is no path here
+                res = None
+                for s, evs in self.assign_each(st, t, v, span, emit, blk):
+                    s2 = self.refine(s, t, truth, span, emit, blk)
+                    if s2 is not None:
+                        _emit_all(emit, evs)
+                        res = join(res, s2)
+                return res
             case C.Name() | C.Member():
+                if isinstance(e, C.Name) and e.id in self.naming.tracked:
+                    known = truthiness(st.vals.get(e.id))
+                    if known is not None and known != truth:
+                        return None  # the value the path gave it says otherwise
+                    if known is None:
+                        st = replace(st, vals={**st.vals, e.id: NONZERO if truth else ZERO})
                 k = self.naming.path(e, st)
                 if k is None:
                     if C.is_null(e):
@@ -662,6 +753,8 @@ class Transfer:
             if op.expr is None:
                 if self.naming.symbolic:
                     return st
+                if op.name in st.vals:
+                    st = replace(st, vals={k: v for k, v in st.vals.items() if k != op.name})
                 p = ObjPath(op.name)
                 return self._declare(self.kill(st, p, op.span.line), op.name,
                                      op.span, emit, blk)
@@ -727,6 +820,43 @@ class Transfer:
             return True
         summ = self.summaries.summary(c.name)
         return summ is not None and summ.has_effects
+
+
+COND = "?"  # State.vals keys of tested calls: "?" + the call's text
+
+
+def _address(e: C.Expr | None) -> bool:
+    while isinstance(e, C.Cast):
+        e = e.expr
+    return isinstance(e, C.Unary) and e.op == "&"
+
+
+def truthiness(tok: str | None) -> bool | None:
+    """Whether a tracked value is true in a condition (None: not known)."""
+    if tok is None:
+        return None
+    if tok in (ZERO, "false", "NULL"):
+        return False
+    if tok in (NONZERO, "true") or tok.startswith("-") or tok.startswith("ERR_PTR("):
+        return True
+    if tok.isdigit():
+        return tok != "0"
+    return None  # a macro constant: its value is not known here
+
+
+def _same_value(tok: str, want: str) -> bool | None:
+    """Whether a tracked value equals a constant (None: cannot tell)."""
+    if tok == want:
+        return True
+    a, b = truthiness(tok), truthiness(want)
+    if tok == NONZERO:
+        return False if b is False else None
+    exact = lambda x: x in (ZERO, "false", "NULL", "true") or x.lstrip("-").isdigit()
+    if exact(tok) and exact(want):
+        return False
+    if a is not None and b is not None and a != b:
+        return False
+    return None
 
 
 def _addr(call: C.Call, p: ObjPath) -> bool:

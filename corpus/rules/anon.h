@@ -51,6 +51,7 @@ struct widget_list {
 	spinlock_t lock;
 	struct list_head widgets;
 	int users;
+	struct widget *first;
 };
 
 static inline void anon_vma_lock_write(struct anon_vma *anon_vma)
@@ -114,5 +115,19 @@ static inline void mmap_read_unlock(struct mm_struct *mm)
 {
 	up_read(&mm->mmap_lock);
 }
+
+bool widget_is_shared(struct widget *w);
+
+/* Locking wrapped in macros, as the kernel does (xa_lock(), 6.1's pte_offset_map_lock()). */
+#define widget_list_lock(wl)	spin_lock(&(wl)->lock)
+#define widget_list_unlock(wl)	spin_unlock(&(wl)->lock)
+#define widget_lock_first(wl, ptlp)			\
+({							\
+	spinlock_t *__ptl = &(wl)->lock;		\
+	struct widget *__w = (wl)->first;		\
+	*(ptlp) = __ptl;				\
+	spin_lock(__ptl);				\
+	__w;						\
+})
 
 #endif

@@ -258,3 +258,13 @@ void widget_switch(struct widget_list *wl, struct widget_list *other)
 		spin_lock(&wl->lock);
 	}
 }
+
+/* A lock taken through a macro the tree defines is the lock the macro takes. */
+void widget_list_reset(struct widget_list *wl)
+{
+	widget_list_lock(wl);
+	wl->users = 0;
+	// ruleid: double-lock[held]
+	widget_list_lock(wl);
+	widget_list_unlock(wl);
+}

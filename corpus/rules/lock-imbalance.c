@@ -220,3 +220,81 @@ void widget_poke(struct widget_list *wl)
 	wl->users++;
 	spin_unlock(&wl->lock);
 }
+
+int widget_check(struct widget *w);
+int widget_commit(struct widget *w);
+
+/* An error returned from a variable, past the unlock, beside the unlocking exit. */
+int widget_update(struct widget_list *wl, struct widget *w)
+{
+	int err;
+
+	// ruleid: lock-imbalance[indistinguishable]
+	spin_lock(&wl->lock);
+	err = widget_check(w);
+	if (err)
+		return err;
+	err = widget_commit(w);
+	if (err)
+		goto out;
+	wl->users++;
+out:
+	spin_unlock(&wl->lock);
+	return err;
+}
+
+/* An error return that keeps the lock the success path drops. */
+int widget_insert(struct widget_list *wl, struct widget *w)
+{
+	// ruleid: lock-imbalance[error-path]
+	spin_lock(&wl->lock);
+	if (!w->key)
+		return -EINVAL;
+	list_add(&w->node, &wl->widgets);
+	spin_unlock(&wl->lock);
+	return 0;
+}
+
+/* The error path's value, set before the goto, keeps it apart from success. */
+int widget_claim(struct widget_list *wl, struct widget *w)
+{
+	int ret = 0;
+
+	// ok: lock-imbalance
+	spin_lock(&wl->lock);
+	if (w->count) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	w->count++;
+	return 0;	/* a claimed widget stays locked: the caller unlocks */
+out_unlock:
+	spin_unlock(&wl->lock);
+	return ret;
+}
+
+/* A flag set with the lock and tested before the unlock. */
+void widget_maybe_bump(struct widget_list *wl, struct widget *w)
+{
+	bool locked = false;
+
+	// ok: lock-imbalance
+	if (w->key) {
+		spin_lock(&wl->lock);
+		locked = true;
+	}
+	w->count++;
+	if (locked)
+		spin_unlock(&wl->lock);
+}
+
+/* The same unchanged test before the lock and before the unlock. */
+void widget_cond_bump(struct widget_list *wl, struct widget *w)
+{
+	// ok: lock-imbalance
+	if (widget_is_shared(w))
+		spin_lock(&wl->lock);
+	w->count++;
+	if (widget_is_shared(w))
+		spin_unlock(&wl->lock);
+}

@@ -184,3 +184,31 @@ void widget_retire(struct widget_list *wl, struct widget *w)
 	// ok: unlock-unheld
 	widget_put(wl, w);
 }
+
+/* A macro that stores the lock it takes through its out-parameter (pte_offset_map_lock()). */
+int widget_first_key(struct widget_list *wl)
+{
+	spinlock_t *ptl;
+	struct widget *w;
+	int key;
+
+	w = widget_lock_first(wl, &ptl);
+	key = w->key;
+	// ok: unlock-unheld
+	spin_unlock(ptl);
+	return key;
+}
+
+int widget_first_key_twice(struct widget_list *wl)
+{
+	spinlock_t *ptl;
+	struct widget *w;
+	int key;
+
+	w = widget_lock_first(wl, &ptl);
+	key = w->key;
+	spin_unlock(ptl);
+	// ruleid: unlock-unheld[not-held]
+	spin_unlock(ptl);
+	return key;
+}
