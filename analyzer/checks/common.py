@@ -269,17 +269,6 @@ def first_acquire_line(ctx: CheckContext, key: LockId, before: int | None = None
     return min(lines) if earliest or before is None else max(lines)
 
 
-def suspect_locks(ctx: CheckContext) -> set[LockId]:
-    """Locks this function takes through a helper that takes locks conditionally: on the
-    helper's failure path the lock may read as held, so a later blocking lock of it is the
-    usual fallback, not a second acquire."""
-    from ..locks.events import Inexact
-
-    return {ev.lock for ev in ctx.events
-            if ev.kind == EventKind.ACQUIRE and ev.lock is not None and ev.via
-            and Inexact.TRYLOCK in ev.inexact}
-
-
 # --------------------------------------------------------------------------- comments
 
 _ALLOW = re.compile(r"rmaplint:\s*allow\s+([\w-]+)\s*(?:[-—–:]+\s*)?(.*)", re.S)

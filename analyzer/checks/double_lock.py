@@ -1,15 +1,15 @@
 """double-lock — acquiring a lock that is already held on every path reaching the acquire.
 
 What it does: reads the acquire events of the lock-state result (including those a helper's
-summary produces) and reports an acquire (not a trylock) of a lock that is must-held before
-it. Read after read counts for an rwsem (a writer queued between the two readers blocks the
-second one: lockdep reports it as recursive locking) but not for an rwlock_t, whose readers
-may nest.
+summary produces) and reports an acquire (not a trylock, not sparse's ``__acquire``) of a lock
+that is must-held before it. Read after read counts, for an rwsem (a writer queued between
+the two readers blocks the second one: lockdep reports it as recursive locking) and for an
+rwlock_t too: with queued rwlocks a reader waits behind a waiting writer outside interrupt
+context, so a nested read_lock() of the same lock can deadlock.
 
-Not reported: an acquire through a helper whose summary is inexact (``Inexact``: it takes
-locks conditionally, or has too many paths to be summarised path by path), or of a lock this
-function took through such a helper (the blocking lock after a failed try is the usual
-fallback). A lock handed to a function whose effects are unknown is unknown afterwards, so
+Not reported: an acquire through a helper whose summary is inexact (``Inexact``: too many
+paths to be summarised path by path, or it takes the lock on some paths only with nothing in
+its result to say which). A lock handed to a function whose effects are unknown is unknown afterwards, so
 ``get_user_pages(mm, …, &locked); if (!locked) mmap_read_lock(mm);`` is not a double lock.
 
 Confidence: high; the lock state is per path and NULL-aware, and "unknown" is never taken for
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from ..findings.finding import Severity
 from ..locks.events import EventKind
-from ..model.enums import LockKind, Mode
-from .common import Rule, first_acquire_line, suspect_locks
+from ..model.enums import Mode
+from .common import Rule, first_acquire_line
 
 RULE = Rule("double-lock", {
     "held": "{lock} acquired{mode}{via} while already {how} {where}{extra}",
@@ -33,11 +33,11 @@ def check(ctx):
         return []
     out = []
     seen: set[tuple] = set()
-    suspect = suspect_locks(ctx)
     for ev in ctx.events:
-        if ev.kind != EventKind.ACQUIRE or ev.trylock or ev.lock is None or ev.fact is None:
+        if ev.kind != EventKind.ACQUIRE or ev.trylock or ev.lock is None or ev.fact is None \
+                or ev.annotation:
             continue
-        if not ev.fact.must or _nests(ev) or ev.inexact or ev.lock in suspect:
+        if not ev.fact.must or ev.inexact:
             continue
         key = (ev.span.line, ev.lock)
         if key in seen:
@@ -45,12 +45,6 @@ def check(ctx):
         seen.add(key)
         out.append(_finding(ctx, ev))
     return out
-
-
-def _nests(ev) -> bool:
-    """Read on read of an rwlock_t: readers of rwlock_t may nest."""
-    kind = ev.lock_kind or ev.fact.kind
-    return kind == LockKind.RWLOCK and ev.mode == Mode.READ and ev.fact.only_read
 
 
 def _via(ev) -> str:

@@ -45,7 +45,8 @@ def check(ctx):
         if head is None:
             continue
         for rel in events:
-            if rel.kind != EventKind.RELEASE or rel.block not in lp.body or rel.lock is None:
+            if rel.kind != EventKind.RELEASE or rel.block not in lp.body or rel.lock is None \
+                    or rel.annotation:
                 continue
             if rel.fact is None or not rel.fact.may:
                 continue
@@ -107,7 +108,7 @@ def _walk_continues(block: int, lp, cfg) -> bool:
 
 
 def _is_reacquire(ev, rel, between) -> bool:
-    if ev.kind != EventKind.ACQUIRE or ev.lock != rel.lock:
+    if ev.kind != EventKind.ACQUIRE or ev.lock != rel.lock or ev.annotation:
         return False
     # a helper that switches objects in one call (release the old root, rebind the variable,
     # take the new root) is not a drop of one lock mid-walk: the name was rebound in between

@@ -37,7 +37,7 @@ from ..findings.finding import Severity
 from ..locks.lockid import LockId
 from ..locks.state import State, value_class
 from ..syntax import tree as C
-from .common import Rule, first_acquire_line, suspect_locks
+from .common import Rule, first_acquire_line
 
 RULE = Rule("lock-imbalance", {
     "indistinguishable": "{lock} is still held at the {what} on line {held_line} but not "
@@ -60,13 +60,12 @@ def check(ctx):
     if len({x.line for x in outs}) < 2 and len(outs) < 2:
         return []
     contract = _contract_locks(ctx)
-    suspect = suspect_locks(ctx)
     keys = sorted({k for x in outs for k, f in x.state.locks.items() if f.must},
                   key=lambda k: k.path)
     int_returns = _returns_int(ctx.function)
     found = []
     for k in keys:
-        if k in contract or (k.cls is not None and k.cls in contract) or k in suspect:
+        if k in contract or (k.cls is not None and k.cls in contract):
             continue
         held = [x for x in outs if (f := x.state.locks.get(k)) is not None and f.must
                 and not _other_name_released(k, x.state)]

@@ -160,7 +160,7 @@ def check(ctx):
     out = []
     seen: set[tuple] = set()
     for ev in ctx.events:
-        if ev.kind != EventKind.ACQUIRE or ev.trylock or ev.lock is None:
+        if ev.kind != EventKind.ACQUIRE or ev.trylock or ev.lock is None or ev.annotation:
             continue
         if ev.inexact:  # a conditional or summarised-away acquire
             continue

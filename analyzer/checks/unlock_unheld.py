@@ -34,7 +34,8 @@ def check(ctx):
     nested = {ev.lock for ev in ctx.events
               if ev.kind == EventKind.ACQUIRE and ev.fact is not None and ev.fact.may}
     for ev in ctx.events:
-        if ev.kind != EventKind.RELEASE or ev.lock is None or ev.fact is None:
+        if ev.kind != EventKind.RELEASE or ev.lock is None or ev.fact is None \
+                or ev.annotation:
             continue
         if not ev.fact.not_held or ev.lock in nested or Inexact.JOINED in ev.inexact:
             continue

@@ -28,7 +28,6 @@ class Inexact(StrEnum):
     """How far a summary's effects fall short of what the callee does on every path."""
 
     JOINED = "joined"  # too many paths: summarised from the joined exit state
-    TRYLOCK = "trylock"  # takes a lock conditionally (its failure paths may be out of sight)
     # takes a lock on some paths and not on others that return the same, never releasing it
     # first: a release of it happens out of sight (a fault handler that dropped mmap_lock)
     UNPAIRED = "unpaired"
@@ -50,3 +49,4 @@ class Event:
     trylock: bool = False
     inexact: frozenset[Inexact] = frozenset()  # of the summary that produced it
     path: ObjPath | None = None  # ADVANCE / ASSIGN / FORGET: the path concerned
+    annotation: bool = False  # sparse's __acquire/__release: a state change, never judged

@@ -47,6 +47,7 @@ class Fact:
     poss: frozenset[Poss]
     kind: LockKind = LockKind.LOCK
     vacuous: bool = False  # on some paths the lock's base pointer was NULL
+    tied: str | None = None  # released with the lock of this class (vma_start_write)
 
     @property
     def must(self) -> bool:
@@ -206,7 +207,8 @@ def join(a: State | None, b: State | None) -> State | None:
             base = fa if fa is not None else fb
             assert base is not None
             f = Fact(pa | pb, base.kind,
-                     (fa.vacuous if fa else False) or (fb.vacuous if fb else False))
+                     (fa.vacuous if fa else False) or (fb.vacuous if fb else False),
+                     base.tied)
         if f.poss != UNKNOWN:
             locks[named.get(k, k)] = f
     env = {k: v for k, v in a.env.items() if b.env.get(k) == v} if a.env or b.env else {}

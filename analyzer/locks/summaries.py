@@ -193,19 +193,11 @@ class Summaries:
         return Summary(fn.name, params, tuple(cases), "body", contract, frozenset(inexact))
 
     def _inherited_inexact(self, fn: C.Function, cfg: Cfg) -> set[Inexact]:
-        """TRYLOCK when the body takes a lock conditionally (even when the summary forks on
-        the outcome: such code's failure paths, e.g. a lock dropped in another file and
-        reported through an out-parameter, may be out of sight); and whatever is inexact
-        about the summaries of the helpers it calls."""
+        """Whatever is inexact about the summaries of the helpers it calls (an inexact
+        summary makes every summary built on it inexact)."""
         out: set[Inexact] = set()
         for c in cfg.calls():
-            prim = self.model.primitive(c.name)
-            w = self.model.wrappers.get(c.name or "")
-            if prim is not None and prim.action == Action.TRYLOCK or \
-                    w is not None and w.action in (Action.TRYLOCK, Action.ACQUIRE_OR_NULL) \
-                    and self.index.find(c.name or "") is None:
-                out.add(Inexact.TRYLOCK)
-            elif c.name and c.name != fn.name and prim is None:
+            if c.name and c.name != fn.name and self.model.primitive(c.name) is None:
                 s = self.memo.get((c.name, False)) or self.memo.get((c.name, True))
                 if s is not None and s.has_effects:
                     out |= s.inexact

@@ -71,7 +71,8 @@ class Transfer:
 
     # ------------------------------------------------------------ lock actions
     def acquire(self, st: State, lock_e, mode: Mode, kind: LockKind, span, emit: Emit,
-                via=None, blk=-1, trylock=False, inexact=frozenset()) -> State:
+                via=None, blk=-1, trylock=False, inexact=frozenset(), annotation=False,
+                tied: str | None = None) -> State:
         k = self.naming.lock(lock_e, st)
         if k is None:
             return st
@@ -79,14 +80,14 @@ class Transfer:
         if emit:
             emit(Event(EventKind.ACQUIRE, span, st, k, old, mode, via=via, block=blk,
                        lock_expr=self.naming.canon(lock_e, st), lock_kind=kind,
-                       trylock=trylock, inexact=inexact))
+                       trylock=trylock, inexact=inexact, annotation=annotation))
         k = self._keep_class(st, k)
         st = st.with_lock(k, Fact(held_as(mode if mode in (Mode.WRITE, Mode.ANY) else Mode.READ),
-                                  kind))
+                                  kind, tied=tied))
         return self._nonnull_base(st, lock_e)
 
     def release(self, st: State, lock_e, mode: Mode, kind: LockKind, span, emit: Emit,
-                via=None, blk=-1, inexact=frozenset()) -> State:
+                via=None, blk=-1, inexact=frozenset(), annotation=False) -> State:
         k = self.naming.lock(lock_e, st)
         if k is None:
             return st
@@ -94,9 +95,14 @@ class Transfer:
         if emit:
             emit(Event(EventKind.RELEASE, span, st, k, old, mode, via=via, block=blk,
                        lock_expr=self.naming.canon(lock_e, st), lock_kind=kind,
-                       inexact=inexact))
+                       inexact=inexact, annotation=annotation))
         k = self._keep_class(st, k)
         st = st.with_lock(k, Fact(NOT_HELD, old.kind if old else kind))
+        if k.cls is not None and mode != Mode.READ:
+            # locks released together with this one (a VMA's write lock with its mmap lock)
+            for other, f in list(st.locks.items()):
+                if f.tied == k.cls and f.may:
+                    st = st.with_lock(other, Fact(NOT_HELD, f.kind))
         # the same lock under another name the state knows equal is released too
         from .state import same_object
 
@@ -270,11 +276,15 @@ class Transfer:
         if prim.arg >= len(call.args):
             return [(st, None, None, (), {}, ())]
         lock_e = call.args[prim.arg]
+        if prim.field is not None:
+            lock_e = C.Member(lock_e, prim.field, True)
         evs: list[Event] = []
         if prim.action == Action.ACQUIRE:
-            out = self.acquire(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk)
+            out = self.acquire(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk,
+                               annotation=prim.annotation, tied=prim.released_with)
         elif prim.action == Action.RELEASE:
-            out = self.release(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk)
+            out = self.release(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk,
+                               annotation=prim.annotation)
         elif prim.action == Action.ASSERT:
             out = self.assert_(st, lock_e, prim.mode, span, evs.append, blk=blk)
         elif prim.action == Action.DOWNGRADE:

@@ -32,10 +32,16 @@ class LockKind(StrEnum):
     MUTEX = "mutex"
     SPINLOCK = "spinlock"
     RWLOCK = "rwlock"
+    FOLIO = "folio"  # a folio's PG_locked bit: sleeping waiters
 
     @property
     def spins(self) -> bool:
         return self in (LockKind.SPINLOCK, LockKind.RWLOCK)
+
+    @property
+    def sleeps(self) -> bool:
+        """Taking it may sleep."""
+        return self in (LockKind.RWSEM, LockKind.MUTEX, LockKind.FOLIO)
 
 
 class Success(StrEnum):

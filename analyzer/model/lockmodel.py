@@ -39,6 +39,9 @@ class Primitive:
     kind: LockKind = LockKind.LOCK
     success: Success = Success.NONZERO  # trylock: which return value means acquired
     arg: int = 0
+    annotation: bool = False  # sparse's __acquire/__release: state changes, never judged
+    field: str | None = None  # the lock is this member of the argument (vma->vm_lock)
+    released_with: str | None = None  # class of the lock whose release releases this one
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +233,16 @@ def _locks(t: Table) -> dict:
         kind = e.enum("kind", LockKind, LockKind.LOCK)
         success = e.enum("success", Success, Success.NONZERO)
         arg = e.int("arg", 0)
+        annotation = e.bool("annotation", False)
+        member = e.str("field", None)
+        released_with = e.str("released_with", None)
         e.done()
         if action not in (Action.ACQUIRE, Action.RELEASE, Action.TRYLOCK, Action.ASSERT,
                           Action.DOWNGRADE, Action.COND_ACQUIRE):
             e.fail(f"{action.value!r} is not an action of a primitive", "action")
         for n in names:
-            prims[n] = Primitive(n, action, mode, kind, success, arg)
+            prims[n] = Primitive(n, action, mode, kind, success, arg, annotation, member,
+                                 released_with)
     guards: dict[str, tuple[str, str]] = {}
     for e in t.tables("guard"):
         names = e.strs("names")

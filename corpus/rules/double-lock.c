@@ -87,7 +87,8 @@ int anon_vma_peek(struct anon_vma *anon_vma)
 	return n;
 }
 
-/* rwlock_t readers may nest. */
+/* rwlock_t readers nest only in interrupt context: with queued rwlocks a second read_lock()
+ * waits behind a writer that queued after the first. */
 struct table {
 	rwlock_t lock;
 	int n;
@@ -98,7 +99,7 @@ int table_read(struct table *t)
 	int n;
 
 	read_lock(&t->lock);
-	// ok: double-lock
+	// ruleid: double-lock[held]
 	read_lock(&t->lock);
 	n = t->n;
 	read_unlock(&t->lock);
