@@ -416,7 +416,8 @@ def test_review_shows_extra_results_generically(tmp_path):
 
     corpus = build_history(tmp_path / "repo")
     model = load()
-    res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, Cache(None))
+    res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, Cache(None),
+                        snapshots=True)
     # the shape review --unittests gives (one document per suite), and anything else
     res.patches[0].extra = {
         "unittests": [{"suite": "vma", "status": "passed", "tests_run": 12, "reused": False},
@@ -426,7 +427,7 @@ def test_review_shows_extra_results_generically(tmp_path):
         "notes": ["vma passed", "radix-tree build-failed"],
     }
     out = tmp_path / "html"
-    review_html(res, out, model, Cache(None))
+    review_html(res, out)
     raw = (out / "index.html").read_text()
     assert "Companion results" in raw
     assert "<dt>unittests</dt>" in raw and "<th>suite</th><th>status</th>" in raw
