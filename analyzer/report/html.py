@@ -62,12 +62,30 @@ def _clean(s: str) -> str:
     return s.translate(_CTRL)
 
 
-def _token_class(ttype) -> str:
-    from pygments.token import STANDARD_TYPES
+# _clean and markupsafe's escape in one pass, for the runs of highlighted text
+_PAGE_TEXT = {**_CTRL, ord(_CR): "\u240d", ord("&"): "&amp;", ord("<"): "&lt;",
+              ord(">"): "&gt;", ord('"'): "&#34;", ord("'"): "&#39;",
+              **{c: "\ufffd" for c in range(0xD800, 0xE000)}}
+_CLASS_OF: dict = {}  # pygments token type → its short css class
 
-    while ttype not in STANDARD_TYPES:
-        ttype = ttype.parent
-    return STANDARD_TYPES[ttype]
+
+def _token_class(ttype) -> str:
+    cls = _CLASS_OF.get(ttype)
+    if cls is None:
+        from pygments.token import STANDARD_TYPES
+
+        t = ttype
+        while t not in STANDARD_TYPES:
+            t = t.parent
+        cls = _CLASS_OF[ttype] = STANDARD_TYPES[t]
+    return cls
+
+
+def _run_html(cls: str, text: str) -> str:
+    if text.endswith(_CR):
+        text = text[:-1]
+    text = text.translate(_PAGE_TEXT)
+    return f'<span class="{cls}">{text}</span>' if cls else text
 
 
 def highlight(text: str) -> list[Markup]:
@@ -78,24 +96,23 @@ def highlight(text: str) -> list[Markup]:
 
         lexer = CLexer(stripnl=False, ensurenl=False)
         out: list[list[list[str]]] = [[]]  # per line: [css class, text] runs
+        runs = out[-1]
         for ttype, value in lexer.get_tokens(text.replace("\r", _CR)):
             cls = _token_class(ttype)
             if cls == "w":  # whitespace: no colour, no span
                 cls = ""
             for i, part in enumerate(value.split("\n")):
                 if i:
-                    out.append([])
+                    runs = []
+                    out.append(runs)
                 if not part:
                     continue
-                runs = out[-1]
                 if runs and runs[-1][0] == cls:
                     runs[-1][1] += part
                 else:
                     runs.append([cls, part])
         if len(out) == len(lines):
-            return [Markup("".join(f'<span class="{c}">{escape(_clean(t))}</span>' if c
-                                   else str(escape(_clean(t))) for c, t in runs))
-                    for runs in out]
+            return [Markup("".join([_run_html(c, t) for c, t in runs])) for runs in out]
     except Exception:  # noqa: BLE001 - a lexer problem only loses the colours
         pass
     return [escape(_clean(ln.replace("\r", _CR))) for ln in lines]
