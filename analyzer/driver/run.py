@@ -229,7 +229,7 @@ def _traces(fa: FileAnalysis, text: str) -> tuple[FunctionTrace, ...]:
     for f in fa.functions:
         try:
             out.append(trace(f, text))
-        except Exception:  # noqa: BLE001 - one function's trouble only loses its gutter
+        except Exception:  # noqa: BLE001, S112 - one function's trouble only loses its gutter
             continue
     return tuple(out)
 

@@ -26,7 +26,8 @@ def remote_uri(root) -> str | None:
     and not a local path; credentials are stripped."""
     try:
         out = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root,
-                             capture_output=True, text=True, env=git_env(), timeout=30)
+                             capture_output=True, text=True, env=git_env(), timeout=30,
+                             check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     url = out.stdout.strip()
