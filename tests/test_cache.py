@@ -107,3 +107,33 @@ def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert default_cache_dir() == tmp_path / "home/.cache/rmaplint"
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert default_cache_dir() == tmp_path / "home/.cache/rmaplint"
+
+
+def test_traces_are_cached_beside_the_result(tmp_path: Path) -> None:
+    """A plain check with the cache on stores each file's function traces (kind "trace",
+    keyed like the result); asking for them later analyses nothing and gives what a fresh
+    analysis gives."""
+    from analyzer.driver.run import Checker
+    from analyzer.model.lockmodel import load
+    from analyzer.source.reader import TreeSource
+
+    corpus = Path(__file__).resolve().parents[1] / "corpus" / "rules"
+    model = load()
+    path = "lock-dropped-in-loop.c"
+    fresh = Checker(TreeSource(corpus), model, Cache(None)).check_file(path, traces=True)
+    assert fresh.traces and fresh.text is not None and not fresh.cached
+
+    cold = Checker(TreeSource(corpus), model, Cache(tmp_path, salt=model.digest))
+    plain = cold.check_file(path)
+    assert plain.traces is None and plain.text is None  # not asked for: not carried
+    assert cold.cache.misses_of("result") == 1
+
+    warm = Checker(TreeSource(corpus), model, Cache(tmp_path, salt=model.digest))
+    warm.project.analyse_file = None  # any analysis would fail
+    traced = warm.check_file(path, traces=True)
+    assert traced.cached and warm.cache.hits_of("result") == 1
+    assert warm.cache.hits_of("trace") == 1 and warm.cache.misses_of("trace") == 0
+    assert traced.traces == fresh.traces and traced.text == fresh.text
+    assert traced.findings == fresh.findings
+    events = {ev.kind for ft in traced.traces for ev in ft.events}
+    assert events == {"acquire", "release"}

@@ -315,6 +315,45 @@ def test_rerun_replaces_its_own_files_only(hostile, home, tmp_path):
     assert sorted(p.name for p in foreign.iterdir()) == ["index.html"]
 
 
+def test_html_after_a_warm_check_analyses_nothing(hostile, tmp_path, monkeypatch, capsys):
+    """A plain check leaves each file's result and traces in the cache: the HTML report of
+    the same files reads them, analysing nothing again, and draws the same pages as a run
+    without a cache (issue 17: html within 2x a warm check)."""
+    from analyzer.cli.main import main
+    from analyzer.driver.cache import Cache
+    from analyzer.driver.project import Project
+
+    tree, reference = hostile
+    monkeypatch.setenv("HOME", str(tmp_path))
+    base = ["check", "--repo", str(tree), "mm", "--cache-dir", str(tmp_path / "cache"), "-q"]
+    main([*base, "--format", "json"])  # cold: analyses every file, fills the cache
+    analysed: list[str] = []
+    misses: list[tuple[str, int]] = []
+    real_analyse, real_get = Project.analyse_file, Cache.get
+
+    def analyse_file(self, path, *a, **k):
+        analysed.append(path)
+        return real_analyse(self, path, *a, **k)
+
+    def get(self, kind, key):
+        value = real_get(self, kind, key)
+        if value is None:
+            misses.append((kind, key))
+        return value
+
+    monkeypatch.setattr(Project, "analyse_file", analyse_file)
+    monkeypatch.setattr(Cache, "get", get)
+    out = tmp_path / "html"
+    main([*base, "--format", "html", "-o", str(out)])
+    assert str(out / "index.html") in capsys.readouterr().out
+    assert analysed == []
+    assert not [k for k, _ in misses if k in ("result", "trace")]
+    pages = sorted(p.relative_to(out) for p in (out / "files").iterdir())
+    assert pages == sorted(p.relative_to(reference) for p in (reference / "files").iterdir())
+    for rel in pages:
+        assert (out / rel).read_text() == (reference / rel).read_text(), rel
+
+
 def test_html_needs_a_folder(hostile, home, tmp_path):
     tree, _ = hostile
     proc = run_cli(home, "check", "--repo", str(tree), "mm", "--no-cache", "--format", "html",
@@ -416,7 +455,8 @@ def test_review_shows_extra_results_generically(tmp_path):
 
     corpus = build_history(tmp_path / "repo")
     model = load()
-    res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, Cache(None))
+    res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, Cache(None),
+                        snapshots=True)
     # the shape review --unittests gives (one document per suite), and anything else
     res.patches[0].extra = {
         "unittests": [{"suite": "vma", "status": "passed", "tests_run": 12, "reused": False},
@@ -426,7 +466,7 @@ def test_review_shows_extra_results_generically(tmp_path):
         "notes": ["vma passed", "radix-tree build-failed"],
     }
     out = tmp_path / "html"
-    review_html(res, out, model, Cache(None))
+    review_html(res, out)
     raw = (out / "index.html").read_text()
     assert "Companion results" in raw
     assert "<dt>unittests</dt>" in raw and "<th>suite</th><th>status</th>" in raw

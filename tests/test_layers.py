@@ -5,7 +5,9 @@ its own layer and of layers below it, never above. Beyond the layering:
 
 * ``report`` turns finished results into text: it never imports the engine (``driver``,
   ``locks.transfer``/``dataflow``/``summaries``, ``frontend``, ``checks``) nor runs git or
-  another program (``subprocess``);
+  another program (``subprocess``); of ``workflow`` and ``unittests`` it reads only their
+  value modules (``VALUE_MODULES``), which import nothing that runs anything, however
+  indirectly;
 * nothing below ``cli`` reads ``sys.argv`` or prints (``print(`` to stdout) — the command
   line does that; progress goes through callbacks.
 
@@ -45,6 +47,18 @@ REPORT_FORBIDDEN = ("analyzer.driver", "analyzer.frontend", "analyzer.checks",
                     "analyzer.locks.transfer", "analyzer.locks.dataflow",
                     "analyzer.locks.summaries", "analyzer.workflow", "analyzer.unittests",
                     "subprocess")
+# the result types report formats: plain values, allowed to report
+VALUE_MODULES = ("analyzer.workflow.results", "analyzer.unittests.results")
+# what a value module may not reach, directly or through the modules it imports
+VALUE_FORBIDDEN = ("subprocess", "multiprocessing", "concurrent", "analyzer.driver",
+                   "analyzer.frontend", "analyzer.checks", "analyzer.source",
+                   "analyzer.index", "analyzer.locks.transfer", "analyzer.locks.dataflow",
+                   "analyzer.locks.summaries", "analyzer.workflow.review",
+                   "analyzer.workflow.series", "analyzer.unittests.runner")
+
+
+def _within(mod: str, prefixes) -> bool:
+    return any(mod == f or mod.startswith(f + ".") for f in prefixes)
 
 
 def modules():
@@ -98,7 +112,7 @@ def test_imports_go_down_the_pipeline(path: Path, rel: Path):
         t = target_layer(mod)
         if t is not None and RANK[t] > RANK[me]:
             bad.append(f"{rel}:{line}: {me} imports {mod} ({t} is above it)")
-        if me == "report" and any(mod == f or mod.startswith(f + ".") for f in REPORT_FORBIDDEN):
+        if me == "report" and _within(mod, REPORT_FORBIDDEN) and not _within(mod, VALUE_MODULES):
             bad.append(f"{rel}:{line}: report imports {mod}: reports read results only")
     assert not bad, "\n".join(bad)
 
@@ -117,3 +131,45 @@ def test_nothing_below_cli_reads_argv_or_prints(path: Path, rel: Path):
                     k.arg == "file" for k in node.keywords):
             bad.append(f"{rel}:{node.lineno}: print() to stdout")
     assert not bad, "\n".join(bad)
+
+
+def _module_file(mod: str) -> Path | None:
+    parts = mod.split(".")
+    if parts[0] != "analyzer":
+        return None
+    base = PACKAGE.joinpath(*parts[1:])
+    for p in (base.with_suffix(".py"), base / "__init__.py"):
+        if p.is_file():
+            return p
+    return None
+
+
+def reached(mod: str) -> dict[str, str]:
+    """Every module ``mod`` imports, directly or through the analyzer modules it imports
+    (lazy imports included) → the module that imports it."""
+    seen: dict[str, str] = {}
+    todo = [mod]
+    while todo:
+        cur = todo.pop()
+        path = _module_file(cur)
+        if path is None:
+            continue
+        for _, m in imports(path, path.relative_to(PACKAGE)):
+            if m not in seen:
+                seen[m] = cur
+                todo.append(m)
+    return seen
+
+
+@pytest.mark.parametrize("mod", VALUE_MODULES)
+def test_value_modules_run_nothing(mod: str):
+    assert _module_file(mod) is not None, f"{mod}: no such module"
+    bad = [f"{mod} reaches {m} (imported by {by})" for m, by in sorted(reached(mod).items())
+           if _within(m, VALUE_FORBIDDEN)]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_contract_sees_an_indirect_import():
+    # the check itself: workflow.review runs git through subprocess and the driver
+    found = reached("analyzer.workflow.review")
+    assert "subprocess" in found and "analyzer.driver.run" in found

@@ -285,7 +285,8 @@ def cmd_check(args) -> int:
             bar.update(task, total=n, completed=i + 1, description=path)
 
     try:
-        run = check_paths(spec, paths, jobs=args.jobs, progress=progress)
+        run = check_paths(spec, paths, jobs=args.jobs, progress=progress,
+                          traces=args.format == "html" and not args.terse)
     finally:
         if bar is not None:
             bar.stop()
@@ -305,15 +306,19 @@ def cmd_check(args) -> int:
     elif args.format == "json":
         _write(args, check_json(run))
     elif args.format == "sarif":
+        from ..checks import rule_ids
         from ..report.sarif import check_sarif
+        from ..workflow.provenance import commit_of, provenance
 
-        _write(args, check_sarif(run, root, args.rev))
+        prov = provenance(root, commit_of(root, args.rev)) if args.rev is not None else None
+        _write(args, check_sarif(run, rule_ids(), root, args.rev, prov))
     elif args.format == "html":
         from ..report.html import check_html
 
         with _Progress(args) as prog:
             prog(1, 1, "writing the HTML report")
-            _html(args, lambda out: check_html(run, spec, out), "check")
+            _html(args, lambda out: check_html(run, out, spec.rev,
+                                               spec.rev or spec.root or ""), "check")
     elif not args.plain and _to_terminal(args):
         from ..report.terminal import check_rich
 
@@ -342,6 +347,7 @@ def cmd_explain(args) -> int:
 
     from ..driver.project import Project
     from ..locks.explain import explain
+    from ..locks.result import FileStatus
     from ..model.lockmodel import load
     from ..report.jsonfmt import explain_json
     from ..report.text import explain_text
@@ -357,7 +363,7 @@ def cmd_explain(args) -> int:
             raise InputError(f"{args.paths[0]}: expected one file")
         project = Project(source, model, clang=clang)
         fa_file = project.analyse_file(files[0])
-        if fa_file.status == "error":
+        if fa_file.status == FileStatus.ERROR:
             raise InputError(f"{files[0]}: {fa_file.error}")
         found = [fa for fa in fa_file.functions if fa.function.name == args.function]
         if not found:
@@ -487,17 +493,27 @@ def _filter_review(res, policy) -> None:
     res.transient = policy.filter(res.transient)
 
 
-def _emit_review(args, res, model, cache, top: Path | None) -> None:
+def _review_wants(args) -> dict:
+    """What the review's result must carry for the report asked for: the file snapshots
+    and diffs the HTML shows, the patch texts the mail replies quote."""
+    terse = getattr(args, "terse", False)  # what _emit_review prints: html, sarif, terse, …
+    return {"snapshots": args.format == "html",
+            "patch_texts": args.format == "email" and not terse}
+
+
+def _emit_review(args, res, top: Path | None) -> None:
     from ..report.review import review_email, review_json, review_terse, review_text
 
     if args.format == "html":
         from ..report.html import review_html
 
-        _html(args, lambda out: review_html(res, out, model, cache), "review")
+        _html(args, lambda out: review_html(res, out), "review")
     elif args.format == "sarif":
+        from ..checks import rule_ids
         from ..report.sarif import review_sarif
+        from ..workflow.provenance import provenance
 
-        _write(args, review_sarif(res))
+        _write(args, review_sarif(res, rule_ids(), provenance(res.repo, res.end)))
     elif args.terse:
         _write(args, review_terse(res, _paths_style(top)))
     elif args.format == "json":
@@ -556,9 +572,9 @@ def cmd_review(args) -> int:
         hook = _unittests_hook(args, repo, resolve(repo, base))
     with _Progress(args) as prog:
         res = review_series(repo, series, args.base, model, cache, on_patch=hook,
-                            clang=_frontend(args, repo), progress=prog)
+                            clang=_frontend(args, repo), progress=prog, **_review_wants(args))
     _filter_review(res, policy)
-    _emit_review(args, res, model, cache, repo)
+    _emit_review(args, res, repo)
     return _review_status(args, res, policy)
 
 
@@ -574,12 +590,12 @@ def cmd_demo(args) -> int:
             prog(0, 3, "building the example repository")
             corpus = build_history(Path(tmp) / "repo")
             hook = _unittests_hook(args, corpus.path, corpus.base)
+            args.terse = False
             res = review_series(corpus.path, str(corpus.mbox), corpus.base, model, cache,
                                 on_patch=hook, clang=_frontend(args, corpus.path),
-                                progress=prog)
+                                progress=prog, **_review_wants(args))
         res.label = "the corpus series (corpus/history)"
-        args.terse = False
-        _emit_review(args, res, model, cache, None)
+        _emit_review(args, res, None)
     if res.failure is not None:
         return _review_status(args, res, _policy(args, None))
     return 0
@@ -592,18 +608,21 @@ def cmd_history(args) -> int:
     repo = _repo_for(args)
     policy = _policy(args, repo)
     model, cache = _model_cache(args, policy)
+    filtering = policy.select is not None or policy.ignore or policy.baseline
     with _Progress(args) as prog:
-        res = history(repo, args.range, args.paths or ["mm"], model, cache, progress=prog)
-    if policy.select is not None or policy.ignore or policy.baseline:
-        res.tracked = {k: t for k, t in res.tracked.items() if policy.keep(t.finding)}
+        res = history(repo, args.range, args.paths or ["mm"], model, cache, progress=prog,
+                      keep=policy.keep if filtering else None,
+                      snapshots=args.format == "html")
     if args.format == "html":
         from ..report.html import history_html
 
-        _html(args, lambda out: history_html(res, repo, out, model, cache), "history")
+        _html(args, lambda out: history_html(res, out), "history")
     elif args.format == "sarif":
+        from ..checks import rule_ids
         from ..report.sarif import history_sarif
+        from ..workflow.provenance import provenance
 
-        _write(args, history_sarif(res, repo))
+        _write(args, history_sarif(res, repo, rule_ids(), provenance(repo, res.end)))
     else:
         _write(args, history_json(res) if args.format == "json"
                else history_text(res, _paths_style(repo)))
@@ -611,7 +630,9 @@ def cmd_history(args) -> int:
 
 
 def cmd_b4_check(args) -> int:
-    from ..workflow.b4 import b4_check, b4_json, terse_text
+    from ..report.b4 import b4_json, terse_text
+    from ..workflow.b4 import b4_check
+    from ..workflow.results import B4Status
 
     stdin = getattr(sys.stdin, "buffer", None)
     if stdin is None or sys.stdin.isatty():
@@ -627,7 +648,7 @@ def cmd_b4_check(args) -> int:
     if args.terse:
         # b4's prep/am per-patch checks read checkpatch-style lines; the status says fail
         _write(args, terse_text(verdict))
-        return 1 if policy.fails(verdict.new) or verdict.status == "fail" and \
+        return 1 if policy.fails(verdict.new) or verdict.status == B4Status.FAIL and \
             not verdict.new else 0
     _write(args, b4_json([verdict]))
     return 0  # the verdict is in the JSON: b4 reads the exit status only without one
@@ -638,6 +659,7 @@ def _hook_names(args) -> list[str]:
 
 
 def cmd_hook_install(args) -> int:
+    from ..report.hook import hook_change_line
     from ..workflow.hook import install
 
     repo = _repo_for(args)
@@ -662,16 +684,17 @@ def cmd_hook_install(args) -> int:
         run_args.append("--no-cache")
     elif args.cache_dir:
         run_args += ["--cache-dir", str(Path(args.cache_dir).resolve())]
-    for line in install(repo, _hook_names(args) or ["pre-commit"], args.force, run_args):
-        print(line)
+    for change in install(repo, _hook_names(args) or ["pre-commit"], args.force, run_args):
+        print(hook_change_line(change))
     return 0
 
 
 def cmd_hook_uninstall(args) -> int:
+    from ..report.hook import hook_change_line
     from ..workflow.hook import HOOKS, uninstall
 
-    for line in uninstall(_repo_for(args), _hook_names(args) or list(HOOKS)):
-        print(line)
+    for change in uninstall(_repo_for(args), _hook_names(args) or list(HOOKS)):
+        print(hook_change_line(change))
     return 0
 
 

@@ -56,7 +56,8 @@ def _suites(args, table) -> list[str]:
 def cmd_unittest(args) -> int:
     from .main import _git_toplevel, _write
     from ..report.unittests import unittest_json, unittest_text
-    from ..unittests.runner import Prepared, UnittestRun, load_table, run_suites, run_suites_at
+    from ..unittests.results import Prepared, PrepareMethod, UnittestRun
+    from ..unittests.runner import load_table, run_suites, run_suites_at
 
     if args.timeout_scale <= 0:
         raise UsageError("--timeout-scale must be positive")
@@ -64,7 +65,7 @@ def cmd_unittest(args) -> int:
     names = _suites(args, table)
     for n in names:
         table.suite(n)  # an unknown suite is a usage error before anything is built
-    prepared = Prepared("none")
+    prepared = Prepared(PrepareMethod.NONE)
     if args.tree is not None and (args.repo is not None or args.rev is not None):
         raise UsageError("--tree cannot be combined with --repo/--rev (a tree is built as "
                          "it is on disk; a revision comes from a repository)")

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .. import checks
 from .cache import Cache
-from ..locks.result import Deps, FileStatus
+from ..locks.result import Deps, FileAnalysis, FileStatus
+from ..locks.trace import FunctionTrace, trace
 from .project import Project
 from ..errors import InputError
 from ..findings.finding import Finding
@@ -46,6 +47,10 @@ class FileReport:
     seconds: float = 0.0
     cached: bool = False
     spans: tuple[tuple[str, int, int], ...] = ()  # (function, first line, last line)
+    # asked for with ``traces=True`` (reports that show the source: HTML): the file's text
+    # and each function's lock trace; None otherwise
+    text: str | None = field(default=None, repr=False, compare=False)
+    traces: tuple[FunctionTrace, ...] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {"path": self.path, "status": self.status, "functions": self.functions,
@@ -58,6 +63,14 @@ class CachedResult:
 
     deps: Deps
     report: FileReport
+
+
+@dataclass(frozen=True)
+class CachedTraces:
+    """A file's function traces (cache kind "trace", under the same key as its result)."""
+
+    deps: Deps
+    traces: tuple[FunctionTrace, ...]
 
 
 @dataclass(frozen=True)
@@ -160,7 +173,11 @@ class Checker:
             h.update(f"{p}={self._blob(p)}\0".encode())
         return h.hexdigest()
 
-    def check_file(self, path: str) -> FileReport:
+    def check_file(self, path: str, traces: bool = False) -> FileReport:
+        """The file's report, from the cache when it holds one. ``traces``: with the file's
+        text and its function traces (:mod:`analyzer.locks.trace`), which an analysis
+        stores under the cache kind "trace" beside the result whenever the cache is on, so
+        a report that shows the source after a plain check analyses nothing."""
         t0 = time.perf_counter()
         try:
             sf = self.source.read(path)
@@ -172,8 +189,16 @@ class Checker:
             return FileReport(path, FileStatus.ERROR, error=_one_line(e))
         hit = self.cache.get("result", key)
         if isinstance(hit, CachedResult) and self.project.deps_hold(hit.deps):
-            return replace(hit.report, seconds=time.perf_counter() - t0, cached=True)
+            report = replace(hit.report, seconds=time.perf_counter() - t0, cached=True)
+            if not traces:
+                return report
+            if report.status == FileStatus.ERROR:
+                return replace(report, text=sf.text, traces=())
+            held = self.cache.get("trace", key)
+            if isinstance(held, CachedTraces) and held.deps == hit.deps:
+                return replace(report, text=sf.text, traces=held.traces)
         deps = Deps()
+        fts: tuple[FunctionTrace, ...] = ()
         try:
             fa = self.project.analyse_file(path)
             deps = fa.deps
@@ -184,12 +209,29 @@ class Checker:
                                 time.perf_counter() - t0, spans=tuple(
                                     (f.function.name, f.function.span.line,
                                      f.function.span.end_line) for f in fa.functions))
+            if traces or self.cache.enabled:
+                fts = _traces(fa, sf.text)
+                self.cache.put("trace", key, CachedTraces(deps, fts))
         except RecursionError:
             report = FileReport(path, FileStatus.ERROR, error="nesting too deep to analyse")
         except Exception as e:  # noqa: BLE001
             report = FileReport(path, FileStatus.ERROR, error=_one_line(e))
         self.cache.put("result", key, CachedResult(deps, report))
-        return report
+        return replace(report, text=sf.text, traces=fts) if traces else report
+
+
+def _traces(fa: FileAnalysis, text: str) -> tuple[FunctionTrace, ...]:
+    """Each function's trace; a function whose trace fails is left out (shown without a
+    lock gutter), the others are kept."""
+    if fa.status == FileStatus.ERROR:
+        return ()
+    out = []
+    for f in fa.functions:
+        try:
+            out.append(trace(f, text))
+        except Exception:  # noqa: BLE001, S112 - one function's trouble only loses its gutter
+            continue
+    return tuple(out)
 
 
 def _one_line(e: BaseException) -> str:
@@ -202,8 +244,11 @@ def _one_line(e: BaseException) -> str:
 _worker: Checker | None = None
 
 
-def _init_worker(spec: SourceSpec, only_rules) -> None:
-    global _worker
+_worker_traces = False
+
+
+def _init_worker(spec: SourceSpec, only_rules, traces: bool = False) -> None:
+    global _worker, _worker_traces
     import sys
 
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))
@@ -211,11 +256,12 @@ def _init_worker(spec: SourceSpec, only_rules) -> None:
     model = load(Path(spec.rules) if spec.rules else None)
     cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
     _worker = Checker(source, model, cache, only_rules, spec.clang)
+    _worker_traces = traces
 
 
 def _work(path: str) -> FileReport:
     assert _worker is not None
-    return _worker.check_file(path)
+    return _worker.check_file(path, _worker_traces)
 
 
 def _check_named(source: Source, paths: list[str], files: list[str]) -> None:
@@ -233,8 +279,10 @@ def _check_named(source: Source, paths: list[str], files: list[str]) -> None:
 
 def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                 only_rules: set[str] | None = None,
-                progress: Callable[[int, int, str], None] | None = None) -> CheckRun:
-    """Check ``paths`` (files or folders of the source); ``jobs`` worker processes."""
+                progress: Callable[[int, int, str], None] | None = None,
+                traces: bool = False) -> CheckRun:
+    """Check ``paths`` (files or folders of the source); ``jobs`` worker processes.
+    ``traces``: each report with its file's text and function traces (for HTML)."""
     t0 = time.perf_counter()
     import sys
 
@@ -251,14 +299,14 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
             for i, p in enumerate(files):
                 if progress:
                     progress(i, len(files), p)
-                run.reports.append(checker.check_file(p))
+                run.reports.append(checker.check_file(p, traces))
         else:
             # largest files first so the pool ends together (sizes known for a work tree);
             # the report keeps path order
             order = {f: i for i, f in enumerate(files)}
             files = _largest_first(source, files)
             with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                     initargs=(spec, only_rules)) as pool:
+                                     initargs=(spec, only_rules, traces)) as pool:
                 for i, rep in enumerate(pool.map(_work, files, chunksize=1)):
                     if progress:
                         progress(i, len(files), rep.path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..workflow.history import HistoryResult
+from ..workflow.results import HistoryResult
 from .lines import PLAIN, PathStyle, finding_lines
 
 

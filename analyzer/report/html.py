@@ -13,9 +13,11 @@ Everything that comes from the analysed tree (source text, names, messages) is e
 templates are rendered with autoescape on, and source lines are highlighted token by token,
 each token escaped (``markupsafe``), never passed through as markup.
 
-The views need the lock state of every line, which the cached check results do not keep: the
-files shown are analysed again here (``Project.analyse_file``, ``explain``), from the same
-source (a work tree, or ``GitSource`` at the revision of a patch).
+The views read finished results only: a file is shown from its report with the file's text
+and each function's lock trace (:class:`~analyzer.locks.trace.FunctionTrace`), which the
+driver keeps in the cache beside the result (``check_paths(..., traces=True)``); review and
+history hand over the file versions they show as ``snapshots`` of their results, with each
+patch's diff. Nothing here analyses, runs checks or runs git.
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ from typing import Callable, Iterable
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..findings.finding import Finding, severity_rank
-from ..findings.fingerprint import fingerprint_file
+from ..findings.finding import Finding, Severity, severity_rank
+from ..locks.events import EventKind
+from ..locks.result import FileStatus
+from ..locks.trace import FunctionTrace
+from ..model.enums import Mode
+from ..workflow.results import HISTORY_SNAPSHOTS, HistoryResult, ReviewResult, ReviewStatus
 from .sarif import rule_doc
 
 MANIFEST = ".rmaplint-html"  # what a previous report wrote here (removed before writing anew)
 FEW_FILES = 25  # a check of at most this many files gets a page for each; else files with findings
 MAX_EXCERPT = 80  # lines of annotated code beside one diff hunk
-MAX_HISTORY_PAGES = 60
 PALETTE = 12  # lock colours (assets: .k0 … .k11)
 
 
@@ -57,12 +62,30 @@ def _clean(s: str) -> str:
     return s.translate(_CTRL)
 
 
-def _token_class(ttype) -> str:
-    from pygments.token import STANDARD_TYPES
+# _clean and markupsafe's escape in one pass, for the runs of highlighted text
+_PAGE_TEXT = {**_CTRL, ord(_CR): "\u240d", ord("&"): "&amp;", ord("<"): "&lt;",
+              ord(">"): "&gt;", ord('"'): "&#34;", ord("'"): "&#39;",
+              **{c: "\ufffd" for c in range(0xD800, 0xE000)}}
+_CLASS_OF: dict = {}  # pygments token type → its short css class
 
-    while ttype not in STANDARD_TYPES:
-        ttype = ttype.parent
-    return STANDARD_TYPES[ttype]
+
+def _token_class(ttype) -> str:
+    cls = _CLASS_OF.get(ttype)
+    if cls is None:
+        from pygments.token import STANDARD_TYPES
+
+        t = ttype
+        while t not in STANDARD_TYPES:
+            t = t.parent
+        cls = _CLASS_OF[ttype] = STANDARD_TYPES[t]
+    return cls
+
+
+def _run_html(cls: str, text: str) -> str:
+    if text.endswith(_CR):
+        text = text[:-1]
+    text = text.translate(_PAGE_TEXT)
+    return f'<span class="{cls}">{text}</span>' if cls else text
 
 
 def highlight(text: str) -> list[Markup]:
@@ -73,24 +96,23 @@ def highlight(text: str) -> list[Markup]:
 
         lexer = CLexer(stripnl=False, ensurenl=False)
         out: list[list[list[str]]] = [[]]  # per line: [css class, text] runs
+        runs = out[-1]
         for ttype, value in lexer.get_tokens(text.replace("\r", _CR)):
             cls = _token_class(ttype)
             if cls == "w":  # whitespace: no colour, no span
                 cls = ""
             for i, part in enumerate(value.split("\n")):
                 if i:
-                    out.append([])
+                    runs = []
+                    out.append(runs)
                 if not part:
                     continue
-                runs = out[-1]
                 if runs and runs[-1][0] == cls:
                     runs[-1][1] += part
                 else:
                     runs.append([cls, part])
         if len(out) == len(lines):
-            return [Markup("".join(f'<span class="{c}">{escape(_clean(t))}</span>' if c
-                                   else str(escape(_clean(t))) for c, t in runs))
-                    for runs in out]
+            return [Markup("".join([_run_html(c, t) for c, t in runs])) for runs in out]
     except Exception:  # noqa: BLE001 - a lexer problem only loses the colours
         pass
     return [escape(_clean(ln.replace("\r", _CR))) for ln in lines]
@@ -131,7 +153,7 @@ class FnView:
 class FindingView:
     f: Finding
     id: str  # anchor on its file page
-    status: str = ""  # review: new | fixed | unchanged; "" elsewhere
+    status: ReviewStatus | None = None  # review and history only
     page: str | None = None  # the file page showing it (relative to the report folder)
     related: list[tuple[str | None, str]] = field(default_factory=list)  # (href, text)
 
@@ -165,7 +187,7 @@ class FileView:
     path: str
     rev: str | None
     page: str
-    status: str
+    status: FileStatus
     error: str | None
     rows: list[Row]
     functions: list[FnView]
@@ -190,15 +212,12 @@ def _held_desc(h) -> str:
     return f"{h.lock}: {mode}, {h.certainty}" + (", if non-NULL" if h.vacuous else "")
 
 
-def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
+def _function_rows(ft: FunctionTrace, rows: list[Row], file_colors: dict[str, int],
                    gaps: dict[int, set[str]]) -> FnView:
-    from ..locks.explain import explain
-
-    ex = explain(fa, text)
+    ex = ft.explanation
     events: dict[int, list] = {}
-    for ev in fa.events:
-        if ev.kind in ("acquire", "release") and ev.lock:
-            events.setdefault(ev.span.line, []).append(ev)
+    for ev in ft.events:
+        events.setdefault(ev.line, []).append(ev)
     keys: list[str] = []
     classes: dict[str, str] = {}
     for ln in ex.lines:
@@ -208,10 +227,9 @@ def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
                 classes[h.lock] = h.cls
     for line in sorted(events):
         for ev in events[line]:
-            name = ev.lock.render()
-            if name not in classes:
-                keys.append(name)
-                classes[name] = ""
+            if ev.lock not in classes:
+                keys.append(ev.lock)
+                classes[ev.lock] = ""
     used: set[int] = set()
     cols = []
     for k in keys:
@@ -220,8 +238,8 @@ def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
             c = next(i for i in range(PALETTE) if i not in used)
         used.add(c)
         cols.append(LockCol(k, classes[k], c))
-    fn = FnView(ex.function, fa.function.span.line, fa.function.span.end_line, cols,
-                ex.degraded, ex.converged, ex.entry_from_callers)
+    fn = FnView(ex.function, ft.start, ft.end, cols, ex.degraded, ex.converged,
+                ex.entry_from_callers)
     for ln in ex.lines:
         if not 0 < ln.line <= len(rows):
             continue
@@ -229,15 +247,15 @@ def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
         row.fn = fn
         held = {h.lock: h for h in ln.held}
         evs = events.get(ln.line, [])
-        acq = {e.lock.render() for e in evs if e.kind == "acquire"}
-        rel = {e.lock.render() for e in evs if e.kind == "release"}
+        acq = {e.lock for e in evs if e.kind == EventKind.ACQUIRE}
+        rel = {e.lock for e in evs if e.kind == EventKind.RELEASE}
         cells = []
         for col in cols:
             h = held.get(col.key) if ln.reachable else None
             css = [f"k{col.color}"]
             letter = ""
             if h is not None:
-                write = h.mode != "read"
+                write = h.mode != Mode.READ
                 css.append("w" if write else "r")
                 css.append("must" if h.certainty == "must" else "may")
                 if h.vacuous:
@@ -263,27 +281,24 @@ def _function_rows(fa, text: str, rows: list[Row], file_colors: dict[str, int],
             parts.append("no lock held before this line")
         for e in evs:
             via = f" (in {e.via}())" if e.via else ""
-            parts.append(f"{'acquires' if e.kind == 'acquire' else 'releases'} {e.lock}{via}")
+            verb = "acquires" if e.kind == EventKind.ACQUIRE else "releases"
+            parts.append(f"{verb} {e.lock}{via}")
         row.title = "\n".join(parts)
         if not ln.has_code:
             row.cls += " nocode"
     return fn
 
 
-def file_view(fa_file, page: str, rev: str | None, findings: list[Finding] | None = None,
-              status_of: Callable[[Finding], str] | None = None,
+def file_view(report, page: str, rev: str | None, findings: list[Finding] | None = None,
+              status_of: Callable[[Finding], ReviewStatus | None] | None = None,
               href_of: Callable[[str, int], str | None] | None = None,
               first_id: int = 1) -> FileView:
-    """The view of one analysed file (``FileAnalysis``). ``findings``: those to show (by
-    default, the checks run on it); ``status_of`` gives a review badge; ``href_of(path,
-    line)`` links a related location in another file."""
-    from ..checks import run_checks
-
-    src = fa_file.source
-    text = src.text if src is not None else ""
+    """The view of one file's report (a ``FileReport`` with its ``text`` and ``traces``).
+    ``findings``: those to show (by default, the report's); ``status_of`` gives a review
+    badge; ``href_of(path, line)`` links a related location in another file."""
+    text = report.text or ""
     if findings is None:
-        findings = fingerprint_file(run_checks(fa_file, fa_file.model), text) \
-            if fa_file.status != "error" and fa_file.model is not None else []
+        findings = list(report.findings)
     findings = sorted(findings, key=lambda f: (f.line, f.end_line, f.rule))
     code = highlight(text) if text else []
     if text.endswith("\n"):
@@ -292,9 +307,9 @@ def file_view(fa_file, page: str, rev: str | None, findings: list[Finding] | Non
     views: list[FindingView] = []
     gaps: dict[int, set[str]] = {}
     for n, f in enumerate(findings, first_id):
-        fv = FindingView(f, f"F{n}", status_of(f) if status_of else "", page)
+        fv = FindingView(f, f"F{n}", status_of(f) if status_of else None, page)
         for r in f.related:
-            if r.path == fa_file.path:
+            if r.path == report.path:
                 fv.related.append((f"#L{r.line}", f"{r.path}:{r.line}: {r.message}"))
             else:
                 fv.related.append((href_of(r.path, r.line) if href_of else None,
@@ -305,9 +320,9 @@ def file_view(fa_file, page: str, rev: str | None, findings: list[Finding] | Non
                 gaps.setdefault(ln, set()).update(f.locks)
     colors: dict[str, int] = {}
     fns = []
-    for fa in (fa_file.functions if fa_file.status != "error" else []):
+    for ft in (report.traces or () if report.status != FileStatus.ERROR else ()):
         try:
-            fns.append(_function_rows(fa, text, rows, colors, gaps))
+            fns.append(_function_rows(ft, rows, colors, gaps))
         except Exception:  # noqa: BLE001 - one function's trouble: shown without a gutter
             continue
     seen_names: set[str] = set()
@@ -328,13 +343,13 @@ def file_view(fa_file, page: str, rev: str | None, findings: list[Finding] | Non
             if fv.status:
                 rows[ln - 1].cls += f" st-{fv.status}"
         for r in f.related:
-            if r.path == fa_file.path and 0 < r.line <= len(rows):
+            if r.path == report.path and 0 < r.line <= len(rows):
                 rows[r.line - 1].marks.append(r.message)
-    sev = ("note", "warning", "error")
+    sev = (Severity.NOTE, Severity.WARNING, Severity.ERROR)
     for ln, w in worst.items():
         rows[ln - 1].cls += f" hit s-{sev[w]}"
-    return FileView(fa_file.path, rev, page, fa_file.status, fa_file.error, rows, fns, views,
-                    fa_file.seconds)
+    return FileView(report.path, rev, page, report.status, report.error, rows, fns, views,
+                    report.seconds)
 
 
 # --------------------------------------------------------------------------- rule docs
@@ -409,6 +424,7 @@ def _env():
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["short"] = lambda s, n=12: (s or "")[:n]
     env.globals["version"] = __version__
+    env.globals["Status"] = ReviewStatus
     return env
 
 
@@ -503,46 +519,33 @@ class Report:
         return self.out / "index.html"
 
 
-def _analyse(project, path: str):
-    import sys
-
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 6000))
-    return project.analyse_file(path)
-
-
 # --------------------------------------------------------------------------- check
 
 
-def check_html(run, spec, out: Path, title: str = "rmaplint check") -> Path:
-    """The report of a check run: an index with every finding and file, a page per file
-    with findings (per file, when the run has few)."""
-    from ..driver.cache import Cache
-    from ..driver.project import Project
-    from ..model.lockmodel import load
-
+def check_html(run, out: Path, rev: str | None = None, source: str = "",
+               title: str = "rmaplint check") -> Path:
+    """The report of a check run (``check_paths(..., traces=True)``: each report with its
+    text and traces): an index with every finding and file, a page per file with findings
+    (per file, when the run has few). ``rev``: the revision the files were read at;
+    ``source``: what was checked, for the index."""
     rep = Report(out)
     rep.prepare()
-    model = load(Path(spec.rules) if spec.rules else None)
-    cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
     few = len(run.reports) <= FEW_FILES
-    shown = [r for r in run.reports if r.status != "error" and (few or r.findings)]
+    shown = [r for r in run.reports if r.status != FileStatus.ERROR and (few or r.findings)]
     for r in shown:
-        rep.page_name(spec.rev, r.path)
+        rep.page_name(rev, r.path)
     views: dict[str, FileView] = {}
 
     def href_of(path: str, line: int) -> str | None:
-        n = rep.names.get((spec.rev, path))
+        n = rep.names.get((rev, path))
         return f"{n}#L{line}" if n else None
 
-    with spec.open() as source:
-        project = Project(source, model, cache)
-        for r in shown:
-            fa = _analyse(project, r.path)
-            page = rep.page_name(spec.rev, r.path)
-            v = file_view(fa, page, spec.rev, list(r.findings), href_of=href_of)
-            views[r.path] = v
-            rep.file_page(v, context=title)
-            v.rows = []  # written: the index needs its findings only
+    for r in shown:
+        page = rep.page_name(rev, r.path)
+        v = file_view(r, page, rev, list(r.findings), href_of=href_of)
+        views[r.path] = v
+        rep.file_page(v, context=title)
+        v.rows = []  # written: the index needs its findings only
     findings = [fv for v in views.values() for fv in v.findings]
     unseen = [f for r in run.reports if r.path not in views for f in r.findings]
     by_rule: dict[str, list[Finding]] = {}
@@ -550,7 +553,7 @@ def check_html(run, spec, out: Path, title: str = "rmaplint check") -> Path:
         by_rule.setdefault(f.rule, []).append(f)
     rep.render("index.html", "index_check.html", title=title, run=run, summary=run.summary(),
                views=views, findings=findings, unseen=unseen, by_rule=by_rule,
-               source=spec.rev or spec.root or "")
+               source=source)
     return rep.finish()
 
 
@@ -576,45 +579,23 @@ class PatchView:
     extra: dict
 
 
-def _diff_text(repo: Path, parent: str, commit: str, files: list[str]) -> str:
-    from ..workflow.review import git
-
-    if not parent or not files:
-        return ""
-    return git(repo, "diff", "-U3", "--no-renames", "--no-color", parent, commit, "--", *files,
-               check=False)
-
-
 class _RevViews:
-    """File views at revisions of one repository: one ``Project`` per revision."""
+    """File views of the snapshots a review or history result carries, by (revision, path),
+    made when first asked for (in that order the pages get their names)."""
 
-    def __init__(self, repo: Path, model, cache, rep: Report):
-        self.repo, self.model, self.cache, self.rep = repo, model, cache, rep
+    def __init__(self, snapshots: dict, rep: Report):
+        self.snapshots, self.rep = snapshots, rep
         self.views: dict[tuple[str, str], FileView | None] = {}
 
     def get(self, rev: str, paths: Iterable[str], status_of=None) -> dict[str, FileView]:
-        from ..driver.project import Project
-        from ..errors import InputError
-        from ..source.reader import GitSource
-
-        todo = [p for p in paths if (rev, p) not in self.views]
-        if todo:
-            try:
-                with GitSource(self.repo, rev) as src:
-                    present = set(src.list_files([], suffixes=(".c", ".h")))
-                    project = Project(src, self.model, self.cache)
-                    for p in todo:
-                        if p not in present:
-                            self.views[(rev, p)] = None
-                            continue
-                        fa = _analyse(project, p)
-                        page = self.rep.page_name(rev, p)
-                        v = file_view(fa, page, rev, None,
-                                      status_of=status_of.get(rev) if status_of else None)
-                        self.views[(rev, p)] = v
-            except InputError:
-                for p in todo:
-                    self.views.setdefault((rev, p), None)
+        paths = list(paths)
+        for p in paths:
+            if (rev, p) in self.views:
+                continue
+            report = self.snapshots.get((rev, p))
+            self.views[(rev, p)] = None if report is None else file_view(
+                report, self.rep.page_name(rev, p), rev, None,
+                status_of=status_of.get(rev) if status_of else None)
         return {p: v for p in paths if (v := self.views.get((rev, p))) is not None}
 
 
@@ -629,35 +610,39 @@ def _excerpt(view: FileView | None, lo: int, hi: int, extra: list[Finding]) -> l
     return view.excerpt(lo, hi)
 
 
-def review_html(res, out: Path, model, cache) -> Path:
-    """The series: the verdict, then one section per patch with new/fixed/unchanged badges,
-    each diff hunk beside the annotated code after the patch, and the unit-test results
-    the patch carries (``PatchReview.extra``)."""
+_SHOWN_AFTER = (ReviewStatus.NEW, ReviewStatus.UNCHANGED)  # in the code after the patch
+
+
+def review_html(res: ReviewResult, out: Path) -> Path:
+    """The series (reviewed with ``snapshots=True``): the verdict, then one section per patch
+    with new/fixed/unchanged badges, each diff hunk beside the annotated code after the
+    patch, and the unit-test results the patch carries (``PatchReview.extra``)."""
     from .review import _hunks_with_context
 
     rep = Report(out)
     rep.prepare()
-    status: dict[str, dict[str, str]] = {}
+    status: dict[str, dict[str, ReviewStatus]] = {}
     for p in res.patches:
         st = status.setdefault(p.commit, {})
         for f in p.new:
-            st[f.fingerprint] = "new"
+            st[f.fingerprint] = ReviewStatus.NEW
         for f in p.unchanged:
-            st[f.fingerprint] = "unchanged"
+            st[f.fingerprint] = ReviewStatus.UNCHANGED
         sp = status.setdefault(p.parent, {})
         for f in p.fixed:
-            sp.setdefault(f.fingerprint, "fixed")
-    status_of = {rev: (lambda f, st=st: st.get(f.fingerprint, "")) for rev, st in status.items()}
-    rv = _RevViews(Path(res.repo), model, cache, rep)
+            sp.setdefault(f.fingerprint, ReviewStatus.FIXED)
+    status_of = {rev: (lambda f, st=st: st.get(f.fingerprint)) for rev, st in status.items()}
+    rv = _RevViews(res.snapshots, rep)
     patches: list[PatchView] = []
     for p in res.patches:
         after = rv.get(p.commit, p.files, status_of)
         before = rv.get(p.parent, sorted({f.path for f in p.fixed}), status_of) \
             if p.parent else {}
         fviews: list[FindingView] = []
-        for label, items in (("new", p.new), ("fixed", p.fixed), ("unchanged", p.unchanged)):
+        for label, items in ((ReviewStatus.NEW, p.new), (ReviewStatus.FIXED, p.fixed),
+                             (ReviewStatus.UNCHANGED, p.unchanged)):
             for f in items:
-                v = (before if label == "fixed" else after).get(f.path)
+                v = (before if label == ReviewStatus.FIXED else after).get(f.path)
                 match = next((x for x in v.findings if x.f.fingerprint == f.fingerprint),
                              None) if v else None
                 fv = FindingView(f, match.id if match else "", label,
@@ -665,12 +650,13 @@ def review_html(res, out: Path, model, cache) -> Path:
                                  else [])
                 fviews.append(fv)
         hunks: list[HunkView] = []
-        for fi in _hunks_with_context(_diff_text(Path(res.repo), p.parent, p.commit, p.files)):
+        for fi in _hunks_with_context(p.diff):
             path = fi["path"]
             if path is None or not path.endswith((".c", ".h")):
                 continue
             view = after.get(path)
-            fixed_here = [fv for fv in fviews if fv.status == "fixed" and fv.f.path == path]
+            fixed_here = [fv for fv in fviews
+                          if fv.status == ReviewStatus.FIXED and fv.f.path == path]
             for h in fi["hunks"]:
                 olds = [o for o, _, _ in h["lines"] if o is not None]
                 news = [n for _, n, _ in h["lines"] if n is not None]
@@ -682,12 +668,13 @@ def review_html(res, out: Path, model, cache) -> Path:
                                              for fv in fixed_here):
                         css += " fixed-hit"
                     if n is not None and any(fv.f.line <= n <= fv.f.end_line
-                                             for fv in fviews if fv.status == "new"
+                                             for fv in fviews
+                                             if fv.status == ReviewStatus.NEW
                                              and fv.f.path == path):
                         css += " new-hit"
                     diff.append((o, n, _clean(text), css))
-                shown = [fv.f for fv in fviews if fv.status in ("new", "unchanged")
-                         and fv.f.path == path]
+                shown = [fv.f for fv in fviews if fv.f.path == path
+                         and fv.status in _SHOWN_AFTER]
                 rows = _excerpt(view, min(news), max(news), shown) if news else []
                 olo, ohi = (min(olds), max(olds)) if olds else (0, -1)
                 fixed = [fv for fv in fixed_here if fv.f.line <= ohi and fv.f.end_line >= olo]
@@ -699,25 +686,25 @@ def review_html(res, out: Path, model, cache) -> Path:
                                       view.page if view is not None else ""))
         patches.append(PatchView(p, fviews, hunks, dict(p.extra)))
     # the verdict's findings: at the end of the series
-    last = res.patches[-1].commit if res.patches else res.base
-    end = rv.get(last, sorted({f.path for f in res.remaining}), status_of)
+    end = rv.get(res.end, sorted({f.path for f in res.remaining}), status_of)
 
     def verdict(items, label):
         out_ = []
         for f in items:
-            v = end.get(f.path) if label == "remaining" else None
+            v = end.get(f.path) if label == ReviewStatus.REMAINING else None
             match = next((x for x in v.findings if x.f.fingerprint == f.fingerprint),
                          None) if v else None
             out_.append(FindingView(f, match.id if match else "", label,
                                     v.page if v is not None else None))
         return out_
 
-    remaining = verdict(res.remaining, "remaining")
+    remaining = verdict(res.remaining, ReviewStatus.REMAINING)
     transient = []
     for f in res.transient:  # shown where a patch introduced it
         fv = next((x for pv in patches for x in pv.findings
-                   if x.status == "new" and x.f.fingerprint == f.fingerprint), None)
-        transient.append(FindingView(f, fv.id if fv else "", "transient",
+                   if x.status == ReviewStatus.NEW and x.f.fingerprint == f.fingerprint),
+                  None)
+        transient.append(FindingView(f, fv.id if fv else "", ReviewStatus.TRANSIENT,
                                      fv.page if fv else None))
     title = f"rmaplint review of {res.label or 'series'}"
     for (rev, _), v in sorted(rv.views.items(), key=lambda kv: kv[0][1]):
@@ -731,9 +718,10 @@ def review_html(res, out: Path, model, cache) -> Path:
 # --------------------------------------------------------------------------- history
 
 
-def history_html(res, repo: Path, out: Path, model, cache) -> Path:
-    """The range: a timeline of each finding over the commits (introduced, present,
-    removed), the timeline per function, and the annotated file where it was last seen."""
+def history_html(res: HistoryResult, out: Path) -> Path:
+    """The range (``history(..., snapshots=True)``): a timeline of each finding over the
+    commits (introduced, present, removed), the timeline per function, and the annotated
+    file where it was last seen."""
     rep = Report(out)
     rep.prepare()
     order = [r.commit for r in res.revisions]
@@ -741,7 +729,7 @@ def history_html(res, repo: Path, out: Path, model, cache) -> Path:
     cols = ([("start", res.start, "the parent of the first commit")] if res.start else []) + \
         [(c[:8], c, r.subject) for c, r in zip(order, res.revisions)]
     off = 1 if res.start else 0
-    rv = _RevViews(Path(repo), model, cache, rep)
+    rv = _RevViews(res.snapshots, rep)
     rows = []
     wanted: dict[str, set[str]] = {}
     for key, t in res.tracked.items():
@@ -764,7 +752,7 @@ def history_html(res, repo: Path, out: Path, model, cache) -> Path:
     rows.sort(key=lambda r: (r["t"].finding.path, r["t"].finding.line, r["t"].finding.rule))
     pages = 0
     for rev, paths in wanted.items():
-        if pages >= MAX_HISTORY_PAGES:
+        if pages >= HISTORY_SNAPSHOTS:
             break
         rv.get(rev, sorted(paths))
         pages += len(paths)

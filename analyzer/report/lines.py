@@ -24,9 +24,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..findings.finding import Finding
+from ..findings.finding import Finding, Severity
 
-TERSE_SEVERITY = {"error": "ERROR", "warning": "WARNING", "note": "CHECK"}
+TERSE_SEVERITY = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.NOTE: "CHECK"}
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,11 @@ import email.utils
 import hashlib
 import io
 import json
-import subprocess
 from dataclasses import replace
 
 from .. import __version__
-from ..findings.finding import Finding
-from ..workflow.review import ReviewResult, _GIT, git_env
+from ..findings.finding import Finding, Severity
+from ..workflow.results import ReviewResult
 from .lines import PLAIN, PathStyle, finding_lines, terse_line
 
 
@@ -66,10 +65,10 @@ def review_text(res: ReviewResult, paths: PathStyle = PLAIN) -> str:
         for f in p.new:
             out.extend(finding_lines(f, paths, "new: "))
         for f in p.fixed:
-            out.extend(finding_lines(replace(f, severity="note"), paths, "fixed: ",
+            out.extend(finding_lines(replace(f, severity=Severity.NOTE), paths, "fixed: ",
                                      " (in the parent)")[:1])
         for old, f in p.moved:
-            out.extend(finding_lines(replace(f, severity="note"), paths, "moved: ",
+            out.extend(finding_lines(replace(f, severity=Severity.NOTE), paths, "moved: ",
                                      f" (from {paths.show(old.path)}:{old.line})")[:1])
         for f in p.unchanged:
             out.extend(finding_lines(f, paths, "unchanged: ")[:1])
@@ -100,13 +99,6 @@ def review_terse(res: ReviewResult, paths: PathStyle = PLAIN) -> str:
 
 
 # --------------------------------------------------------------------------- email
-
-
-def _patch_text(res: ReviewResult, commit: str) -> str:
-    out = subprocess.run([*_GIT, "format-patch", "-1", "--stdout", "--no-stat", commit],
-                         cwd=res.repo, capture_output=True, text=True, errors="surrogateescape",
-                         env=git_env())
-    return out.stdout if out.returncode == 0 else ""
 
 
 def _hunks_with_context(patch: str):
@@ -185,7 +177,7 @@ def _reply_headers(res: ReviewResult, p) -> dict[str, str]:
 
 
 def _reply_body(res: ReviewResult, p) -> list[str]:
-    files = _hunks_with_context(_patch_text(res, p.commit))
+    files = _hunks_with_context(p.patch)
     body = [f"On {p.mail.date if p.mail and p.mail.date else p.date}, "
             f"{p.mail.author if p.mail else p.author} wrote:"]
     shown: set[str] = set()
@@ -246,7 +238,8 @@ def review_email(res: ReviewResult) -> str:
     the patch's To and Cc, ``Subject: Re: <the patch's subject>`` with its prefix, threaded
     by In-Reply-To/References under the patch's Message-Id, the patch quoted with each
     comment right under the line it is about. Empty (a valid empty mbox) when no patch
-    changes a finding. Send it with ``git send-email`` or a mail client's import."""
+    changes a finding. Send it with ``git send-email`` or a mail client's import. The
+    result comes from a review with ``patch_texts=True`` (each patch's format-patch text)."""
     from email.generator import Generator
     from email.message import EmailMessage
 

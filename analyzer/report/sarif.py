@@ -21,16 +21,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .. import __version__
-from ..findings.finding import Finding
+from ..findings.finding import Finding, Severity
+from ..locks.result import FileStatus
+from ..workflow.results import HistoryResult, Provenance, ReviewResult, ReviewStatus
 
 SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
               "sarif-schema-2.1.0.json")
 FINGERPRINT_KEY = "rmaplint/v1"
 SRCROOT = "%SRCROOT%"
-_LEVEL = {"error": "error", "warning": "warning", "note": "note"}
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "note"}
 PRECISIONS = ("very-high", "high", "medium", "low")
 # GitHub code scanning's problem.severity: error | warning | recommendation
-_PROBLEM = {"error": "error", "warning": "warning", "note": "recommendation"}
+_PROBLEM = {Severity.ERROR: "error", Severity.WARNING: "warning",
+            Severity.NOTE: "recommendation"}
 # where a rule's doc is published: helpUri is DOCS_URL.format(rule=...); RMAPLINT_DOCS_URL
 # points it elsewhere (a mirror, the team's own copy)
 DOCS_URL = "https://github.com/rmaplint/rmaplint/blob/main/rules/docs/{rule}.md"
@@ -48,7 +51,7 @@ def docs_url(rule: str) -> str:
 @dataclass(frozen=True)
 class RuleDoc:
     id: str
-    severity: str  # the default level: the first word after "Severity:"
+    severity: Severity  # the default level: the first word after "Severity:"
     summary: str  # one whole sentence: the doc's "Summary:" line, else its first sentence
     description: str  # the first paragraph of "What it does"
     markdown: str  # the whole doc
@@ -86,9 +89,10 @@ def rule_doc(rule: str) -> RuleDoc:
     try:
         md = path.read_text(encoding="utf-8")
     except OSError:
-        return RuleDoc(rule, "warning", rule, rule, f"# {rule}\n")
+        return RuleDoc(rule, Severity.WARNING, rule, rule, f"# {rule}\n")
     m = re.search(r"^Severity:\s*(\w+)", md, re.M)
-    severity = m.group(1).lower() if m and m.group(1).lower() in _LEVEL else "warning"
+    severity = Severity(m.group(1).lower()) if m and m.group(1).lower() in _LEVEL \
+        else Severity.WARNING
     what = ""
     for head, body in RuleDoc(rule, severity, "", "", md).sections():
         if head.lower() == "what it does":
@@ -105,10 +109,10 @@ def rule_doc(rule: str) -> RuleDoc:
     return RuleDoc(rule, severity, summary, what, md, precision, m.group(1) if m else None)
 
 
-def rule_ids_in(findings) -> list[str]:
-    from ..checks import rule_ids
-
-    known = rule_ids()
+def rule_ids_in(rules, findings) -> list[str]:
+    """The rules the driver lists: ``rules`` (every rule of the checker, in its order), then
+    any other rule a finding names."""
+    known = list(rules)
     extra = sorted({f.rule for f in findings} - set(known))
     return known + extra
 
@@ -212,42 +216,15 @@ def _root_uri(root) -> dict:
                                               "relative to it."}}}
 
 
-def _remote_uri(root) -> str | None:
-    """The repository's public address (its origin remote), when it has one that is a URL
-    and not a local path; credentials are stripped."""
-    import subprocess
-    from urllib.parse import urlsplit, urlunsplit
-
-    from ..source.reader import git_env
-
-    try:
-        out = subprocess.run(["git", "remote", "get-url", "origin"], cwd=root,
-                             capture_output=True, text=True, env=git_env(), timeout=30)
-    except (OSError, subprocess.SubprocessError):
+def _provenance(prov) -> list | None:
+    if prov is None:
         return None
-    url = out.stdout.strip()
-    if out.returncode != 0 or not url:
-        return None
-    m = re.fullmatch(r"([\w.-]+@)?([\w.-]+):(?!//)(.+)", url)  # scp-like git@host:path
-    if m and "/" not in m.group(2):
-        return f"ssh://{m.group(2)}/{m.group(3)}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http", "ssh", "git") or not parts.hostname:
-        return None
-    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return [{"repositoryUri": prov.repository_uri, "revisionId": prov.revision}]
 
 
-def _provenance(root, rev: str | None) -> list | None:
-    uri = _remote_uri(root) if root is not None else None
-    if uri is None or rev is None:
-        return None
-    return [{"repositoryUri": uri, "revisionId": rev}]
-
-
-def _log(results_of, findings, root, notifications=(), properties=None,
+def _log(results_of, findings, rules, root, notifications=(), properties=None,
          provenance=None) -> str:
-    ids = rule_ids_in(findings)
+    ids = rule_ids_in(rules, findings)
     index = {r: i for i, r in enumerate(ids)}
     run: dict = {
         "tool": {"driver": {"name": "rmaplint", "version": __version__,
@@ -259,26 +236,12 @@ def _log(results_of, findings, root, notifications=(), properties=None,
     }
     if root is not None:
         run["originalUriBaseIds"] = _root_uri(root)
-    if provenance:
-        run["versionControlProvenance"] = provenance
+    if provenance is not None:
+        run["versionControlProvenance"] = _provenance(provenance)
     if properties:
         run["properties"] = properties
     doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def _commit_of(root, rev: str) -> str:
-    import subprocess
-
-    from ..source.reader import git_env
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
-                              f"{rev}^{{commit}}"], cwd=root, capture_output=True, text=True,
-                             env=git_env(), timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return rev
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else rev
 
 
 def _key(f: Finding):
@@ -288,33 +251,35 @@ def _key(f: Finding):
 # --------------------------------------------------------------------------- reports
 
 
-def check_sarif(run, root=None, rev: str | None = None) -> str:
-    """The findings of a check run; files that could not be analysed are notifications."""
+def check_sarif(run, rules, root=None, rev: str | None = None,
+                provenance: Provenance | None = None) -> str:
+    """The findings of a check run; files that could not be analysed are notifications.
+    ``rules``: the rule ids to list; ``provenance``: where ``rev`` comes from."""
     findings = sorted(run.findings, key=_key)
     notes = [{"level": "error", "message": {"text": f"{r.path}: {r.error}"},
               "locations": [{"physicalLocation": {"artifactLocation":
                                                   artifact_location(r.path)}}]}
-             for r in run.reports if r.status == "error"]
+             for r in run.reports if r.status == FileStatus.ERROR]
     props = {"summary": run.summary()}
     if rev is not None:
         props["revision"] = rev
-    prov = _provenance(root, _commit_of(root, rev)) if rev is not None else None
-    return _log(lambda index: [_result(f, index) for f in findings], findings, root, notes,
-                props, prov)
+    return _log(lambda index: [_result(f, index) for f in findings], findings, rules, root,
+                notes, props, provenance)
 
 
-def review_sarif(res) -> str:
+def review_sarif(res: ReviewResult, rules, provenance: Provenance | None = None) -> str:
     """The series' result: what it leaves behind (new), what the patches it touches keep
-    (unchanged) and what it removes (absent); every result names its patch."""
+    (unchanged) and what it removes (absent); every result names its patch. ``provenance``:
+    where the end of the series comes from."""
     remaining = {f.fingerprint for f in res.remaining}
     transient = {f.fingerprint for f in res.transient}
-    last: dict[str, tuple[str, object, Finding]] = {}  # fingerprint → last event
+    last: dict[str, tuple[ReviewStatus, object, Finding]] = {}  # fingerprint → last event
     kept: dict[str, tuple[object, Finding]] = {}
     for p in res.patches:
         for f in p.new:
-            last[f.fingerprint] = ("in", p, f)
+            last[f.fingerprint] = (ReviewStatus.NEW, p, f)
         for f in p.fixed:
-            last[f.fingerprint] = ("out", p, f)
+            last[f.fingerprint] = (ReviewStatus.FIXED, p, f)
         for f in p.unchanged:
             kept[f.fingerprint] = (p, f)
     rows: dict[str, tuple[Finding, str, dict]] = {}
@@ -323,10 +288,11 @@ def review_sarif(res) -> str:
         rows[f.fingerprint] = (f, "new", {"patch": ev[1].index, "commit": ev[1].commit}
                                if ev else {})
     for fp, (kind, p, f) in last.items():
-        if kind == "out" and fp not in transient and fp not in remaining:
+        if kind == ReviewStatus.FIXED and fp not in transient and fp not in remaining:
             rows[fp] = (f, "absent", {"patch": p.index, "commit": p.commit})
     for fp, (p, f) in kept.items():
-        if fp not in rows and fp not in transient and last.get(fp, ("in",))[0] != "out":
+        if fp not in rows and fp not in transient and \
+                last.get(fp, (ReviewStatus.NEW,))[0] != ReviewStatus.FIXED:
             rows[fp] = (f, "unchanged", {"patch": p.index, "commit": p.commit})
     items = sorted(rows.values(), key=lambda t: _key(t[0]))
     props = {
@@ -344,16 +310,16 @@ def review_sarif(res) -> str:
         notes.append({"level": "error", "message": {
             "text": f"patch {fl.index} ({fl.subject}) does not apply"
                     + (f" to {fl.file}" if fl.file else "") + f": {fl.message}"}})
-    last = res.patches[-1].commit if res.patches else res.base
-    props["revision"] = last
-    prov = _provenance(res.repo, last)
+    props["revision"] = res.end
     return _log(lambda index: [_result(f, index, st, pr) for f, st, pr in items],
-                [t[0] for t in items], res.repo, notes, props, prov)
+                [t[0] for t in items], rules, res.repo, notes, props, provenance)
 
 
-def history_sarif(res, repo) -> str:
+def history_sarif(res: HistoryResult, repo, rules, provenance: Provenance | None = None
+                  ) -> str:
     """Every finding seen in the range: present at the end (new when the range introduced
-    it, unchanged when it was there at the start) or removed (absent)."""
+    it, unchanged when it was there at the start) or removed (absent). ``provenance``: where
+    the end of the range comes from."""
     items = []
     for t in res.tracked.values():
         if t.removed is not None:
@@ -364,12 +330,10 @@ def history_sarif(res, repo) -> str:
             state = "unchanged"
         items.append((t.finding, state, {"introduced": t.introduced, "removed": t.removed}))
     items.sort(key=lambda t: _key(t[0]))
-    last = res.revisions[-1].commit if res.revisions else res.start
-    prov = _provenance(repo, last) if last else None
-    props = {"range": res.range, "start": res.start, "revision": last,
+    props = {"range": res.range, "start": res.start, "revision": res.end,
              "revisions": [{"commit": r.commit, "subject": r.subject} for r in res.revisions]}
     return _log(lambda index: [_result(f, index, st, pr) for f, st, pr in items],
-                [t[0] for t in items], repo, (), props, prov)
+                [t[0] for t in items], rules, repo, (), props, provenance)
 
 
 __all__ = ["check_sarif", "review_sarif", "history_sarif", "rule_doc", "RuleDoc"]

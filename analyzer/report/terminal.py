@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..findings.finding import Finding, severity_rank
+from ..findings.finding import SEVERITIES, Finding, Severity, severity_rank
+from ..locks.result import FileStatus
 from .text import finding_line  # noqa: F401 - re-exported
 
 CONTEXT = 2  # lines shown before and after a region
 MAX_REGION = 12  # a longer region shows its first and last lines only
-_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold blue"}
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow",
+          Severity.NOTE: "bold blue"}
 # no background colours: a dark one under the terminal's own (dark) text is unreadable on
 # a light terminal, and an 8-colour terminal turns it into black on black. The region is
 # marked by the gutter bar in the severity's colour and bold line numbers instead.
@@ -77,7 +79,7 @@ def check_rich(run, read: Callable[[str], str | None], width: int | None = None,
     w = console.width
     with console.capture() as cap:
         for r in run.reports:
-            if r.status == "error":
+            if r.status == FileStatus.ERROR:
                 console.print(Text(f"{r.path}: error: {r.error}", style="bold red"))
         for r in sorted((r for r in run.reports if r.findings), key=lambda r: r.path):
             try:
@@ -121,7 +123,7 @@ def check_rich(run, read: Callable[[str], str | None], width: int | None = None,
             console.print(Text("Summary per rule", style="bold"))
             rw = max(len(k) for k in by_rule)
             for rule, fs in sorted(by_rule.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-                sev = {s: sum(f.severity == s for f in fs) for s in ("error", "warning", "note")}
+                sev = {s: sum(f.severity == s for f in fs) for s in reversed(SEVERITIES)}
                 counts = ", ".join(f"{n} {s}" for s, n in sev.items() if n)
                 summary = rule_doc(rule).summary
                 line = Text.assemble("  ", (f"{rule:<{rw}}", "bold"), f" {len(fs):>4}  ",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..locks.explain import Explanation
 from ..findings.finding import Finding
+from ..locks.result import FileStatus
 from .lines import PLAIN, PathStyle, finding_lines, terse_line
 
 
@@ -17,7 +18,7 @@ def check_terse(run, paths: PathStyle = PLAIN) -> str:
     """checkpatch's terse lines, nothing else (no summary: an empty output is a clean run)."""
     out = []
     for r in run.reports:
-        if r.status == "error":
+        if r.status == FileStatus.ERROR:
             out.append(f"{paths.show(r.path)}:1: ERROR:analysis-failed: {r.error}")
         out.extend(terse_line(f, paths) for f in sorted(r.findings,
                                                          key=lambda f: (f.line, f.rule)))
@@ -27,7 +28,7 @@ def check_terse(run, paths: PathStyle = PLAIN) -> str:
 def check_text(run, paths: PathStyle = PLAIN) -> str:
     out = []
     for r in run.reports:
-        if r.status == "error":
+        if r.status == FileStatus.ERROR:
             out.append(f"{paths.show(r.path)}:1:1: error: cannot analyse the file: {r.error}")
         for f in sorted(r.findings, key=lambda f: (f.line, f.rule)):
             out.extend(finding_lines(f, paths))

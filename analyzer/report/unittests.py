@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 
-from ..unittests.runner import SuiteResult, UnittestRun
+from ..unittests.results import OK_STATUSES, PrepareMethod, SuiteResult, UnitStatus, UnittestRun
 
 _PREPARED = {
-    "hardlink": "built in a temporary copy (hard links; tools/ copied)",
-    "copy": "built in a temporary copy",
-    "worktree": "built in a temporary git worktree",
-    "in-place": "built in place",
-    "none": "nothing built",
+    PrepareMethod.HARDLINK: "built in a temporary copy (hard links; tools/ copied)",
+    PrepareMethod.COPY: "built in a temporary copy",
+    PrepareMethod.WORKTREE: "built in a temporary git worktree",
+    PrepareMethod.IN_PLACE: "built in place",
+    PrepareMethod.NONE: "nothing built",
 }
 
 
@@ -29,13 +29,13 @@ def suite_lines(r: SuiteResult, indent: str = "", width: int = 12) -> list[str]:
     head = f"{indent}{r.suite:<{width}} {r.status:<19}"
     sub = indent + " " * (width + 1)
     out = []
-    if r.status == "passed":
+    if r.status == UnitStatus.PASSED:
         counts = (f"{r.tests_run} tests run, {r.passed} passed, {r.failed} failed"
                   if r.tests_run is not None else "passed")
         times = ", ".join(f"{k} {_secs(v)}" for k, v in (("build", r.build_seconds),
                                                           ("run", r.run_seconds)) if v is not None)
         out.append(f"{head}{counts}" + (f" ({times})" if times else ""))
-    elif r.status == "tests-failed":
+    elif r.status == UnitStatus.TESTS_FAILED:
         counts = (f" ({r.tests_run} tests run, {r.passed} passed, {r.failed} failed)"
                   if r.tests_run is not None else "")
         out.append(f"{head}{r.detail}{counts}")
@@ -43,13 +43,13 @@ def suite_lines(r: SuiteResult, indent: str = "", width: int = 12) -> list[str]:
             where = f"{f.location}: " if f.location else ""
             name = f"{f.test}: " if f.test else ""
             out.append(f"{sub}FAILED {name}{where}{f.message}")
-    elif r.status == "build-failed":
+    elif r.status == UnitStatus.BUILD_FAILED:
         e = r.first_error
         if e is not None:
             out.append(f"{head}{e.location + ': ' if e.location else ''}{e.message}")
         else:
             out.append(f"{head}{r.detail}")
-    elif r.status == "missing-dependency":
+    elif r.status == UnitStatus.MISSING_DEPENDENCY:
         e = r.first_error
         what = ((f"{e.location}: " if e.location else "") + e.message) if e else r.detail
         out.append(f"{head}{what}")
@@ -57,7 +57,7 @@ def suite_lines(r: SuiteResult, indent: str = "", width: int = 12) -> list[str]:
             out.append(f"{sub}install it: apt-get install {r.package}")
     else:  # not-present, timed-out
         out.append(f"{head}{r.detail}")
-    if r.status not in ("passed", "not-present"):
+    if r.status not in OK_STATUSES:
         if r.build_log is not None:
             out.append(f"{sub}build log: {r.build_log}")
         if r.run_log is not None:
@@ -68,7 +68,7 @@ def suite_lines(r: SuiteResult, indent: str = "", width: int = 12) -> list[str]:
 def unittest_text(run: UnittestRun) -> str:
     where = run.tree + (f" at {run.rev[:12]}" if run.rev else "")
     how = _PREPARED.get(run.prepared.method, run.prepared.method)
-    if run.prepared.method in ("hardlink", "copy", "worktree"):
+    if PrepareMethod(run.prepared.method).temporary:
         how += f", ready in {run.prepared.seconds:.1f}s"
     out = [f"rmaplint unittest: {where} ({how})"]
     width = max([12, *(len(r.suite) for r in run.suites)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..workflow.review import PatchReview
+from ..workflow.results import PatchReview
 from .runner import run_suites_at, suites_affected
 
 

@@ -43,95 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..errors import InputError, UsageError
+from .results import (OK_STATUSES, SCHEMA, STATUSES, Failure, Prepared, PrepareMethod,  # noqa: F401
+                      SuiteResult, UnitStatus, UnittestRun)
 
-SCHEMA = "rmaplint-unittest/1"
-STATUSES = ("passed", "tests-failed", "build-failed", "missing-dependency", "not-present",
-            "timed-out")
-#: statuses that are not a failure of the tree (exit code 0)
-OK_STATUSES = ("passed", "not-present")
 _MARK = "### rmaplint: "  # our own lines in the logs (parsers skip them)
 _TERM_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a timed-out process group
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass
-class Failure:
-    """One failing test, or (as ``first_error``) the first error of a build."""
-
-    test: str | None
-    message: str
-    location: str | None = None  # tree-relative "path:line" where known
-
-    def to_json(self) -> dict:
-        return {"test": self.test, "message": self.message, "location": self.location}
-
-
-@dataclass
-class SuiteResult:
-    suite: str
-    status: str
-    tests_run: int | None = None
-    passed: int | None = None
-    failed: int | None = None
-    failures: list[Failure] = field(default_factory=list)
-    first_error: Failure | None = None
-    package: str | None = None  # missing-dependency: the Debian package to install
-    detail: str = ""  # one line: why this status (timeouts, missing things, crashes)
-    build_log: Path | None = None
-    run_log: Path | None = None
-    build_seconds: float | None = None
-    run_seconds: float | None = None
-
-    @property
-    def log(self) -> Path | None:
-        """The log that tells about the status: the run's once the suite has run."""
-        return self.run_log if self.run_log is not None else self.build_log
-
-    def to_json(self) -> dict:
-        return {"suite": self.suite, "status": self.status, "tests_run": self.tests_run,
-                "passed": self.passed, "failed": self.failed,
-                "failures": [f.to_json() for f in self.failures],
-                "first_error": self.first_error.to_json() if self.first_error else None,
-                "log": str(self.log) if self.log else None,
-                "package": self.package, "detail": self.detail,
-                "logs": {"build": str(self.build_log) if self.build_log else None,
-                         "run": str(self.run_log) if self.run_log else None},
-                "seconds": {"build": _round(self.build_seconds),
-                            "run": _round(self.run_seconds)}}
-
-
-@dataclass
-class Prepared:
-    """How the tree was made ready to build: where, how, and what it cost."""
-
-    method: str  # "in-place" | "worktree" | "hardlink" | "copy" | "none"
-    seconds: float = 0.0
-
-    def to_json(self) -> dict:
-        return {"method": self.method, "seconds": _round(self.seconds)}
-
-
-@dataclass
-class UnittestRun:
-    tree: str
-    rev: str | None
-    suites: list[SuiteResult]
-    prepared: Prepared
-
-    def to_json(self) -> dict:
-        return {"schema": SCHEMA, "tree": self.tree, "rev": self.rev,
-                "prepared": self.prepared.to_json(),
-                "suites": [s.to_json() for s in self.suites]}
-
-    @property
-    def ok(self) -> bool:
-        return all(s.status in OK_STATUSES for s in self.suites)
-
-
-def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, 2)
 
 
 # --------------------------------------------------------------------------- the table
@@ -756,7 +672,7 @@ def _fmt(argv, suite: Suite, jobs: int) -> list[str]:
 def run_one(root: Path, suite: Suite, jobs: int, logdir: Path, timeout_scale: float = 1.0,
             skip_precheck: bool = False) -> SuiteResult:
     """Build and run one present suite in the prepared tree ``root``."""
-    res = SuiteResult(suite.name, "passed")
+    res = SuiteResult(suite.name, UnitStatus.PASSED)
     cwd = root / suite.cwd
     loc = _Locator(root, _norm(suite.cwd))
     logdir.mkdir(parents=True, exist_ok=True)
@@ -769,7 +685,7 @@ def run_one(root: Path, suite: Suite, jobs: int, logdir: Path, timeout_scale: fl
         if missing is not None:
             pkg, what = missing
             log.write(f"{_MARK}not built: {what} (Debian package {pkg})\n".encode())
-            res.status, res.package = "missing-dependency", pkg
+            res.status, res.package = UnitStatus.MISSING_DEPENDENCY, pkg
             res.detail = f"{what}: install Debian package {pkg}"
             res.first_error = Failure(None, what, None)
             return res
@@ -780,31 +696,31 @@ def run_one(root: Path, suite: Suite, jobs: int, logdir: Path, timeout_scale: fl
     if proc.missing_program:
         prog = proc.missing_program
         pkg = suite.program_packages.get(prog, prog)
-        res.status, res.package = "missing-dependency", pkg
+        res.status, res.package = UnitStatus.MISSING_DEPENDENCY, pkg
         res.detail = f"program '{prog}' not found: install Debian package {pkg}"
         res.first_error = Failure(None, f"{prog}: command not found", None)
         return res
     if proc.returncode is None:
-        res.status = "timed-out"
+        res.status = UnitStatus.TIMED_OUT
         res.detail = f"build timed out after {proc.seconds:.0f}s"
         return res
     if proc.returncode != 0:
         dep = missing_dependency(suite, text)
         if dep is not None:
-            res.status, res.package = "missing-dependency", dep[0]
+            res.status, res.package = UnitStatus.MISSING_DEPENDENCY, dep[0]
             m = _CC_ERROR.match(dep[1])
             res.first_error = (Failure(None, m.group("msg").strip(),
                                        loc.loc(m.group("file"), m.group("line")))
                                if m else Failure(None, dep[1], None))
             res.detail = f"install Debian package {dep[0]}"
             return res
-        res.status = "build-failed"
+        res.status = UnitStatus.BUILD_FAILED
         res.first_error = first_build_error(text, loc) or \
             Failure(None, f"build exited with status {proc.returncode}", None)
         res.detail = f"build exited with status {proc.returncode}"
         return res
     if suite.binary and not (cwd / suite.binary).exists():
-        res.status = "build-failed"
+        res.status = UnitStatus.BUILD_FAILED
         res.first_error = Failure(None, f"the build left no {suite.binary}",
                                   loc.path(suite.binary))
         res.detail = res.first_error.message
@@ -830,19 +746,19 @@ def run_one(root: Path, suite: Suite, jobs: int, logdir: Path, timeout_scale: fl
     res.tests_run, res.passed, res.failed = parsed.tests_run, parsed.passed, parsed.failed
     res.failures = parsed.failures
     if timed_out:
-        res.status = "timed-out"
+        res.status = UnitStatus.TIMED_OUT
         res.detail = f"run timed out after {spent:.0f}s"
         return res
     bad = [(c, rc) for c, rc in rcs if rc != 0]
     if bad and not parsed.failures:
         dep = missing_dependency(suite, text)
         if dep is not None:
-            res.status, res.package = "missing-dependency", dep[0]
+            res.status, res.package = UnitStatus.MISSING_DEPENDENCY, dep[0]
             res.first_error = Failure(None, dep[1], None)
             res.detail = f"install Debian package {dep[0]}"
             return res
     if parsed.failures or bad or not parsed.complete or (parsed.failed or 0) > 0:
-        res.status = "tests-failed"
+        res.status = UnitStatus.TESTS_FAILED
         if bad and not parsed.failures:
             cmd, rc = bad[0]
             why = _crash(text, rc)
@@ -887,7 +803,7 @@ def prepared_copy(tree: Path, prepared: Prepared, only: set[str] | None = None):
             if r.returncode != 0:
                 raise InputError(f"cannot copy {tree}: {_last(r.stderr)}")
         if ok:
-            prepared.method = "hardlink"
+            prepared.method = PrepareMethod.HARDLINK
         else:  # other file system, or not allowed to link: copy everything
             shutil.rmtree(dest, ignore_errors=True)
             dest.mkdir()
@@ -895,7 +811,7 @@ def prepared_copy(tree: Path, prepared: Prepared, only: set[str] | None = None):
                                capture_output=True)
             if r.returncode != 0:
                 raise InputError(f"cannot copy {tree}: {_last(r.stderr)}")
-            prepared.method = "copy"
+            prepared.method = PrepareMethod.COPY
         prepared.seconds = time.monotonic() - start
         yield dest
     finally:
@@ -944,7 +860,7 @@ def run_suites(tree: Path, suites: list[str], jobs: int, reports_dir: Path | Non
         raise UsageError("--timeout-scale must be positive")
     table = table or load_table()
     wanted = _resolve_suites(suites, table)
-    prepared = prepared if prepared is not None else Prepared("none")
+    prepared = prepared if prepared is not None else Prepared(PrepareMethod.NONE)
     if reports_dir is not None:
         try:
             Path(reports_dir).mkdir(parents=True, exist_ok=True)
@@ -983,7 +899,7 @@ def _run_suites(tree: Path, wanted: list[Suite], jobs: int, reports_dir: Path | 
         if _is_present(s, lambda p: (tree / p).exists()):
             todo.append(s)
         else:
-            results[s.name] = SuiteResult(s.name, "not-present",
+            results[s.name] = SuiteResult(s.name, UnitStatus.NOT_PRESENT,
                                           detail=f"no {s.path}/ in this tree")
             if reports_dir is not None:  # no stale logs of an earlier tree beside the result
                 for log in ("build.log", "run.log"):
@@ -997,7 +913,7 @@ def _run_suites(tree: Path, wanted: list[Suite], jobs: int, reports_dir: Path | 
         def one(root: Path, s: Suite) -> SuiteResult:
             miss = checked[s.name]
             if miss is not None:
-                res = SuiteResult(s.name, "missing-dependency", package=miss[0],
+                res = SuiteResult(s.name, UnitStatus.MISSING_DEPENDENCY, package=miss[0],
                                   first_error=Failure(None, miss[1], None),
                                   detail=f"{miss[1]}: install Debian package {miss[0]}")
                 d = logbase / s.slug
@@ -1012,7 +928,7 @@ def _run_suites(tree: Path, wanted: list[Suite], jobs: int, reports_dir: Path | 
         needs_build = [s for s in todo if checked[s.name] is None]
         if in_place or not needs_build:
             if needs_build:
-                prepared.method = "in-place"
+                prepared.method = PrepareMethod.IN_PLACE
             for s in todo:
                 results[s.name] = one(tree, s)
         else:
@@ -1046,7 +962,7 @@ def run_suites_at(repo: Path, rev: str, suites: list[str], jobs: int,
     sha = resolve(repo, rev)
     table = table or load_table()
     wanted = _resolve_suites(suites, table)
-    prepared = prepared if prepared is not None else Prepared("none")
+    prepared = prepared if prepared is not None else Prepared(PrepareMethod.NONE)
 
     def exists_at(p: str) -> bool:
         r = subprocess.run(["git", "cat-file", "-e", f"{sha}:{_norm(p)}"], cwd=repo,
@@ -1054,12 +970,12 @@ def run_suites_at(repo: Path, rev: str, suites: list[str], jobs: int,
         return r.returncode == 0
 
     if not any(_is_present(s, exists_at) for s in wanted):
-        return sha, [SuiteResult(s.name, "not-present", detail=f"no {s.path}/ at {sha[:12]}")
+        return sha, [SuiteResult(s.name, UnitStatus.NOT_PRESENT, detail=f"no {s.path}/ at {sha[:12]}")
                      for s in wanted]
     start = time.monotonic()
     with temporary_worktree(repo, sha) as wt:
-        prepared.method, prepared.seconds = "worktree", time.monotonic() - start
+        prepared.method, prepared.seconds = PrepareMethod.WORKTREE, time.monotonic() - start
         res = run_suites(wt, [s.name for s in wanted], jobs, reports_dir, timeout_scale,
                          table=table, in_place=True)
-    prepared.method = "worktree"
+    prepared.method = PrepareMethod.WORKTREE
     return sha, res

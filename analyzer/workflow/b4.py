@@ -31,32 +31,17 @@ import json
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..driver.cache import Cache
 from ..errors import InputError
-from ..findings.finding import Finding
+from ..findings.finding import Finding, Severity
 from ..model.lockmodel import LockModel
-from ..report.lines import finding_lines, terse_line
-from .review import _GIT, ReviewResult, commit_info, resolve, review_commits
-from .series import PatchMail, apply_series, read_series_bytes
+from .results import B4Outcome, B4Status, ReviewResult, Verdict
+from .review import _GIT, commit_info, resolve, review_commits
+from .series import apply_series, read_series_bytes
 
-TOOL = "rmaplint"
 HISTORY_DEPTH = 200  # commits of HEAD (and of each b4 branch tip) searched for the patch
-
-
-@dataclass
-class Verdict:
-    status: str
-    summary: str
-    details: str = ""
-    url: str = ""
-    new: list[Finding] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"tool": TOOL, "status": self.status, "summary": self.summary,
-                "details": self.details, "url": self.url}
 
 
 def read_patch(data: bytes) -> str:
@@ -115,19 +100,10 @@ def find_applied(repo: Path, text: str, base: str) -> str | None:
     return None
 
 
-def _count(findings: list[Finding]) -> str:
-    parts = []
-    for sev in ("error", "warning", "note"):
-        n = sum(f.severity == sev for f in findings)
-        if n:
-            parts.append(f"{n} new {sev}{'s' if n != 1 else ''}")
-    return ", ".join(parts)
-
-
 def verdict_of(res: ReviewResult, where: str) -> Verdict:
+    """The verdict of a reviewed patch: *fail* for a new error, *warn* for a new warning or
+    note, *pass* otherwise; findings justified in the source do not count."""
     new = list(res.remaining)
-    counted = [f for f in new if not f.justification]
-    justified = [f for f in new if f.justification]
     new_fps = {f.fingerprint for f in new}
     fixed: dict[str, Finding] = {}
     for p in res.patches:
@@ -135,31 +111,12 @@ def verdict_of(res: ReviewResult, where: str) -> Verdict:
             if f.fingerprint not in new_fps:
                 fixed.setdefault(f.fingerprint, f)
     files = sorted({f for p in res.patches for f in p.files})
-    if any(f.severity == "error" for f in counted):
-        status = "fail"
-    elif counted:
-        status = "warn"
-    else:
-        status = "pass"
-    if counted:
-        rules = ", ".join(sorted({f.rule for f in counted}))
-        summary = f"{_count(counted)} ({rules})"
-    elif files:
-        summary = f"no new lock findings in {len(files)} C file{'s' if len(files) != 1 else ''}"
-    else:
-        summary = "no .c/.h file changed"
-    extra = []
-    if justified:
-        extra.append(f"{len(justified)} justified")
-    if fixed:
-        extra.append(f"{len(fixed)} fixed")
-    if extra:
-        summary += "; " + ", ".join(extra)
-    summary += f" {where}"
-    lines = [ln for f in counted + justified for ln in finding_lines(f)]
-    lines += [ln for f in fixed.values()
-              for ln in finding_lines(replace(f, severity="note"), lead="fixed: ")[:1]]
-    return Verdict(status, summary, "\n".join(lines), new=new)
+    v = Verdict(B4Status.PASS, B4Outcome.REVIEWED, where, new, list(fixed.values()), files)
+    if any(f.severity == Severity.ERROR for f in v.counted):
+        v.status = B4Status.FAIL
+    elif v.counted:
+        v.status = B4Status.WARN
+    return v
 
 
 def b4_check(repo: Path, data: bytes, base: str | None, model: LockModel, cache: Cache,
@@ -173,7 +130,7 @@ def b4_check(repo: Path, data: bytes, base: str | None, model: LockModel, cache:
     base_c = resolve(repo, base or "HEAD")
     where = f"(on {base or 'HEAD'} {base_c[:12]})"
     if not mail.touches_c:
-        return Verdict("pass", f"no .c/.h file changed {where}")
+        return Verdict(B4Status.PASS, B4Outcome.REVIEWED, where)
     applied = apply_series(repo, base_c, [mail], progress)
     if applied.commits and not applied.unchanged:
         return verdict_of(_filtered(review_commits(repo, base_c, applied.commits, model, cache,
@@ -185,15 +142,9 @@ def b4_check(repo: Path, data: bytes, base: str | None, model: LockModel, cache:
         if parent:
             res = review_commits(repo, parent, [found], model, cache, progress=progress)
             return verdict_of(_filtered(res, select), f"(already applied as {found[:12]})")
-    failure = applied.failure
-    if failure is None:
-        return Verdict("pass", f"the patch changes nothing {where}: already applied?")
-    reason = failure.message
-    file_part = f" to {failure.file}" if failure.file else ""
-    return Verdict("fail", f"does not apply{file_part} {where}: {reason}",
-                   details=f"git apply --3way failed{file_part}: {reason}\n"
-                           "rmaplint checks a patch on the tree's HEAD (or --base REV); "
-                           "apply the patches it depends on first.")
+    if applied.failure is None:
+        return Verdict(B4Status.PASS, B4Outcome.CHANGES_NOTHING, where)
+    return Verdict(B4Status.FAIL, B4Outcome.DOES_NOT_APPLY, where, failure=applied.failure)
 
 
 def _filtered(res: ReviewResult, select) -> ReviewResult:
@@ -203,15 +154,3 @@ def _filtered(res: ReviewResult, select) -> ReviewResult:
     for p in res.patches:
         p.new = select(p.new)
     return res
-
-
-def terse_text(v: Verdict) -> str:
-    """checkpatch-style lines of what the patch adds (empty when it adds nothing), for b4's
-    ``prep``/``am`` per-patch check commands; a patch that does not apply is one ERROR."""
-    if v.status == "fail" and not v.new:
-        return f"rmaplint: ERROR:does-not-apply: {v.summary}\n"
-    return "".join(terse_line(f) + "\n" for f in v.new)
-
-
-def b4_json(verdicts: list[Verdict]) -> str:
-    return json.dumps([v.to_json() for v in verdicts], indent=2) + "\n"

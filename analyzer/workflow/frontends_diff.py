@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import checks
 from ..driver.project import Project
-from ..locks.result import FileAnalysis
+from ..locks.result import FileAnalysis, FileStatus
 from ..locks.result import FunctionResult
 from ..locks.explain import explain
 
@@ -135,7 +135,7 @@ def frontends_diff(source, model, files: list[str], clang, cache=None,
     for path in files:
         ts = ts_project.analyse_file(path)
         cl = cl_project.analyse_file(path)
-        if ts.status == "error" or cl.status == "error":
+        if ts.status == FileStatus.ERROR or cl.status == FileStatus.ERROR:
             total.errors.append(f"{path}: {ts.error or cl.error}")
             continue
         one = compare_file(ts, cl, model)

@@ -9,70 +9,15 @@ earlier one. The cost grows with the changed files, not with the number of revis
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..driver.cache import Cache
 from ..errors import InputError
 from ..findings.finding import Finding
 from ..model.lockmodel import LockModel
-from .review import ANALYSED, RevisionAnalyser, changed_files, commit_info, commits_in, git
+from .results import ANALYSED, HISTORY_SNAPSHOTS, HistoryResult, Removal, Revision, Tracked
+from .review import RevisionAnalyser, changed_files, commit_info, commits_in, git
 from ..source.reader import GitSource
-
-
-@dataclass
-class Revision:
-    commit: str
-    subject: str
-    findings: list[str]  # fingerprints present after this commit
-    analysed: int = 0  # files analysed for it
-
-
-@dataclass
-class Tracked:
-    finding: Finding  # as last seen
-    introduced: str | None  # None: present at the start of the range
-    removed: str | None = None
-    how: str | None = None  # with removed: "fixed" (gone) or "moved" (to another file)
-    moves: list[tuple[str, str, str]] = field(default_factory=list)  # (commit, from, to)
-
-
-@dataclass
-class HistoryResult:
-    range: str
-    start: str | None
-    revisions: list[Revision]
-    # key: the fingerprint; "<fingerprint>@<commit>" for a later episode of the same finding
-    tracked: dict[str, Tracked] = field(default_factory=dict)
-
-    def timeline(self) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
-        """(path, function) → [(commit, "+"|"-", rule)] in order."""
-        out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-        order = {r.commit: i for i, r in enumerate(self.revisions)}
-        events = []
-        for t in self.tracked.values():
-            f = t.finding
-            if t.introduced is not None:
-                events.append((order[t.introduced], f.path, f.function, t.introduced, "+",
-                               f.rule))
-            if t.removed is not None:
-                events.append((order[t.removed], f.path, f.function, t.removed, "-", f.rule))
-        for _, path, fn, commit, sign, rule in sorted(events):
-            out.setdefault((path, fn), []).append((commit, sign, rule))
-        return out
-
-    def to_json(self) -> dict:
-        return {
-            "schema": "rmaplint-history/1",
-            "range": self.range,
-            "start": self.start,
-            "revisions": [{"commit": r.commit, "subject": r.subject, "findings": r.findings,
-                           "files_analysed": r.analysed} for r in self.revisions],
-            "findings": [{**t.finding.to_json(), "introduced": t.introduced,
-                          "removed": t.removed, "how": t.how,
-                          "moves": [{"commit": c, "from": a, "to": b} for c, a, b in t.moves]}
-                         for t in self.tracked.values()],
-        }
 
 
 def _matches(path: str, paths: list[str]) -> bool:
@@ -84,11 +29,14 @@ def _matches(path: str, paths: list[str]) -> bool:
 
 
 def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
-            cache: Cache, progress=None) -> HistoryResult:
+            cache: Cache, progress=None, keep=None, snapshots: bool = False) -> HistoryResult:
     """Findings over the commits of ``rev_range``. A fingerprint holds no path, so a finding
     that leaves one file and shows up in another in the same commit (its function moved,
     mm/mmap.c → mm/vma.c) stays the same finding, with a move recorded; "removed" is "fixed"
-    only when it is gone everywhere."""
+    only when it is gone everywhere. ``keep(finding)`` drops the findings it refuses
+    (--select/--ignore, a baseline); ``snapshots``: the result carries each finding's file
+    where it was last seen (text, findings, function traces), for at most
+    ``HISTORY_SNAPSHOTS`` file versions."""
     commits = commits_in(repo, rev_range, paths)
     if not commits:
         raise InputError(f"no commit in {rev_range} touches {' '.join(paths)}")
@@ -147,11 +95,32 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
             t.finding = x
         for fp in set(before) - set(after) - elsewhere:
             t = res.tracked[live.pop(fp)]
-            t.removed, t.how = commit, "fixed"
+            t.removed, t.how = commit, Removal.FIXED
         res.revisions.append(Revision(commit, subject,
                                       sorted({x.fingerprint for fs in current.values()
                                               for x in fs}), len(files)))
+    if keep is not None:
+        res.tracked = {k: t for k, t in res.tracked.items() if keep(t.finding)}
+    if snapshots:
+        _snapshots(res, analyser)
     return res
+
+
+def _snapshots(res: HistoryResult, analyser: RevisionAnalyser) -> None:
+    """Each finding's file where it was last seen, revision by revision in the order the
+    findings come, until ``HISTORY_SNAPSHOTS`` file versions."""
+    wanted: dict[str, set[str]] = {}
+    for t in res.tracked.values():
+        rev = res.last_seen(t)
+        if rev:
+            wanted.setdefault(rev, set()).add(t.finding.path)
+    count = 0
+    for rev, paths in wanted.items():
+        if count >= HISTORY_SNAPSHOTS:
+            break
+        for path, rep in analyser.traced(rev, sorted(paths)).items():
+            res.snapshots[(rev, path)] = rep
+        count += len(paths)
 
 
 __all__ = ["history", "HistoryResult", "git"]

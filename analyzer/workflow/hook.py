@@ -50,7 +50,9 @@ from ..driver.cache import Cache
 from ..errors import InputError
 from ..findings.finding import Finding, severity_rank
 from ..model.lockmodel import LockModel
-from .review import ANALYSED, RevisionAnalyser, changed_files, git, review_commits
+from ..locks.result import FileStatus
+from .results import ANALYSED, HookAction, HookChange
+from .review import RevisionAnalyser, changed_files, git, review_commits
 from ..driver.run import Checker
 from ..source.reader import GitSource, Source, SourceFile
 
@@ -58,13 +60,6 @@ HOOKS = ("pre-commit", "pre-push")
 SIGNATURE = "# rmaplint-hook"
 BACKUP_SUFFIX = ".rmaplint-backup"
 _ZERO = re.compile(r"^0+$")
-
-
-def finding_line(f: Finding) -> str:
-    """The finding as every text report prints it (:mod:`analyzer.report.lines`)."""
-    from ..report.lines import finding_text
-
-    return finding_text(f)
 
 
 def blocking(findings: Sequence[Finding], fail_on: str) -> list[Finding]:
@@ -164,9 +159,9 @@ def _write_executable(path: Path, text: str) -> None:
 
 
 def install(repo: Path, names: Sequence[str], force: bool = False,
-            run_args: Sequence[str] = ()) -> list[str]:
-    """Write our hooks; the messages to print. Nothing is written when one of them would
-    replace a foreign hook without ``force``."""
+            run_args: Sequence[str] = ()) -> list[HookChange]:
+    """Write our hooks; what was done. Nothing is written when one of them would replace a
+    foreign hook without ``force``."""
     folder = hooks_dir(repo)
     plan = []
     for name in names:
@@ -180,43 +175,42 @@ def install(repo: Path, names: Sequence[str], force: bool = False,
             raise InputError(f"{path} is not an rmaplint hook and {backup} already exists; "
                              "move one of them away")
         plan.append((name, path, foreign, backup))
-    messages = []
+    done = []
     try:
         for name, path, foreign, backup in plan:
             if foreign:
                 os.replace(path, backup)
             _write_executable(path, hook_script(name, run_args))
-            messages.append(f"installed {name} hook: {path}"
-                            + (f" (the previous hook is kept as {backup.name})" if foreign
-                               else ""))
+            done.append(HookChange(name, HookAction.INSTALLED, path,
+                                   backup if foreign else None))
     except OSError as e:
         raise InputError(f"cannot write a hook in {folder}: {e.strerror or e}") from None
-    return messages
+    return done
 
 
-def uninstall(repo: Path, names: Sequence[str]) -> list[str]:
+def uninstall(repo: Path, names: Sequence[str]) -> list[HookChange]:
+    """Remove our hooks (putting back what ``install --force`` moved aside); what was done."""
     folder = hooks_dir(repo)
-    messages = []
+    done = []
     for name in names:
         path = folder / name
         backup = path.with_name(path.name + BACKUP_SUFFIX)
         if not (path.exists() or path.is_symlink()):
-            messages.append(f"no {name} hook in {folder}")
+            done.append(HookChange(name, HookAction.ABSENT, path))
             continue
         if not is_ours(path):
-            messages.append(f"{path} is not an rmaplint hook: left alone")
+            done.append(HookChange(name, HookAction.FOREIGN, path))
             continue
         try:
             path.unlink()
-            if backup.exists() or backup.is_symlink():
+            restored = backup.exists() or backup.is_symlink()
+            if restored:
                 os.replace(backup, path)
-                messages.append(f"removed the rmaplint {name} hook; restored {path.name} "
-                                f"from {backup.name}")
-            else:
-                messages.append(f"removed the rmaplint {name} hook: {path}")
+            done.append(HookChange(name, HookAction.REMOVED, path,
+                                   backup if restored else None))
         except OSError as e:
             raise InputError(f"cannot remove {path}: {e.strerror or e}") from None
-    return messages
+    return done
 
 
 # --------------------------------------------------------------------------- the index
@@ -230,6 +224,7 @@ class _IndexEntry:
 
 _SYMLINK = "120000"
 _GITLINK = "160000"
+_NOT_FILES = frozenset({_SYMLINK, _GITLINK})  # listed by git, but no file's content
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -294,7 +289,7 @@ class IndexSource(Source):
         for name, e in sorted(self._entries.items()):
             if name in named:
                 yield name, True
-            elif e.mode in (_SYMLINK, _GITLINK):
+            elif e.mode in _NOT_FILES:
                 continue
             elif "" in named or any(name.startswith(p + "/") for p in paths if p):
                 yield name, False
@@ -307,7 +302,7 @@ class IndexSource(Source):
         rel = self._normalize(folder)
         return sorted(n for n, e in self._entries.items()
                       if posixpath.dirname(n) == rel and n.endswith(suffix)
-                      and e.mode not in (_SYMLINK, _GITLINK))
+                      and e.mode not in _NOT_FILES)
 
     def _cat(self, sha: str) -> bytes:
         if self._proc is None:
@@ -430,7 +425,7 @@ def files_findings(repo: Path, files: Sequence[str], model: LockModel, cache: Ca
         checker = Checker(tree, model, cache)
         for p in sorted(set(wanted)):
             rep = checker.check_file(p)
-            if rep.status == "error":
+            if rep.status == FileStatus.ERROR:
                 raise InputError(f"{p}: {rep.error}")
             out.extend(rep.findings)
     return _sorted(out)

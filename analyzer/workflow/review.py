@@ -28,7 +28,6 @@ import signal
 import subprocess
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..driver.cache import Cache
@@ -37,72 +36,13 @@ from ..findings.finding import Finding
 from ..model.lockmodel import LockModel
 from ..driver.run import Checker, FileReport
 from ..source.reader import GitSource, git_env
-from .series import ANALYSED, ApplyFailure, PatchMail, apply_series, read_series
+from .results import ANALYSED, ApplyFailure, Hunk, PatchReview, ReviewResult
+from .series import apply_series, read_series
 
 # no hooks, a fixed identity, and no automatic gc/maintenance started in the user's repository
 _GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=rmaplint",
         "-c", "user.email=rmaplint@localhost", "-c", "advice.detachedHead=false",
         "-c", "gc.auto=0", "-c", "maintenance.auto=false"]
-
-@dataclass(frozen=True)
-class Hunk:
-    path: str
-    old_start: int
-    old_len: int
-    new_start: int
-    new_len: int
-
-
-@dataclass
-class PatchReview:
-    index: int
-    subject: str
-    commit: str
-    parent: str
-    files: list[str]
-    new: list[Finding] = field(default_factory=list)
-    fixed: list[Finding] = field(default_factory=list)
-    unchanged: list[Finding] = field(default_factory=list)
-    hunks: list[Hunk] = field(default_factory=list)
-    author: str = ""
-    date: str = ""
-    extra: dict = field(default_factory=dict)  # e.g. unit-test results per suite
-    mail: PatchMail | None = None  # the patch as mailed (an mbox series)
-    moved: list[tuple[Finding, Finding]] = field(default_factory=list)  # (before, after)
-
-    def to_json(self) -> dict:
-        return {"index": self.index, "subject": self.subject, "commit": self.commit,
-                "files": self.files, "new": [f.to_json() for f in self.new],
-                "fixed": [f.to_json() for f in self.fixed],
-                "unchanged": [f.to_json() for f in self.unchanged], **self.extra}
-
-
-@dataclass
-class ReviewResult:
-    repo: Path
-    base: str
-    patches: list[PatchReview]
-    remaining: list[Finding]
-    transient: list[Finding]
-    failure: ApplyFailure | None = None
-    label: str = ""
-
-    @property
-    def series_length(self) -> int:
-        """Patches in the series: those reviewed, or all of the mbox when one failed."""
-        total = self.failure.total if self.failure is not None else None
-        return max(total or 0, len(self.patches))
-
-    def to_json(self) -> dict:
-        doc = {"schema": "rmaplint-review/1", "base": self.base,
-               "patches": [p.to_json() for p in self.patches],
-               "verdict": {"remaining": [f.to_json() for f in self.remaining],
-                           "transient": [f.to_json() for f in self.transient]}}
-        if self.failure is not None:
-            doc["failure"] = {"index": self.failure.index, "subject": self.failure.subject,
-                              "file": self.failure.file, "message": self.failure.message}
-        return doc
-
 
 # --------------------------------------------------------------------------- git helpers
 
@@ -180,34 +120,57 @@ def hunks(repo: Path, parent: str, commit: str, files: list[str]) -> list[Hunk]:
     return result
 
 
+def diff_text(repo: Path, parent: str, commit: str, files: list[str]) -> str:
+    """The unified diff (3 lines of context) of ``files`` from ``parent`` to ``commit``."""
+    if not parent or not files:
+        return ""
+    return git(repo, "diff", "-U3", "--no-renames", "--no-color", parent, commit, "--", *files,
+               check=False)
+
+
+def patch_text(repo: Path, commit: str) -> str:
+    """The commit as ``git format-patch`` mails it (no diffstat); "" when git cannot."""
+    out = subprocess.run([*_GIT, "format-patch", "-1", "--stdout", "--no-stat", commit],
+                         cwd=repo, capture_output=True, text=True, errors="surrogateescape",
+                         env=git_env())
+    return out.stdout if out.returncode == 0 else ""
+
+
 # --------------------------------------------------------------------------- analysis
 
 
 class RevisionAnalyser:
-    """Analyse files at revisions of one repository, sharing one cache."""
+    """Analyse files at revisions of one repository, sharing one cache. ``traces``: every
+    report with its file's text and function traces (what the HTML report shows)."""
 
-    def __init__(self, repo: Path, model: LockModel, cache: Cache, clang=None):
+    def __init__(self, repo: Path, model: LockModel, cache: Cache, clang=None,
+                 traces: bool = False):
         self.repo = repo
         self.clang = clang  # a BuildConfig: parse with libclang against the work tree's headers
         self.model = model
         self.cache = cache
-        self._memo: dict[tuple[str, str], FileReport] = {}
+        self.traces = traces
+        self._memo: dict[tuple[str, str], FileReport | None] = {}
 
     def reports(self, rev: str, paths: list[str]) -> dict[str, FileReport]:
-        out: dict[str, FileReport] = {}
-        todo = [p for p in paths if (rev, p) not in self._memo]
+        """The reports of those ``paths`` that exist at ``rev``."""
+        return self._reports(rev, paths, self.traces)
+
+    def traced(self, rev: str, paths: list[str]) -> dict[str, FileReport]:
+        """The same, each with its text and function traces."""
+        return self._reports(rev, paths, True)
+
+    def _reports(self, rev: str, paths: list[str], traces: bool) -> dict[str, FileReport]:
+        todo = [p for p in paths if (rev, p) not in self._memo
+                or traces and (r := self._memo[(rev, p)]) is not None and r.traces is None]
         if todo:
             with GitSource(self.repo, rev) as src:
                 checker = Checker(src, self.model, self.cache, clang=self.clang)
-                present = set(src.list_files([], suffixes=ANALYSED)) if todo else set()
+                present = set(src.list_files([], suffixes=ANALYSED))
                 for p in todo:
-                    if p in present:
-                        self._memo[(rev, p)] = checker.check_file(p)
-        for p in paths:
-            rep = self._memo.get((rev, p))
-            if rep is not None:
-                out[p] = rep
-        return out
+                    self._memo[(rev, p)] = checker.check_file(p, traces) \
+                        if p in present else None
+        return {p: r for p in paths if (r := self._memo.get((rev, p))) is not None}
 
 
 def _touched(report: FileReport | None, ranges: list[tuple[int, int]]) -> set[str]:
@@ -223,9 +186,14 @@ def _touched(report: FileReport | None, ranges: list[tuple[int, int]]) -> set[st
 
 def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
                    cache: Cache, failure: ApplyFailure | None = None,
-                   label: str = "", on_patch=None, clang=None, progress=None) -> ReviewResult:
-    """``progress(i, n, what)`` is called before each patch is analysed."""
-    analyser = RevisionAnalyser(repo, model, cache, clang)
+                   label: str = "", on_patch=None, clang=None, progress=None,
+                   snapshots: bool = False, patch_texts: bool = False) -> ReviewResult:
+    """``progress(i, n, what)`` is called before each patch is analysed. ``snapshots``: the
+    result carries the files a report shows (text, findings and function traces, by
+    revision) and each patch's diff; ``patch_texts``: each patch as format-patch mails it
+    (for replies)."""
+    analyser = RevisionAnalyser(repo, model, cache, clang, traces=snapshots)
+    shown: dict[tuple[str, str], FileReport] = {}
     patches: list[PatchReview] = []
     introduced: dict[str, Finding] = {}
     all_files: set[str] = set()
@@ -261,6 +229,13 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
                             if k not in fb and not (k in new_all and new_all[k].path != f))
         for x in pr.new:
             introduced.setdefault(x.fingerprint, x)
+        if snapshots:
+            pr.diff = diff_text(repo, parent, commit, files)
+            shown.update(((commit, f), r) for f, r in after.items())
+            shown.update(((parent, x.path), before[x.path]) for x in pr.fixed
+                         if x.path in before)
+        if patch_texts:
+            pr.patch = patch_text(repo, commit)
         patches.append(pr)
         if on_patch is not None:
             on_patch(pr)
@@ -271,9 +246,11 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
     end_f = {x.fingerprint: x for r in end.values() for x in r.findings}
     remaining = [x for k, x in end_f.items() if k not in base_fps]
     transient = [x for k, x in introduced.items() if k not in end_f and k not in base_fps]
+    if snapshots and commits:
+        shown.update(((commits[-1], x.path), end[x.path]) for x in remaining if x.path in end)
     key = lambda f: (f.path, f.line, f.rule)  # noqa: E731
     return ReviewResult(repo, base, patches, sorted(remaining, key=key),
-                        sorted(transient, key=key), failure, label)
+                        sorted(transient, key=key), failure, label, shown)
 
 
 # ------------------------------------------------- a temporary worktree (unit-test builds)
@@ -373,7 +350,8 @@ def temporary_worktree(repo: Path, base: str):
 
 
 def review_series(repo: Path, series: str, base: str | None, model: LockModel, cache: Cache,
-                  on_patch=None, clang=None, progress=None) -> ReviewResult:
+                  on_patch=None, clang=None, progress=None, snapshots: bool = False,
+                  patch_texts: bool = False) -> ReviewResult:
     """SERIES is an mbox file or a revision range; ``clang`` (a BuildConfig) parses with
     libclang, the revisions' C files against the work tree's prepared headers. An mbox is
     applied through a temporary index (:mod:`analyzer.workflow.series`), never a work tree:
@@ -384,7 +362,8 @@ def review_series(repo: Path, series: str, base: str | None, model: LockModel, c
         base_c = resolve(repo, base or "HEAD")
         applied = apply_series(repo, base_c, mails, progress)
         res = review_commits(repo, base_c, applied.commits, model, cache, applied.failure,
-                             series, on_patch, clang, progress=progress)
+                             series, on_patch, clang, progress=progress, snapshots=snapshots,
+                             patch_texts=patch_texts)
         for pr, mail in zip(res.patches, mails):
             pr.mail = mail
         return res
@@ -399,4 +378,4 @@ def review_series(repo: Path, series: str, base: str | None, model: LockModel, c
         first_parent = commit_info(repo, commits[0])[0]
         base_c = first_parent or resolve(repo, series.split("..")[0] or "HEAD")
     return review_commits(repo, base_c, commits, model, cache, None, series, on_patch, clang,
-                          progress=progress)
+                          progress=progress, snapshots=snapshots, patch_texts=patch_texts)

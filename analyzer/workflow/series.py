@@ -41,8 +41,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..source.reader import git_env
+from .results import ApplyFailure, PatchMail
 
-ANALYSED = (".c", ".h")
 # no hooks, a fixed identity, and no automatic gc/maintenance started in the user's repository
 GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=rmaplint",
        "-c", "user.email=rmaplint@localhost", "-c", "gc.auto=0",
@@ -52,40 +52,6 @@ _PREFIX = re.compile(r"^\s*((?:\[[^\]]*\]\s*)+)(.*)$", re.S)
 _NUMBER = re.compile(r"(?<![\w.])(\d+)/(\d+)(?![\w.])")
 _REPLY = re.compile(r"^\s*(re|fwd?|aw|sv)\s*:", re.I)
 _DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.M)
-
-
-@dataclass(frozen=True)
-class PatchMail:
-    """One patch of a series, as mailed."""
-
-    position: int  # 1-based order in the series as applied
-    number: int | None  # i of [PATCH i/n], when numbered
-    total: int | None  # n of [PATCH i/n]
-    subject: str  # the whole Subject, prefix included
-    prefix: str  # "PATCH v2 1/3" (without brackets), "" when none
-    title: str  # the subject without the prefix: the commit's subject line
-    author: str  # "Name <mail>" (an in-body From: wins, as git am does)
-    date: str  # RFC 2822
-    message_id: str  # "<...>", "" when the mail had none
-    to: str = ""
-    cc: str = ""
-    references: str = ""
-    message: str = ""  # the commit message body (between the subject and ---)
-    diff: str = ""  # from the first "diff --git"
-    files: tuple[str, ...] = ()  # paths the diff touches (both sides)
-
-    @property
-    def touches_c(self) -> bool:
-        return any(f.endswith(ANALYSED) for f in self.files)
-
-
-@dataclass
-class ApplyFailure:
-    index: int
-    subject: str
-    file: str | None
-    message: str
-    total: int | None = None  # patches in the series
 
 
 def _header(msg, name: str) -> str:
