@@ -822,7 +822,9 @@ def test_structural_invariants(name):
         assert lp.back_edges
         for src in lp.back_edges:
             assert src in lp.body
-            assert any(e.target == lp.header and e.kind in (K.BACK, K.CONTINUE)
+            # a loop statement goes back by BACK/CONTINUE; a backward goto by its GOTO
+            kinds = (K.GOTO,) if lp.kind == "goto" else (K.BACK, K.CONTINUE)
+            assert any(e.target == lp.header and e.kind in kinds
                        for e in cfg.blocks[src].succs)
     # BACK edges go to the header of a loop containing their source
     for src, e in edges_of_kind(cfg, K.BACK):
@@ -1160,7 +1162,10 @@ def test_goto_backward_retry():
     ((src, g),) = edges_of_kind(cfg, K.GOTO)
     assert g.target == retry
     assert reaches(cfg, retry, src)  # a cycle made by goto ...
-    assert cfg.loops == ()  # ... is not a loop statement
+    (lp,) = cfg.loops  # ... is a loop, for every loop rule, though no loop statement
+    assert lp.kind == "goto" and lp.header == retry and lp.back_edges == (src,)
+    assert src in lp.body and retry in lp.body and cfg.exit not in lp.body
+    assert lp.exit not in lp.body
     assert edges_of_kind(cfg, K.BACK) == []
     assert sorted(e.kind.value for _, e in cfg.preds()[retry]) == ["fall", "goto"]
     with pytest.raises(AssertionError, match="cycle"):

@@ -184,6 +184,8 @@ class _Builder:
         self.loop_count = 0  # ids in order of the loop statements (outer before inner)
         self.active_loops: list[int] = []  # ids of the loops lexically around the statement
         self.label_loops: dict[str, tuple[int, ...]] = {}  # label -> loops it is inside
+        self.label_lines: dict[str, int] = {}
+        self.gotos: list[tuple[int, int, str, C.Span]] = []  # (from block, label block, …)
         self.exit = -1
 
     # ------------------------------------------------------------ primitives
@@ -239,9 +241,42 @@ class _Builder:
         if self.cur is not None:
             self.edge(self.cur, EdgeKind.RETURN, self.exit)
             self.cur = None
+        self._goto_loops()
         blocks = tuple(Block(b.id, tuple(b.ops), b.cond, tuple(b.succs), b.cond_span)
                        for b in self.blocks)
         return Cfg(self.fn.name, blocks, entry, self.exit, tuple(self.loops), dict(self.labels))
+
+    def _goto_loops(self) -> None:
+        """A ``goto`` to a label written before it (``retry:`` … ``goto retry;``) closes a
+        loop: its header is the label's block, its body every block from which the goto can
+        be reached without passing the header."""
+        preds: dict[int, list[int]] = {}
+        for b in self.blocks:
+            for e in b.succs:
+                preds.setdefault(e.target, []).append(b.id)
+        by_header: dict[int, list[tuple[int, str, C.Span]]] = {}
+        for src, target, label, span in self.gotos:
+            line = self.label_lines.get(label)
+            if line is not None and line <= span.line:
+                by_header.setdefault(target, []).append((src, label, span))
+        for header, gotos in sorted(by_header.items()):
+            body = {header}
+            todo = [src for src, _, _ in gotos]
+            while todo:
+                b = todo.pop()
+                if b in body:
+                    continue
+                body.add(b)
+                todo.extend(preds.get(b, ()))
+            first = min(self.label_lines[label] for _, label, _ in gotos)
+            last = max(span.end_line for _, _, span in gotos)
+            exits = sorted({e.target for b in body for e in self.blocks[b].succs
+                            if e.target not in body})
+            self.loops.append(Loop(
+                id=len(self.loops), kind=LoopKind.GOTO, span=C.Span(first, last),
+                header=header, body=frozenset(body),
+                back_edges=tuple(sorted(src for src, _, _ in gotos)),
+                exit=exits[0] if exits else self.exit))
 
     def _collect_label_scopes(self, s: C.Stmt | None, chain: tuple[int, ...]) -> None:
         if s is None:
@@ -297,6 +332,7 @@ class _Builder:
                 self.goto_block(EdgeKind.RETURN, self.exit)
             case C.Goto():
                 target = self.label_block(s.label)
+                self.gotos.append((self.here(), target, s.label, s.span))
                 keep = set(self.label_scopes.get(s.label, ()))
                 depth = len(self.scopes)
                 for i, sc in enumerate(self.scopes):
@@ -324,6 +360,7 @@ class _Builder:
                 self.goto_block(EdgeKind.CONTINUE, j.cont)
             case C.Label():
                 self.label_loops[s.name] = tuple(self.active_loops)
+                self.label_lines[s.name] = s.span.line
                 self.start(self.label_block(s.name))
                 self.stmt(s.body)
             case C.If():

@@ -193,3 +193,19 @@ int find_and_wait(struct widget_list *wl, int key)
 	spin_unlock(&wl->lock);
 	return ret;
 }
+
+/* A retry loop made by a backward goto is a loop like any other. */
+void widget_wait_quiet(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+retry:
+	if (wl->users) {
+		// ruleid: lock-dropped-in-loop[loop]
+		spin_unlock(&wl->lock);
+		cond_resched();
+		spin_lock(&wl->lock);
+		goto retry;
+	}
+	wl->users = -1;
+	spin_unlock(&wl->lock);
+}
