@@ -804,11 +804,6 @@ def differences(project, root: Path, prog: dict, loose_ok: bool = True) -> list[
     oracle = Oracle().run(prog)
     probes, exit_poss, fa_file, lock_free = dataflow(project, root, text)
     loose, skipped = loose_locks(prog) if loose_ok else (set(), set())
-    if oracle.noreturn and loose_ok:
-        # a call of a helper that never returns is taken to return (KNOWN_BUGS
-        # ["helper-never-returns"]): code after it is reachable to the dataflow, whose
-        # states there join into the rest. Sound-only, and dead code may look live.
-        loose = set(LOCKS) - skipped
     diffs = []
     for f in fa_file.functions:
         if f.function.degraded:
@@ -826,16 +821,13 @@ def differences(project, root: Path, prog: dict, loose_ok: bool = True) -> list[
         where = f"probe({k})" if k else "exit"
         if got == want:
             continue
-        if loose_ok and oracle.noreturn and k in oracle.uncalled_probes:
-            continue  # called only after a helper that never returns: the dataflow's
-            # entry for it comes from dead call sites (KNOWN_BUGS["helper-never-returns"])
         if want is None and got == all_u and k in lock_free:
             # a function that touches no lock is solved without a dataflow: every block the
             # CFG reaches gets the entry state, also one behind a while (1) that never ends
             # (the dataflow proper would refine the constant condition). Nothing is claimed.
             continue
         if got is None or want is None:
-            if want is not None or not (loose or skipped or loose_ok and oracle.noreturn):
+            if want is not None or not (loose or skipped):
                 diffs.append(f"{where}: dataflow {_fmt(got)}; paths {_fmt(want)}")
             continue
         if any(got[k] != want[k] if k not in loose else not claims_sound(got[k], want[k])
@@ -887,10 +879,6 @@ KNOWN_BUGS: dict[str, str] = {
     "helper-lock-unlock-net": "summaries._net drops a path's acquire->release pair as no "
     "effect: after a helper that takes and drops a lock, a lock unknown before the call "
     "stays unknown (U) instead of not held (N)",
-    "helper-never-returns": "a call of a helper with no path to its end (a while (1) "
-    "without a break) is treated as a call that returns: the code after it is reachable to "
-    "the dataflow and its state joins the paths that really go on (a summary with no case "
-    "falls back to an unknown function)",
     "helper-trylock-unlock-net": "summaries._net drops the success path's trylock->release "
     "pair as no effect: after a helper that trylocks a lock and releases it whatever the "
     "outcome, the lock is not held, the dataflow says unknown or not held",

@@ -184,7 +184,7 @@ def judge(ctx: CheckContext, acc: Access) -> Verdict | tuple[Verdict, tuple[Lock
         if acc.need == Mode.WRITE and fact.read_somewhere and not _also_held(ctx, acc):
             return Verdict.READ_ONLY
         return Verdict.HELD
-    if private_object(ctx, acc.obj):
+    if private_object(ctx, acc.obj, acc.state):
         return Verdict.PRIVATE
     other = None if not_held else _other_root(ctx, acc)
     if other is not None:
@@ -226,26 +226,11 @@ def held_as(st: State, key: LockId) -> Fact | None:
     return f
 
 
-def private_object(ctx: CheckContext, obj: C.Expr) -> bool:
-    """OBJ was allocated in this function (it is not visible to others yet)."""
-    allocators = ctx.model.protected.alloc.allocators
-    root = obj
-    while isinstance(root, C.Member):
-        root = root.base
-    if not isinstance(root, C.Name) or root is not obj:
-        return False
-    for b in ctx.fn.cfg.blocks:
-        for op in b.ops:
-            val = None
-            if op.kind == OpKind.DECL and op.name == root.id:
-                val = op.expr
-            elif op.kind == OpKind.EVAL and isinstance(op.expr, C.Assign) \
-                    and isinstance(strip(op.expr.target), C.Name) \
-                    and strip(op.expr.target).id == root.id:  # type: ignore[union-attr]
-                val = op.expr.value
-            if isinstance(val, C.Call) and val.name in allocators:
-                return True
-    return False
+def private_object(ctx: CheckContext, obj: C.Expr, st: State) -> bool:
+    """OBJ is private to the function at this point: allocated here on every path reaching
+    it, and not published since (stored elsewhere, handed to a call)."""
+    p = ctx.fn.naming.path(obj, st)
+    return p is not None and p in st.private
 
 
 # --------------------------------------------------------------------------- describing

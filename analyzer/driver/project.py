@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from ..frontend.kconfig import KernelConfig
 
 PARSE_VERSION = "2"
+NORETURN_KEY = "noreturn:"  # Deps lookups of "is it declared __noreturn"
 
 
 class Project:
@@ -262,8 +263,12 @@ class Project:
         """Whether a cached analysis that read ``deps`` would read the same today."""
         if deps.lookups:
             index = self.index()
-            if any(_where(index.get(name)) != where for name, where in deps.lookups):
-                return False
+            for name, where in deps.lookups:
+                if name.startswith(NORETURN_KEY):
+                    if (name[len(NORETURN_KEY):] in index.noreturn) != (where is not None):
+                        return False
+                elif _where(index.all(name)) != where:
+                    return False
         return all(self.blob(p) == b for p, b in deps.blobs)
 
     def resolve_include(self, inc: str, from_path: str) -> str | None:
@@ -313,8 +318,10 @@ class Project:
                             self.model, comments, ctx.deps(), ctx.summaries)
 
 
-def _where(d) -> str | None:
-    return f"{d.path}:{d.kind}" if d is not None else None
+def _where(defs) -> str | None:
+    if not defs:
+        return None
+    return ";".join(f"{d.path}:{d.kind}" for d in defs)
 
 
 class _FileContext:
@@ -353,6 +360,20 @@ class _FileContext:
 
             self.index = FunctionIndex([own.get, in_headers, self._macro],
                                        [self._in_other_files])
+
+            def alternatives(name: str, far: bool) -> list[C.Function]:
+                out = [f for f in pf.functions if f.name == name]
+                for h in headers:
+                    hf = project.header_functions(h).get(name)
+                    if hf is not None:
+                        out.append(hf)
+                if far and out:  # a header's stub may have a real body in a C file
+                    real = self._in_other_files(name)
+                    if real is not None:
+                        out.append(real)
+                return out
+
+            self.index.alternatives = alternatives
         declared = set(pf.prototypes)
         if pf.frontend != "clang":
             for h in project.headers_of(pf):
@@ -365,14 +386,28 @@ class _FileContext:
             d = self.lookup(name)
             return d is not None and d.kind != DefKind.MACRO
 
+        try:
+            own_text = project.source.read(pf.path).text
+        except InputError:
+            own_text = ""
+        own_noreturn = {n for n, k in scan(pf.path[:-2] + ".h", own_text)
+                        if k == DefKind.NORETURN}
+
+        def noreturn(name: str) -> bool:
+            if name in own_noreturn:
+                return True
+            found = name in project.index().noreturn
+            self.lookups[NORETURN_KEY + name] = "yes" if found else None
+            return found
+
         self.summaries = Summaries(model, self.index, self.types, is_function,
-                                   lambda name: self.lookup(name) is not None)
+                                   lambda name: self.lookup(name) is not None, noreturn)
 
     def lookup(self, name: str):
         """A name in the tree's definitions index, recorded for the cache (``Deps``)."""
-        d = self.project.index().get(name)
-        self.lookups[name] = _where(d)
-        return d
+        defs = self.project.index().all(name)
+        self.lookups[name] = _where(defs)
+        return defs[0] if defs else None
 
     def _macro(self, name: str) -> C.Function | None:
         """A function-like macro read as a function: defined in the file, in a header it
@@ -394,8 +429,9 @@ class _FileContext:
         """A non-static function defined in another C file of the tree (folders in
         rules/engine.toml's ``summary_dirs``): folio_lock_anon_vma_read() of mm/rmap.c,
         used by mm/memory-failure.c, is summarised from its own body."""
-        d = self.lookup(name)
-        path = d.path if d is not None and d.kind == DefKind.FUNCTION else None
+        self.lookup(name)
+        path = next((d.path for d in self.project.index().all(name)
+                     if d.kind == DefKind.FUNCTION), None)
         if path is None or path == self.pf.path:
             return None
         self.read_from.add(path)

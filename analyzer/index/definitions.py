@@ -31,14 +31,17 @@ _C_DEFINITION = re.compile(r"^(?!static\b)(?:[A-Za-z_][\w ]*[\s*]|[A-Za-z_][\w \
 _INLINE = re.compile(r"^static\s+(?:[\w\s]*?\b)?(?:inline|__always_inline|__inline__)\b"
                      r"[^;{}()=]*?\b(\w+)\s*\([^;{}]*\)[\w\s()]*\{", re.M)
 _MACRO = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)\(", re.M)
+# a function declared never to return: "void __noreturn panic(const char *fmt, ...);"
+_NORETURN = re.compile(r"^[^#\n;{}]*\b__noreturn\b[^;{}()=]*?\b(\w+)\s*\(", re.M)
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "4"
 
 
 class DefKind(StrEnum):
     FUNCTION = "function"  # a non-static function of a C file
     INLINE = "inline"  # a static inline function of a header
     MACRO = "macro"  # a function-like macro
+    NORETURN = "noreturn"  # declared __noreturn (recorded apart: not a definition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,9 @@ class Definition:
 def scan(path: str, text: str) -> tuple[tuple[str, DefKind], ...]:
     """The definitions of one file, in text order."""
     out: list[tuple[str, DefKind]] = []
+    if "__noreturn" in text:
+        out.extend((m.group(1), DefKind.NORETURN) for m in _NORETURN.finditer(text)
+                   if m.group(1) != "__noreturn")
     if path.endswith(".c"):
         out.extend((m.group(1), DefKind.FUNCTION) for m in _C_DEFINITION.finditer(text))
         return tuple(out)
@@ -63,30 +69,50 @@ def scan(path: str, text: str) -> tuple[tuple[str, DefKind], ...]:
 
 @dataclass(frozen=True)
 class DefinitionIndex:
-    """Name → its first definition (files in path order; within a file, an inline function
-    before a macro of the same name)."""
+    """Name → its definitions (files in path order; within a file, an inline function
+    before a macro of the same name). The first is *the* definition; the others are the
+    alternatives of #if branches (a header's !CONFIG stub, the .c file's real body)."""
 
-    entries: Mapping[str, Definition] = field(default_factory=dict)
+    entries: Mapping[str, tuple[Definition, ...]] = field(default_factory=dict)
     digest: str = ""
+    noreturn: frozenset[str] = frozenset()  # functions declared __noreturn
 
     @classmethod
     def build(cls, files: Iterable[tuple[str, tuple[tuple[str, DefKind], ...]]]
               ) -> "DefinitionIndex":
-        entries: dict[str, Definition] = {}
+        entries: dict[str, list[Definition]] = {}
+        noreturn: set[str] = set()
         h = hashlib.sha1(INDEX_VERSION.encode())
         for path, defs in sorted(files, key=lambda pd: pd[0]):
             ordered = sorted(defs, key=lambda d: d[1] == DefKind.MACRO)
             for name, kind in ordered:
-                if name not in entries:
-                    entries[name] = Definition(name, path, kind)
+                if kind == DefKind.NORETURN:
+                    noreturn.add(name)
+                    h.update(f"{name}\0noreturn\n".encode())
+                    continue
+                have = entries.setdefault(name, [])
+                if not any(d.path == path and d.kind == kind for d in have):
+                    have.append(Definition(name, path, kind))
                     h.update(f"{name}\0{path}\0{kind}\n".encode())
-        return cls(entries, h.hexdigest())
+        return cls({n: tuple(v) for n, v in entries.items()}, h.hexdigest(),
+                   frozenset(noreturn))
 
     def get(self, name: str) -> Definition | None:
-        return self.entries.get(name)
+        found = self.entries.get(name)
+        return found[0] if found else None
+
+    def all(self, name: str) -> tuple[Definition, ...]:
+        return self.entries.get(name, ())
 
     def __contains__(self, name: object) -> bool:
         return name in self.entries
 
     def functions_in(self, kind: DefKind) -> dict[str, str]:
-        return {n: d.path for n, d in self.entries.items() if d.kind == kind}
+        """Name → the first file defining it so (a non-static function of a C file)."""
+        out: dict[str, str] = {}
+        for n, defs in self.entries.items():
+            for d in defs:
+                if d.kind == kind:
+                    out[n] = d.path
+                    break
+        return out

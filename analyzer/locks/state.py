@@ -102,6 +102,9 @@ class State:
     # the values of the function's tracked variables (those it returns, flags it tests):
     # a constant's text ("0", "-EINVAL", "NULL", "true") or ZERO / NONZERO from a test
     vals: Mapping[str, str] = field(default_factory=dict)
+    # objects allocated here, on every path, and not published since (others cannot see
+    # them: their locks need not be held yet)
+    private: frozenset[ObjPath] = frozenset()
 
     @property
     def partition(self) -> frozenset[tuple[str, str]]:
@@ -214,4 +217,4 @@ def join(a: State | None, b: State | None) -> State | None:
     env = {k: v for k, v in a.env.items() if b.env.get(k) == v} if a.env or b.env else {}
     vals = {k: v for k, v in a.vals.items() if b.vals.get(k) == v} if a.vals or b.vals else {}
     return State(locks, a.null & b.null, a.nonnull & b.nonnull, env, a.eq & b.eq,
-                 a.forgotten | b.forgotten, vals)
+                 a.forgotten | b.forgotten, vals, a.private & b.private)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from ..flow.cfg import Cfg, OpKind, build_cfg
+from ..flow.cfg import Cfg, EdgeKind, OpKind, build_cfg
 from ..frontend.treesitter import parse_expression
 from ..model.enums import Action, LockKind, Mode
 from ..model.lockmodel import LockModel, Wrapper
@@ -28,10 +28,10 @@ from ..syntax.exprs import replace_prefix, root_name, strip
 from .dataflow import make_transfer, solve_function
 from .events import Event, EventKind, Inexact
 from .lockid import ObjPath, path_of
-from .naming import SymbolicNaming
+from .naming import SymbolicNaming, const_token
 from .state import State
 from .summary import RET, Effect, Summary, SumCase
-from .transfer import Transfer
+from .transfer import Transfer, truthiness
 from .types import TypeInfo
 
 RETVAL = "__retval"  # a path's returned value when it returns a call's result
@@ -54,6 +54,19 @@ class FunctionIndex:
     # own functions, not for the helpers' helpers (each would parse another whole file)
     far: list[Callable[[str], C.Function | None]] = field(default_factory=list)
     _memo: dict[tuple[str, bool], C.Function | None] = field(default_factory=dict)
+    # every definition of a name, when the frontend read every #if branch: a header's
+    # !CONFIG stub beside the .c file's real body are both what the call may run
+    alternatives: Callable[[str, bool], list[C.Function]] | None = None
+
+    def find_all(self, name: str, far: bool = True) -> list[C.Function]:
+        first = self.find(name, far)
+        if self.alternatives is None:
+            return [first] if first is not None else []
+        out = [first] if first is not None else []
+        for f in self.alternatives(name, far):
+            if all(f is not g for g in out):
+                out.append(f)
+        return out
 
     def find(self, name: str, far: bool = True) -> C.Function | None:
         key = (name, far)
@@ -73,7 +86,8 @@ class Summaries:
 
     def __init__(self, model: LockModel, index: FunctionIndex, types: TypeInfo,
                  declared: Callable[[str], bool] | None = None,
-                 defined: Callable[[str], bool] | None = None):
+                 defined: Callable[[str], bool] | None = None,
+                 declared_noreturn: Callable[[str], bool] | None = None):
         self.model = model
         self.index = index
         self.types = types
@@ -81,6 +95,8 @@ class Summaries:
         # the tree defines it somewhere (a body we may not read): its effects are taken as
         # none rather than unknown, as for a body read and found lock-free
         self._defined = defined or (lambda name: False)
+        self._declared_noreturn = declared_noreturn or (lambda name: False)
+        self.noreturn_memo: dict[str, bool] = {}
         self.memo: dict[tuple[str, bool], Summary | None] = {}
         self.active: list[str] = []
         self.effects_memo: dict[str, bool] = {}
@@ -95,12 +111,14 @@ class Summaries:
             return self.memo[(name, True)]  # a fuller answer is already known
         if name in self.active or len(self.active) > MAX_DEPTH:
             return None  # recursion: no effects assumed while in progress
-        fn = self.index.find(name, far=far)
+        fns = [f for f in self.index.find_all(name, far=far) if self._may_lock(f, 0)]
         result: Summary | None = None
-        if fn is not None and self._may_lock(fn, 0):
+        if fns:
             self.active.append(name)
             try:
-                result = self.from_body(fn)
+                result = self.from_body(fns[0])
+                for other in fns[1:]:  # #if alternatives: any of them may be the one built
+                    result = _merged(result, self.from_body(other))
             finally:
                 self.active.pop()
         else:
@@ -115,6 +133,58 @@ class Summaries:
     def known(self, name: str) -> bool:
         return name in self.model.wrappers or self._defined(name) \
             or self.index.find(name, far=len(self.active) < FAR_DEPTH) is not None
+
+    def noreturn(self, name: str, depth: int = 0) -> bool:
+        """Whether a call of ``name`` never returns: a compiler builtin the rules name, a
+        function declared ``__noreturn``, or a body (a macro's too: ``BUG()``) whose every
+        path ends in such a call."""
+        if name in self.noreturn_memo:
+            return self.noreturn_memo[name]
+        if name in self.model.noreturn or self._declared_noreturn(name):
+            self.noreturn_memo[name] = True
+            return True
+        self.noreturn_memo[name] = False  # recursion guard
+        fn = self.index.find(name, far=False) if depth < MAX_DEPTH else None
+        result = fn is not None and self._never_returns(fn, depth)
+        self.noreturn_memo[name] = result
+        return result
+
+    def _never_returns(self, fn: C.Function, depth: int) -> bool:
+        """No path from the entry to the exit of the body avoids a call that never returns."""
+        cfg = build_cfg(fn)
+        seen = {cfg.entry}
+        todo = [cfg.entry]
+        while todo:
+            b = todo.pop()
+            if b == cfg.exit:
+                return False
+            block = cfg.blocks[b]
+            if any(_ends(op, lambda n: n != fn.name and self.noreturn(n, depth + 1))
+                   for op in block.ops):
+                continue
+            const = truthiness(const_token(block.cond)) if block.cond is not None else None
+            for e in block.succs:
+                if const is not None and (e.kind == EdgeKind.FALSE and const
+                                          or e.kind == EdgeKind.TRUE and not const):
+                    continue  # while (1) has no way out through its condition
+                if e.target not in seen:
+                    seen.add(e.target)
+                    todo.append(e.target)
+        return True
+
+    def lock_wrapper(self, name: str, depth: int = 0) -> bool:
+        """Whether ``name`` only takes, drops or checks locks (``anon_vma_lock_write()``): its
+        body calls nothing but lock primitives, rules wrappers and other such wrappers."""
+        if name in self.model.wrappers:
+            return True
+        fn = self.index.find(name, far=False)
+        if fn is None or depth > 3:
+            return False
+        names = C.called_names(fn.body)
+        return bool(names) and all(
+            n in self.model.primitives or n in self.model.queries
+            or n in self.model.assertions or n in self.model.transparent
+            or n != name and self.lock_wrapper(n, depth + 1) for n in names)
 
     def may_lock(self, name: str) -> bool:
         """Whether the body of ``name`` (when the tree has one in sight) touches locks."""
@@ -211,11 +281,17 @@ class Summaries:
             span = C.Span(0, 0)
             for truth in (True, False):
                 ev: list[Event] = []
+                if isinstance(strip(ret), C.Call):
+                    # a returned helper's result is ours: what it does to it, we do
+                    for s2, ev2 in tr.assign_each(st, C.Name(RETVAL), ret, span, ev.append,
+                                                  only_truth=truth):
+                        outs.append((s2, log + ev + list(ev2), truth, C.Name(RETVAL)))
+                    continue
                 s2 = tr.refine(st, ret, truth, span, ev.append)
                 if s2 is not None:
                     outs.append((s2, log + ev, truth, None))
             if len(outs) == 2 and _net(outs[0][1]) == _net(outs[1][1]):
-                outs = [(outs[0][0], outs[0][1], None, None)]
+                outs = [(outs[0][0], outs[0][1], None, outs[0][3])]
         else:
             outs.append((st, log, None, ret))
         cases = []
@@ -236,13 +312,13 @@ class Summaries:
         ret_ok = rexpr is not None and (_root_ok(rexpr, allowed, locals_)
                                         or "@" in C.render(rexpr))
         effects = []
-        for action, mode, expr, kind in _net(events):
+        for action, mode, expr, kind, annotation in _net(events):
             e = expr
             if ret_ok and rexpr is not None:
                 e = _ret_relative(e, rexpr)
             if not _root_ok(e, allowed, locals_):
                 continue
-            effects.append(Effect(action, mode, e, kind))
+            effects.append(Effect(action, mode, e, kind, annotation))
         requires = []
         for k in sorted(st.null | st.nonnull):
             pe = k.to_expr()
@@ -341,6 +417,15 @@ def _unpaired(cases: list[SumCase]) -> bool:
     return False
 
 
+def _merged(a: Summary, b: Summary) -> Summary:
+    """The summary of a function with two definitions (#if branches): both's cases."""
+    if a.params != b.params:
+        return a  # different parameter lists: not alternatives of one function
+    cases = list(a.cases) + [c for c in b.cases if c not in a.cases]
+    return Summary(a.name, a.params, tuple(cases), a.origin, a.contract,
+                   a.inexact | b.inexact)
+
+
 def from_wrapper(w: Wrapper) -> Summary:
     text = w.lock
     nparams = 0
@@ -389,7 +474,7 @@ def _rename_fresh(events: list[Event], st: State) -> list[Event]:
     return out
 
 
-def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind]]:
+def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool]]:
     """Net lock effects per lock over one path: acquire, release, cycle or assert — preceded
     by forget when the lock was handed to code whose effects are unknown (after that, the
     entry state no longer matters: a release then is of a lock that code may have taken)."""
@@ -402,23 +487,27 @@ def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind]]:
     for evs in seq.values():
         forgot = [i for i, e in enumerate(evs) if e.kind == EventKind.FORGET]
         if forgot:
-            out.append((Action.FORGET, Mode.ANY, evs[forgot[-1]].lock_expr, LockKind.LOCK))
+            out.append((Action.FORGET, Mode.ANY, evs[forgot[-1]].lock_expr, LockKind.LOCK,
+                        False))
             evs = evs[forgot[-1] + 1:]
             if not evs:
                 continue
         changes = [e for e in evs if e.kind != EventKind.ASSERT]
         if not changes:
             last = evs[-1]
-            out.append((Action.ASSERT, last.mode or Mode.ANY, last.lock_expr, LockKind.LOCK))
+            out.append((Action.ASSERT, last.mode or Mode.ANY, last.lock_expr, LockKind.LOCK,
+                        False))
             continue
         first, last = changes[0], changes[-1]
         kind = last.lock_kind or LockKind.LOCK
+        annotation = all(e.annotation for e in changes)
         if last.kind == EventKind.RELEASE:
             if first.kind == EventKind.RELEASE:
-                out.append((Action.RELEASE, last.mode or Mode.WRITE, last.lock_expr, kind))
+                out.append((Action.RELEASE, last.mode or Mode.WRITE, last.lock_expr, kind,
+                            annotation))
         else:
             act = Action.CYCLE if first.kind == EventKind.RELEASE else Action.ACQUIRE
-            out.append((act, last.mode or Mode.WRITE, last.lock_expr, kind))
+            out.append((act, last.mode or Mode.WRITE, last.lock_expr, kind, annotation))
     return out
 
 
@@ -499,10 +588,12 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
                         run(cfg.exit, s5, ev + ev5, visits, branch)
                 return
             if op.kind == OpKind.RETURN and isinstance(strip(op.expr), C.Call):
-                # return f(…): what f does to the object it returns is done to ours
-                cur = tr.assign(cur, C.Name(RETVAL), op.expr, op.span, ev.append, bid)
-                ret = C.Name(RETVAL)
-                continue
+                # return f(…): what f does to the object it returns is done to ours, case
+                # by case (joined, two cases' acquires of one lock would read as two)
+                for s7, ev7 in tr.assign_each(cur, C.Name(RETVAL), op.expr, op.span,
+                                              ev.append, bid):
+                    run(bid, s7, ev + list(ev7), visits, C.Name(RETVAL), i + 1)
+                return
             cur = tr.op(cur, op, ev.append, bid)
             if op.kind == OpKind.RETURN:
                 ret = op.expr
@@ -520,6 +611,15 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
     except (_TooMany, RecursionError):
         return None
     return results
+
+
+def _ends(op, noreturn) -> bool:
+    """An operation that is a call (statement or initialiser) of a never-returning function."""
+    e = op.expr
+    if op.kind not in (OpKind.EVAL, OpKind.DECL, OpKind.RETURN) or e is None:
+        return False
+    e = strip(e.value) if isinstance(e, C.Assign) else strip(e)
+    return isinstance(e, C.Call) and e.name is not None and noreturn(e.name)
 
 
 def _cases_of(tr: Transfer, st: State, op, bid: int, log: list[Event]):
@@ -589,6 +689,8 @@ def _truth_of(r: C.Expr, rexpr: C.Expr | None, st: State) -> bool | None:
             return None
     if isinstance(r, C.Name) and r.id in ("true", "false"):
         return r.id == "true"
+    if _addr_of(r) or isinstance(rexpr, C.Unary) and rexpr.op == "&":
+        return True  # &x, &x->member: an object's address is never NULL
     if rexpr is not None:
         if isinstance(rexpr, C.Name) and C.is_null(rexpr):
             return False

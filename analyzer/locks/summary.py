@@ -27,6 +27,7 @@ class Effect:
     mode: Mode
     lock: C.Expr  # in terms of the callee's parameters and RET
     kind: LockKind = LockKind.LOCK
+    annotation: bool = False  # made only by sparse's __acquire/__release: never judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,12 @@ class SummaryProvider(Protocol):
     def may_lock(self, name: str) -> bool:
         """Whether the body of ``name``, when one is in sight, touches locks."""
 
+    def noreturn(self, name: str) -> bool:
+        """Whether a call of ``name`` never returns (the path ends there)."""
+
+    def lock_wrapper(self, name: str) -> bool:
+        """Whether ``name`` only takes, drops or checks locks."""
+
 
 class NoSummaries:
     """No helper bodies: every call but the lock model's own names is unknown."""
@@ -83,4 +90,10 @@ class NoSummaries:
         return False
 
     def may_lock(self, name: str) -> bool:
+        return False
+
+    def noreturn(self, name: str) -> bool:
+        return False
+
+    def lock_wrapper(self, name: str) -> bool:
         return False

@@ -73,6 +73,7 @@ class Transfer:
     def acquire(self, st: State, lock_e, mode: Mode, kind: LockKind, span, emit: Emit,
                 via=None, blk=-1, trylock=False, inexact=frozenset(), annotation=False,
                 tied: str | None = None) -> State:
+        annotation = annotation or tied is not None  # a mark that can be set again
         k = self.naming.lock(lock_e, st)
         if k is None:
             return st
@@ -98,7 +99,7 @@ class Transfer:
                        inexact=inexact, annotation=annotation))
         k = self._keep_class(st, k)
         st = st.with_lock(k, Fact(NOT_HELD, old.kind if old else kind))
-        if k.cls is not None and mode != Mode.READ:
+        if k.cls is not None:
             # locks released together with this one (a VMA's write lock with its mmap lock)
             for other, f in list(st.locks.items()):
                 if f.tied == k.cls and f.may:
@@ -184,6 +185,10 @@ class Transfer:
             return self._primitive(st, prim, call, span, blk)
         if emit:
             emit(Event(EventKind.CALL, span, st, call=call, block=blk))
+        if name is not None and self.summaries.noreturn(name):
+            return []  # BUG(), panic(): the path ends here
+        if st.private:
+            st = self._publish(st, call)
         summ = self.summaries.summary(name) if name is not None else None
         if self._hands_callback(call):
             st = self._callback(st, call, span, emit, blk)
@@ -199,6 +204,17 @@ class Transfer:
             if r is not None:
                 out.append(r + (tuple(evs),))
         return out or [(st, None, None, (), {}, ())]
+
+    def _publish(self, st: State, call: C.Call) -> State:
+        """A private object handed to a call may be linked where others see it
+        (anon_vma_chain_link()); not by a lock helper (anon_vma_lock_write()) or a query."""
+        name = call.name
+        if name in self.model.queries or name in self.model.protected.alloc.allocators \
+                or name is not None and self.summaries.lock_wrapper(name):
+            return st
+        given = {p for a in call.args if (p := self.naming.path(a, st)) is not None}
+        gone = st.private & given
+        return replace(st, private=st.private - gone) if gone else st
 
     def _hands_callback(self, call: C.Call) -> bool:
         """The call is given a function of the tree that may take or drop locks (its body
@@ -370,9 +386,10 @@ class Transfer:
                inexact=frozenset()) -> State:
         if eff.action == Action.ACQUIRE:
             return self.acquire(st, le, eff.mode, eff.kind, span, emit, via, blk,
-                                inexact=inexact)
+                                inexact=inexact, annotation=eff.annotation)
         if eff.action == Action.RELEASE:
-            return self.release(st, le, eff.mode, eff.kind, span, emit, via, blk, inexact)
+            return self.release(st, le, eff.mode, eff.kind, span, emit, via, blk, inexact,
+                                annotation=eff.annotation)
         if eff.action == Action.CYCLE:
             st = self.release(st, le, eff.mode, eff.kind, span, emit, via, blk, inexact)
             return self.acquire(st, le, eff.mode, eff.kind, span, emit, via, blk,
@@ -476,6 +493,11 @@ class Transfer:
                     truth = only_truth
                 more: list[Event] = list(evs)
                 s = self.bind(s, tgt, ret, truth, span, more.append, blk, declaration)
+                if val.name in self.model.protected.alloc.allocators \
+                        and isinstance(tgt, C.Name) and not self.naming.symbolic:
+                    p = self.naming.path(tgt, s)
+                    if p is not None:
+                        s = replace(s, private=s.private | {p})  # new: nobody else sees it
                 s = self.ret_effects(s, reteffs, subst, self._ret_base(tgt, ret), span,
                                      more.append, val.name, blk)
                 out.append((s, tuple(more)))
@@ -563,6 +585,10 @@ class Transfer:
         st = self.kill(st, tk, span.line)
         if emit:
             emit(Event(EventKind.ASSIGN, span, st, block=blk, path=tk))
+        if vk is not None and vk in st.private and not any(tk.has_prefix(p)
+                                                           for p in st.private):
+            st = replace(st, private=st.private - {vk})  # stored elsewhere: published
+
         if vk is not None and not null_v and val is not None and is_pure_path(strip(val)) \
                 and not vk.has_prefix(tk):
             st = replace(st, eq=st.eq | {pair(tk, vk)})
@@ -615,11 +641,12 @@ class Transfer:
         null = frozenset(n for n in st.null if not n.has_prefix(base))
         nonnull = frozenset(n for n in st.nonnull if not n.has_prefix(base))
         eq = frozenset(p for p in st.eq if not (p[0].has_prefix(base) or p[1].has_prefix(base)))
+        private = frozenset(p for p in st.private if not p.has_prefix(base))
         if locks is None and len(null) == len(st.null) and len(nonnull) == len(st.nonnull) \
-                and len(eq) == len(st.eq):
+                and len(eq) == len(st.eq) and len(private) == len(st.private):
             return st
         return replace(st, locks=locks if locks is not None else st.locks, null=null,
-                       nonnull=nonnull, eq=eq)
+                       nonnull=nonnull, eq=eq, private=private)
 
     def set_null(self, st: State, k: ObjPath) -> State:
         """``k`` is NULL: locks reached through it do not exist on this path."""
@@ -821,11 +848,20 @@ class Transfer:
             return True
         return any(self._call_may_lock(c) for c in calls)
 
+    @property
+    def _tracked_calls(self) -> frozenset[str]:
+        """Calls whose states the checks read beyond locks (a new object's privacy)."""
+        alloc = self.model.protected.alloc.allocators
+        mods = {m for s in self.model.protected.structures for m in s.modifiers}
+        return frozenset(alloc) | frozenset(mods)
+
     def _call_may_lock(self, c: C.Call) -> bool:
         if isinstance(c.func, C.Call):  # guard(x)(y) in an expression
             return True
         if c.name is None:
             return False
+        if c.name in self._tracked_calls:
+            return True  # an allocation or a change of protected data: states matter
         if self.model.primitive(c.name) is not None:
             return True
         summ = self.summaries.summary(c.name)

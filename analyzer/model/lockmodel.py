@@ -134,6 +134,7 @@ class LockModel:
     assertions: frozenset[str] = frozenset()
     queries: frozenset[str] = frozenset()  # read or initialise a lock, change nothing
     lock_types: tuple[str, ...] = ()  # C types of lock objects
+    noreturn: frozenset[str] = frozenset()  # the compiler's own never-returning builtins
     protected: Protected = Protected()
     engine: EngineFiles = EngineFiles()
     lockorder: LockOrderRules = LockOrderRules()
@@ -273,10 +274,11 @@ def _locks(t: Table) -> dict:
     assertions = frozenset(t.strs("assertions", ()))
     queries = frozenset(t.strs("queries", ()))
     lock_types = t.strs("lock_types", ())
+    noreturn = frozenset(t.strs("noreturn", ()))
     t.done()
     return dict(primitives=prims, guards=guards, wrappers=wrappers, classes=tuple(classes),
                 structs=structs, transparent=transparent, assertions=assertions,
-                queries=queries, lock_types=lock_types)
+                queries=queries, lock_types=lock_types, noreturn=noreturn)
 
 
 def _protected(t: Table) -> Protected:

@@ -82,3 +82,31 @@ void chain_link_read_only(struct vm_area_struct *vma, struct anon_vma_chain *avc
 	list_add(&avc->same_vma, &vma->anon_vma_chain);
 	mmap_read_unlock(vma->vm_mm);
 }
+
+struct anon_vma *find_anon(struct vm_area_struct *vma);
+
+/* Allocated on one path, found on the other: where the paths meet it is not private. */
+void prepare_anon(struct vm_area_struct *vma, struct anon_vma_chain *avc)
+{
+	struct anon_vma *anon_vma = find_anon(vma);
+
+	if (!anon_vma)
+		anon_vma = anon_vma_alloc();
+	if (!anon_vma)
+		return;
+	// ruleid: modify-unlocked[no-lock-known]
+	anon_vma_interval_tree_insert(avc, &anon_vma->rb_root);
+}
+
+/* Stored where others can see it before the insert: published, no longer private. */
+struct anon_vma *publish_anon(struct vm_area_struct *vma, struct anon_vma_chain *avc)
+{
+	struct anon_vma *anon_vma = anon_vma_alloc();
+
+	if (!anon_vma)
+		return NULL;
+	vma->anon_vma = anon_vma;
+	// ruleid: modify-unlocked[no-lock-known]
+	anon_vma_interval_tree_insert(avc, &anon_vma->rb_root);
+	return anon_vma;
+}

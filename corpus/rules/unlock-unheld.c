@@ -212,3 +212,75 @@ int widget_first_key_twice(struct widget_list *wl)
 	spin_unlock(ptl);
 	return key;
 }
+
+/*
+ * A relock helper built on a lookup with two #if definitions: one returns the address of
+ * an embedded list (never NULL), the other a looked-up pointer. The caller starts with
+ * no list and releases only the list its last relock returned (folio_lruvec_relock_irq()
+ * through __mlock_folio()).
+ */
+struct widget_node {
+	struct widget_list local;
+};
+
+struct widget_node *widget_node_of(struct widget *w);
+struct widget_list *widget_list_lookup(struct widget *w);
+
+static inline int widget_list_matches(struct widget_list *wl, struct widget *w)
+{
+	return wl->first == w;
+}
+
+#ifdef CONFIG_WIDGET_GROUPS
+struct widget_list *widget_list_grab(struct widget *w)
+{
+	struct widget_list *wl = widget_list_lookup(w);
+
+	spin_lock(&wl->lock);
+	wl->users++;
+	return wl;
+}
+#else
+static inline struct widget_list *widget_list_grab(struct widget *w)
+{
+	struct widget_node *node = widget_node_of(w);
+
+	spin_lock(&node->local.lock);
+	return &node->local;
+}
+#endif
+
+static inline struct widget_list *widget_list_relock(struct widget *w,
+						     struct widget_list *locked)
+{
+	if (locked) {
+		if (widget_list_matches(locked, w))
+			return locked;
+		spin_unlock(&locked->lock);
+	}
+	return widget_list_grab(w);
+}
+
+int widget_ready(struct widget *w);
+
+static struct widget_list *widget_tag_one(struct widget *w, struct widget_list *wl)
+{
+	if (!widget_ready(w))
+		return wl;
+	wl = widget_list_relock(w, wl);
+	w->key++;
+	return wl;
+}
+
+void widget_batch_tag(struct widget **batch, int n)
+{
+	struct widget_list *wl = NULL;
+	int i;
+
+	for (i = 0; i < n; i++)
+		// ok: unlock-unheld
+		wl = widget_tag_one(batch[i], wl);
+	if (wl)
+		// ok: unlock-unheld
+		spin_unlock(&wl->lock);
+}
