@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from ..findings.finding import Severity
 from ..locks.lockid import LockId
-from ..locks.state import State, value_class
+from ..locks.state import State, describe_token, value_class
 from ..syntax import tree as C
 from .common import Rule, first_acquire_line
 
@@ -92,6 +92,7 @@ def _pair(held, free, int_returns: bool):
     error path keeps the lock a success path drops."""
     for h in sorted(held, key=lambda x: x.line):
         hc = _cls(h, int_returns)
+        free = [fr for fr in free if not _told_by_out_flag(h, fr)]
         for fr in sorted(free, key=lambda x: x.line):
             if fr.line == h.line:
                 continue  # one return statement: its paths differ only in what we track
@@ -99,11 +100,20 @@ def _pair(held, free, int_returns: bool):
             same = h.returned is not None and h.returned == fr.returned
             if hc is None and fc is None or same or hc == fc and hc in _FAILED | _SUCCEEDED:
                 return "indistinguishable", h, fr
-        for fr in sorted(free, key=lambda x: x.line):
+        for fr in sorted(free, key=lambda x: (x.line == h.line, x.line)):
+            # one return statement too (``out: return err;``): the values tell the paths apart
             fc = _cls(fr, int_returns)
-            if fr.line != h.line and hc in _FAILED and fc in _SUCCEEDED:
+            if hc in _FAILED and fc in _SUCCEEDED:
                 return "error-path", h, fr
     return None
+
+
+def _told_by_out_flag(a, b) -> bool:
+    """The function hands a flag back through a pointer (``*locked = 0``) and the two exits
+    do not agree on its value: the caller can tell them apart."""
+    flags = {k for x in (a, b) for k in x.state.vals if k.startswith("*")}
+    return any(a.state.vals.get(k) is None or a.state.vals.get(k) != b.state.vals.get(k)
+               for k in flags)
 
 
 def _returns_int(fn: C.Function) -> bool:
@@ -142,7 +152,7 @@ def _what(x) -> str:
         return "return"
     text = f"return {C.render(x.value)}"
     if x.returned is not None and x.returned != C.render(x.value):
-        text += f", {x.returned} here"
+        text += f", {describe_token(x.returned)} here"
     return text
 
 

@@ -120,6 +120,15 @@ class Partitions:
             return False
         self.states[key] = new
         if len(self.states) > MAX_PARTITIONS:
+            # too many: first forget which locks told them apart, then the values too
+            by_vals: dict[frozenset, State] = {}
+            for s in self.states.values():
+                k = frozenset(s.vals.items())
+                by_vals[k] = join(by_vals.get(k), s)  # type: ignore[assignment]
+            if len(by_vals) <= MAX_PARTITIONS:
+                self.states = {s.partition: s for s in by_vals.values()}
+                if len(self.states) <= MAX_PARTITIONS:
+                    return True
             one = None
             for s in self.states.values():
                 one = join(one, s)

@@ -110,7 +110,22 @@ class Naming:
                     constant.add(e.target.id)
             tested.update(_tested_names(b.cond))
         flags = {v for v in tested & constant if v in self.vartypes}
-        return frozenset((returned | flags) - set(self.aliases))
+        return frozenset((returned | flags | self._out_flags(cfg)) - set(self.aliases))
+
+    def _out_flags(self, cfg: Cfg) -> set[str]:
+        """Flags the function hands back through a pointer parameter (``*locked = 1``):
+        tracked as ``*locked``, they tell the caller which state it is in."""
+        params = {p.name for p in self.fn.params}
+        out: set[str] = set()
+        for b in cfg.blocks:
+            for op in b.ops:
+                e = op.expr
+                if isinstance(e, C.Assign) and e.op == "=" and const_token(e.value) is not None:
+                    t = strip(e.target)
+                    if isinstance(t, C.Unary) and t.op == "*" and isinstance(t.operand, C.Name) \
+                            and t.operand.id in params:
+                        out.add("*" + t.operand.id)
+        return out
 
     def _find_aliases(self, counts, rhs) -> None:
         pass

@@ -107,9 +107,15 @@ class State:
     private: frozenset[ObjPath] = frozenset()
 
     @property
-    def partition(self) -> frozenset[tuple[str, str]]:
-        """What keeps this state apart from others at a merge (its tracked values)."""
-        return frozenset(self.vals.items())
+    def partition(self) -> frozenset[tuple[object, str]]:
+        """What keeps this state apart from others at a merge: its tracked values and the
+        locks it holds for sure (property simulation, as in ESP: a path that holds a lock
+        never merges with one that does not, so an exit knows which it is)."""
+        return frozenset(self.vals.items()) | self.held_key
+
+    @property
+    def held_key(self) -> frozenset[tuple[object, str]]:
+        return frozenset((k, "held") for k, f in self.locks.items() if f.must)
 
     def held(self) -> list[tuple[LockId, Fact]]:
         return sorted(((k, f) for k, f in self.locks.items() if f.may),
@@ -142,6 +148,30 @@ class State:
 
 
 ZERO, NONZERO = "0", "nonzero"
+# a call's result, known only by where it came from: "$990" (the call on line 990), "-$990"
+# (tested negative), "nonzero$990" (tested non-zero). Paths whose returned variable came from
+# different calls stay apart, so an error exit that keeps a lock is not joined with one that
+# does not.
+SYM = "$"
+
+
+def symbolic(line: int) -> str:
+    return f"{SYM}{line}"
+
+
+def is_nonzero(token: str | None) -> bool:
+    return token is not None and (token == NONZERO or token.startswith(NONZERO + SYM))
+
+
+def describe_token(token: str) -> str:
+    """A tracked value as a message reads it."""
+    if SYM not in token:
+        return token
+    head, _, line = token.partition(SYM)
+    what = {"": "", "-": "negative ", NONZERO: "non-zero "}.get(head, "")
+    if not line:
+        return f"a {what}value" if what else "a value"
+    return f"the {what}result of the call on line {line}"
 
 
 def value_class(token: str | None) -> str | None:
@@ -154,8 +184,10 @@ def value_class(token: str | None) -> str | None:
         return "zero"
     if token == "NULL":
         return "null"
-    if token == NONZERO:
+    if is_nonzero(token):
         return "nonzero"
+    if token.startswith(SYM):
+        return None
     if token.startswith("-"):
         return "error"
     if token == "true" or token.isdigit():

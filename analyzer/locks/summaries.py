@@ -312,13 +312,13 @@ class Summaries:
         ret_ok = rexpr is not None and (_root_ok(rexpr, allowed, locals_)
                                         or "@" in C.render(rexpr))
         effects = []
-        for action, mode, expr, kind, annotation in _net(events):
+        for action, mode, expr, kind, annotation, trylock in _net(events):
             e = expr
             if ret_ok and rexpr is not None:
                 e = _ret_relative(e, rexpr)
             if not _root_ok(e, allowed, locals_):
                 continue
-            effects.append(Effect(action, mode, e, kind, annotation))
+            effects.append(Effect(action, mode, e, kind, annotation, trylock))
         requires = []
         for k in sorted(st.null | st.nonnull):
             pe = k.to_expr()
@@ -437,7 +437,8 @@ def from_wrapper(w: Wrapper) -> Summary:
     lock = parse_expression(text)
     params = tuple(f"__p{i}" for i in range(nparams))
     if w.action == Action.TRYLOCK:
-        cases: tuple[SumCase, ...] = (SumCase((Effect(Action.ACQUIRE, w.mode, lock),),
+        cases: tuple[SumCase, ...] = (SumCase((Effect(Action.ACQUIRE, w.mode, lock,
+                                                      trylock=True),),
                                               truth=True), SumCase((), truth=False))
     elif w.action == Action.ACQUIRE_OR_NULL:
         cases = (SumCase((Effect(Action.ACQUIRE, w.mode, lock),), truth=True),
@@ -474,7 +475,7 @@ def _rename_fresh(events: list[Event], st: State) -> list[Event]:
     return out
 
 
-def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool]]:
+def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool, bool]]:
     """Net lock effects per lock over one path: acquire, release, cycle or assert — preceded
     by forget when the lock was handed to code whose effects are unknown (after that, the
     entry state no longer matters: a release then is of a lock that code may have taken)."""
@@ -488,7 +489,7 @@ def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool
         forgot = [i for i, e in enumerate(evs) if e.kind == EventKind.FORGET]
         if forgot:
             out.append((Action.FORGET, Mode.ANY, evs[forgot[-1]].lock_expr, LockKind.LOCK,
-                        False))
+                        False, False))
             evs = evs[forgot[-1] + 1:]
             if not evs:
                 continue
@@ -496,7 +497,7 @@ def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool
         if not changes:
             last = evs[-1]
             out.append((Action.ASSERT, last.mode or Mode.ANY, last.lock_expr, LockKind.LOCK,
-                        False))
+                        False, False))
             continue
         first, last = changes[0], changes[-1]
         kind = last.lock_kind or LockKind.LOCK
@@ -504,10 +505,11 @@ def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool
         if last.kind == EventKind.RELEASE:
             if first.kind == EventKind.RELEASE:
                 out.append((Action.RELEASE, last.mode or Mode.WRITE, last.lock_expr, kind,
-                            annotation))
+                            annotation, False))
         else:
             act = Action.CYCLE if first.kind == EventKind.RELEASE else Action.ACQUIRE
-            out.append((act, last.mode or Mode.WRITE, last.lock_expr, kind, annotation))
+            out.append((act, last.mode or Mode.WRITE, last.lock_expr, kind, annotation,
+                        act == Action.ACQUIRE and last.trylock))
     return out
 
 

@@ -28,6 +28,7 @@ class Effect:
     lock: C.Expr  # in terms of the callee's parameters and RET
     kind: LockKind = LockKind.LOCK
     annotation: bool = False  # made only by sparse's __acquire/__release: never judged
+    trylock: bool = False  # an acquire that does not wait (the helper's trylock succeeded)
 
 
 @dataclass(frozen=True, slots=True)

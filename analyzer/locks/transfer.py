@@ -32,7 +32,10 @@ from ..syntax.exprs import is_pure_path, mentions, outer_calls, root_name, strip
 from .events import Event, EventKind, Inexact
 from .lockid import LockId, ObjPath, path_of
 from .naming import Naming, const_token
-from .state import NONZERO, NOT_HELD, UNKNOWN, ZERO, Fact, Poss, State, held_as, join, pair
+from .state import (
+    NONZERO, NOT_HELD, SYM, UNKNOWN, ZERO, Fact, Poss, State, held_as, is_nonzero, join, pair,
+    symbolic,
+)
 from .summary import RET, Effect, NoSummaries, Summary, SummaryProvider, SumCase
 
 Emit = Callable[[Event], None] | None
@@ -307,7 +310,7 @@ class Transfer:
             out = self.downgrade(st, lock_e, span, evs.append, blk=blk)
         elif prim.action == Action.TRYLOCK:
             got = self.acquire(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk,
-                               trylock=True)
+                               trylock=not prim.waits)
             ok = prim.success != Success.ZERO
             return [(got, None, ok, (), {}, tuple(evs)), (st, None, not ok, (), {}, ())]
         elif prim.action == Action.COND_ACQUIRE and len(call.args) > 1:
@@ -386,7 +389,8 @@ class Transfer:
                inexact=frozenset()) -> State:
         if eff.action == Action.ACQUIRE:
             return self.acquire(st, le, eff.mode, eff.kind, span, emit, via, blk,
-                                inexact=inexact, annotation=eff.annotation)
+                                trylock=eff.trylock, inexact=inexact,
+                                annotation=eff.annotation)
         if eff.action == Action.RELEASE:
             return self.release(st, le, eff.mode, eff.kind, span, emit, via, blk, inexact,
                                 annotation=eff.annotation)
@@ -454,6 +458,10 @@ class Transfer:
                 cur = self.eval(cur, c, span, emit, blk) if cur is not None else None
         if cur is None:
             return []
+        if cur.vals:  # an out-parameter flag handed on: the callee may set it
+            handed = {"*" + a.id for a in map(strip, call.args) if isinstance(a, C.Name)}
+            if handed & cur.vals.keys():
+                cur = replace(cur, vals={k: v for k, v in cur.vals.items() if k not in handed})
         if isinstance(call.func, C.Call):  # guard(x)(y) outside statements, fn-ptr results
             cur = self.eval(cur, call.func, span, emit, blk) or cur
         return self.call(cur, call, span, emit, blk)
@@ -493,6 +501,9 @@ class Transfer:
                     truth = only_truth
                 more: list[Event] = list(evs)
                 s = self.bind(s, tgt, ret, truth, span, more.append, blk, declaration)
+                if isinstance(tgt, C.Name) and tgt.id in self.naming.tracked \
+                        and tgt.id not in s.vals and not self.naming.symbolic:
+                    s = replace(s, vals={**s.vals, tgt.id: symbolic(span.line)})
                 if val.name in self.model.protected.alloc.allocators \
                         and isinstance(tgt, C.Name) and not self.naming.symbolic:
                     p = self.naming.path(tgt, s)
@@ -567,7 +578,9 @@ class Transfer:
                     st = replace(st, nonnull=st.nonnull | {k})
             return st
         if isinstance(tgt, C.Name) and tgt.id in nm.tracked:
-            st = self._track(st, tgt.id, val, truth)
+            st = self._track(st, tgt.id, val, truth, span.line)
+        elif (flag := _out_flag(tgt)) is not None and flag in nm.tracked:
+            st = self._track(st, flag, val, truth, span.line)
         if isinstance(tgt, C.Name) and st.vals:
             stale = [k for k in st.vals if k.startswith(COND)
                      and tgt.id in nm.tracked_conds.get(k[len(COND):], ())]
@@ -600,14 +613,17 @@ class Transfer:
             st = self._declare(st, tgt.id, span, emit, blk)
         return st
 
-    def _track(self, st: State, name: str, val: C.Expr | None, truth: bool | None) -> State:
+    def _track(self, st: State, name: str, val: C.Expr | None, truth: bool | None,
+               line: int) -> State:
         """A tracked variable gets a constant, a copy of another's value, or (a call's
-        result) the truth of the case taken; anything else is unknown."""
+        result) the truth of the case taken; anything else is unknown (a call's result
+        with nothing known of it is given its site by :meth:`assign_each`)."""
         tok = const_token(val) if val is not None else None
         if tok is None and isinstance(val, C.Name) and val.id in st.vals:
             tok = st.vals[val.id]
         if tok is None and truth is not None:
-            tok = NONZERO if truth else ZERO
+            tok = f"{NONZERO}{symbolic(line)}" if truth else ZERO
+
         vals = dict(st.vals)
         if tok is None:
             vals.pop(name, None)
@@ -676,6 +692,17 @@ class Transfer:
                 return join(self.refine(st, l, True, span, emit, blk),
                             self.refine(self.refine(st, l, False, span, emit, blk), r, True,
                                         span, emit, blk))
+            case C.Binary(op=("<" | ">=") as op, left=C.Name(id=v), right=r) \
+                    if v in self.naming.tracked and const_token(r) == ZERO:
+                negative = truth == (op == "<")
+                tok = st.vals.get(v)
+                if tok is not None and SYM not in tok and tok != NONZERO:
+                    if tok.startswith("-") != negative:
+                        return None  # a constant the test contradicts
+                elif negative and not (tok or "").startswith("-"):
+                    site = tok[tok.index(SYM):] if tok and SYM in tok else SYM
+                    st = replace(st, vals={**st.vals, v: "-" + site})
+                return self.eval(st, e, span, emit, blk)
             case C.Binary(op=("==" | "!=") as op, left=C.Name(id=v), right=r) \
                     if v in self.naming.tracked and const_token(r) is not None:
                 equal = truth == (op == "==")
@@ -683,10 +710,10 @@ class Transfer:
                 same = None if tok is None else _same_value(tok, want)
                 if same is not None and same != equal:
                     return None
-                if equal and tok is None:
+                if equal and (tok is None or tok.startswith(SYM)):
                     st = replace(st, vals={**st.vals, v: want})
-                elif not equal and want == ZERO and tok is None:
-                    st = replace(st, vals={**st.vals, v: NONZERO})
+                elif not equal and want == ZERO and (tok is None or tok.startswith(SYM)):
+                    st = replace(st, vals={**st.vals, v: NONZERO + (tok or "")})
                 return self.eval(st, e, span, emit, blk)
             case C.Binary(op=("==" | "!=") as op, left=l, right=r):
                 other = None
@@ -747,13 +774,24 @@ class Transfer:
                         _emit_all(emit, evs)
                         res = join(res, s2)
                 return res
+            case C.Unary(op="*") if (flag := _out_flag(e)) in self.naming.tracked:
+                assert flag is not None
+                known = truthiness(st.vals.get(flag))
+                if known is not None and known != truth:
+                    return None
+                if known is None:
+                    st = replace(st, vals={**st.vals, flag: NONZERO if truth else ZERO})
+                return self.eval(st, e, span, emit, blk)
             case C.Name() | C.Member():
                 if isinstance(e, C.Name) and e.id in self.naming.tracked:
                     known = truthiness(st.vals.get(e.id))
                     if known is not None and known != truth:
                         return None  # the value the path gave it says otherwise
                     if known is None:
-                        st = replace(st, vals={**st.vals, e.id: NONZERO if truth else ZERO})
+                        tok = st.vals.get(e.id) or ""
+                        site = tok if tok.startswith(SYM) else ""
+                        st = replace(st, vals={**st.vals,
+                                               e.id: NONZERO + site if truth else ZERO})
                 k = self.naming.path(e, st)
                 if k is None:
                     if C.is_null(e):
@@ -883,7 +921,9 @@ def truthiness(tok: str | None) -> bool | None:
         return None
     if tok in (ZERO, "false", "NULL"):
         return False
-    if tok in (NONZERO, "true") or tok.startswith("-") or tok.startswith("ERR_PTR("):
+    if tok.startswith(SYM):
+        return None  # a call's result, not tested yet
+    if is_nonzero(tok) or tok == "true" or tok.startswith("-") or tok.startswith("ERR_PTR("):
         return True
     if tok.isdigit():
         return tok != "0"
@@ -895,13 +935,23 @@ def _same_value(tok: str, want: str) -> bool | None:
     if tok == want:
         return True
     a, b = truthiness(tok), truthiness(want)
-    if tok == NONZERO:
+    if is_nonzero(tok) or tok.startswith("-" + SYM):
         return False if b is False else None
+    if tok.startswith(SYM):
+        return None
     exact = lambda x: x in (ZERO, "false", "NULL", "true") or x.lstrip("-").isdigit()
     if exact(tok) and exact(want):
         return False
     if a is not None and b is not None and a != b:
         return False
+    return None
+
+
+def _out_flag(e: C.Expr) -> str | None:
+    """``*p`` as the key of a tracked out-parameter flag."""
+    e = strip(e)
+    if isinstance(e, C.Unary) and e.op == "*" and isinstance(e.operand, C.Name):
+        return "*" + e.operand.id
     return None
 
 

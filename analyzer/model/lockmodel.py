@@ -42,6 +42,9 @@ class Primitive:
     annotation: bool = False  # sparse's __acquire/__release: state changes, never judged
     field: str | None = None  # the lock is this member of the argument (vma->vm_lock)
     released_with: str | None = None  # class of the lock whose release releases this one
+    # a conditional acquire that sleeps for the lock (killable, interruptible): it can
+    # deadlock like a plain acquire, where a trylock cannot
+    waits: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,13 +240,14 @@ def _locks(t: Table) -> dict:
         annotation = e.bool("annotation", False)
         member = e.str("field", None)
         released_with = e.str("released_with", None)
+        waits = e.bool("waits", False)
         e.done()
         if action not in (Action.ACQUIRE, Action.RELEASE, Action.TRYLOCK, Action.ASSERT,
                           Action.DOWNGRADE, Action.COND_ACQUIRE):
             e.fail(f"{action.value!r} is not an action of a primitive", "action")
         for n in names:
             prims[n] = Primitive(n, action, mode, kind, success, arg, annotation, member,
-                                 released_with)
+                                 released_with, waits)
     guards: dict[str, tuple[str, str]] = {}
     for e in t.tables("guard"):
         names = e.strs("names")

@@ -269,3 +269,17 @@ void widget_list_reset(struct widget_list *wl)
 	widget_list_lock(wl);
 	widget_list_unlock(wl);
 }
+
+/* A killable acquire sleeps for the lock like down_write(): taking it again deadlocks. */
+int anon_lock_killable_twice(struct anon_vma *anon_vma)
+{
+	down_write(&anon_vma->root->rwsem);
+	// ruleid: double-lock
+	if (down_write_killable(&anon_vma->root->rwsem)) {
+		up_write(&anon_vma->root->rwsem);
+		return -EINTR;
+	}
+	anon_vma->num_active_vmas++;
+	up_write(&anon_vma->root->rwsem);
+	return 0;
+}

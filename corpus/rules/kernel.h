@@ -13,6 +13,7 @@ typedef _Bool bool;
 #define false 0
 
 #define EAGAIN 11
+#define EINTR 4
 #define EBUSY 16
 #define EINVAL 22
 #define ENOENT 2
@@ -87,6 +88,7 @@ void down_read(struct rw_semaphore *sem);
 void down_write(struct rw_semaphore *sem);
 int down_read_trylock(struct rw_semaphore *sem);
 int down_write_trylock(struct rw_semaphore *sem);
+int down_write_killable(struct rw_semaphore *sem);
 void up_read(struct rw_semaphore *sem);
 void up_write(struct rw_semaphore *sem);
 void spin_lock(spinlock_t *lock);

@@ -298,3 +298,91 @@ void widget_cond_bump(struct widget_list *wl, struct widget *w)
 	if (widget_is_shared(w))
 		spin_unlock(&wl->lock);
 }
+
+int widget_setup(struct widget *w);
+int widget_attach(struct widget *w);
+
+/*
+ * Two failing calls share one 'out: return err;', and the second fails with the lock held:
+ * the returned variable's value comes from another call on each path, so the paths are not
+ * joined before the return.
+ */
+int widget_bind(struct widget_list *wl, struct widget *w)
+{
+	int err;
+
+	err = widget_setup(w);
+	if (err < 0)
+		goto out;
+	// ruleid: lock-imbalance[error-path]
+	spin_lock(&wl->lock);
+	err = widget_attach(w);
+	if (err < 0)
+		goto out;
+	wl->users++;
+	spin_unlock(&wl->lock);
+	return 0;
+out:
+	return err;
+}
+
+/* The same with the unlock on the failing path: every error exit is unlocked. */
+int widget_bind_fixed(struct widget_list *wl, struct widget *w)
+{
+	int err;
+
+	err = widget_setup(w);
+	if (err < 0)
+		goto out;
+	// ok: lock-imbalance
+	spin_lock(&wl->lock);
+	err = widget_attach(w);
+	if (err < 0) {
+		spin_unlock(&wl->lock);
+		goto out;
+	}
+	wl->users++;
+	spin_unlock(&wl->lock);
+	return 0;
+out:
+	return err;
+}
+
+/* A busy error jumps past the unlock to the one 'return ret;' the success path takes too. */
+int widget_reserve(struct widget_list *wl, struct widget *w)
+{
+	int ret = 0;
+
+	// ruleid: lock-imbalance[error-path]
+	spin_lock(&wl->lock);
+	if (!w->key) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	if (wl->users) {
+		ret = -EBUSY;
+		goto out;
+	}
+	wl->users++;
+out_unlock:
+	spin_unlock(&wl->lock);
+out:
+	return ret;
+}
+
+/* The caller learns through *locked whether the lock is still held. */
+int widget_wait_locked(struct widget_list *wl, struct widget *w, int *locked)
+{
+	// ok: lock-imbalance
+	spin_lock(&wl->lock);
+	*locked = 1;
+	if (w->count) {
+		spin_unlock(&wl->lock);
+		*locked = 0;
+		return -EAGAIN;
+	}
+	if (!w->key)
+		return -EINVAL;
+	w->key++;
+	return 0;
+}

@@ -158,3 +158,23 @@ out_unlock:
 	mmap_read_unlock(vma->vm_mm);
 	return 0;
 }
+
+/* A helper that only tries the outer lock: trying never waits, so no order is broken. */
+static inline int mapping_try_lock(struct address_space *mapping)
+{
+	return down_write_trylock(&mapping->i_mmap_rwsem);
+}
+
+int link_try_helper_reversed(struct address_space *mapping, struct anon_vma *anon_vma)
+{
+	anon_vma_lock_write(anon_vma);
+	// ok: lock-order
+	if (!mapping_try_lock(mapping)) {
+		anon_vma_unlock_write(anon_vma);
+		return -EAGAIN;
+	}
+	anon_vma->num_active_vmas++;
+	up_write(&mapping->i_mmap_rwsem);
+	anon_vma_unlock_write(anon_vma);
+	return 0;
+}
