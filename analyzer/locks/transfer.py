@@ -21,8 +21,8 @@ path by path tracks its variables symbolically instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from ..flow.cfg import Block, Edge, EdgeKind, Op, OpKind
 from ..model.enums import Action, LockKind, Mode, Success
@@ -33,7 +33,7 @@ from .events import Event, EventKind, Inexact
 from .lockid import LockId, ObjPath, path_of
 from .naming import Naming, const_token
 from .state import NONZERO, NOT_HELD, UNKNOWN, ZERO, Fact, Poss, State, held_as, join, pair
-from .summary import RET, Effect, NoSummaries, Summary, SummaryProvider, SumCase
+from .summary import RET, Effect, NoSummaries, SumCase, Summary, SummaryProvider
 
 Emit = Callable[[Event], None] | None
 
@@ -266,8 +266,8 @@ class Transfer:
         if not st.null and not st.nonnull:
             return st
         roots = {r for a in call.args if (r := root_name(a)) is not None}
-        roots |= {self.naming.path(C.Name(r), st).root for r in roots
-                  if r in self.naming.aliases and self.naming.path(C.Name(r), st) is not None}
+        roots |= {q.root for r in roots if r in self.naming.aliases
+                  and (q := self.naming.path(C.Name(r), st)) is not None}
         if not roots or not any(p.root in roots for p in st.null | st.nonnull):
             return st
         reach: set[ObjPath] = set()
@@ -368,9 +368,9 @@ class Transfer:
                 st = replace(st, eq=st.eq | {pair(ka, kb)})
         for obj in case.forgets:
             te = tr(obj)
-            p = self.naming.path(te, st) if te is not None else None
-            if p is not None:
-                st = self.forget(st, p, span, emit, summ.name, blk)
+            fp = self.naming.path(te, st) if te is not None else None
+            if fp is not None:
+                st = self.forget(st, fp, span, emit, summ.name, blk)
         ret_e = tr(case.ret) if case.ret is not None and not mentions(case.ret, RET) else None
         for eff in case.effects:
             if mentions(eff.lock, RET):
@@ -680,6 +680,7 @@ class Transfer:
                     if v in self.naming.tracked and const_token(r) is not None:
                 equal = truth == (op == "==")
                 tok, want = st.vals.get(v), const_token(r)
+                assert want is not None  # the guard above
                 same = None if tok is None else _same_value(tok, want)
                 if same is not None and same != equal:
                     return None
@@ -749,10 +750,10 @@ class Transfer:
                 return res
             case C.Name() | C.Member():
                 if isinstance(e, C.Name) and e.id in self.naming.tracked:
-                    known = truthiness(st.vals.get(e.id))
-                    if known is not None and known != truth:
+                    known_truth = truthiness(st.vals.get(e.id))
+                    if known_truth is not None and known_truth != truth:
                         return None  # the value the path gave it says otherwise
-                    if known is None:
+                    if known_truth is None:
                         st = replace(st, vals={**st.vals, e.id: NONZERO if truth else ZERO})
                 k = self.naming.path(e, st)
                 if k is None:
@@ -897,7 +898,10 @@ def _same_value(tok: str, want: str) -> bool | None:
     a, b = truthiness(tok), truthiness(want)
     if tok == NONZERO:
         return False if b is False else None
-    exact = lambda x: x in (ZERO, "false", "NULL", "true") or x.lstrip("-").isdigit()
+
+    def exact(x):
+        return x in (ZERO, "false", "NULL", "true") or x.lstrip("-").isdigit()
+
     if exact(tok) and exact(want):
         return False
     if a is not None and b is not None and a != b:

@@ -43,8 +43,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..errors import InputError, UsageError
-from .results import (OK_STATUSES, SCHEMA, STATUSES, Failure, Prepared, PrepareMethod,  # noqa: F401
-                      SuiteResult, UnitStatus, UnittestRun)
+from .results import (  # noqa: F401
+    OK_STATUSES,
+    SCHEMA,
+    STATUSES,
+    Failure,
+    Prepared,
+    PrepareMethod,
+    SuiteResult,
+    UnitStatus,
+    UnittestRun,
+)
 
 _MARK = "### rmaplint: "  # our own lines in the logs (parsers skip them)
 _TERM_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a timed-out process group
@@ -227,9 +236,9 @@ def suite_sources(tree: Path, suite: Suite | str, *, table: Table | None = None)
 
     base = tree / suite.path
     if base.is_dir():
-        for p in sorted(base.rglob("*")):
-            if p.is_file():
-                add(str(p.relative_to(tree)))
+        for fp in sorted(base.rglob("*")):
+            if fp.is_file():
+                add(str(fp.relative_to(tree)))
     dirs = [_norm(d) for d in suite.include_dirs]
     while todo:
         rel = todo.pop()
@@ -760,11 +769,11 @@ def run_one(root: Path, suite: Suite, jobs: int, logdir: Path, timeout_scale: fl
     if parsed.failures or bad or not parsed.complete or (parsed.failed or 0) > 0:
         res.status = UnitStatus.TESTS_FAILED
         if bad and not parsed.failures:
-            cmd, rc = bad[0]
+            bad_cmd, rc = bad[0]
             why = _crash(text, rc)
             what = "ended before its summary" if not parsed.complete else \
                 "exited non-zero after its summary"
-            res.failures.append(Failure(None, f"{cmd}: {why} ({what})", None))
+            res.failures.append(Failure(None, f"{bad_cmd}: {why} ({what})", None))
         elif not parsed.complete and not parsed.failures:
             res.failures.append(Failure(None, "no summary line in the output", None))
         n = len(res.failures)
@@ -908,7 +917,8 @@ def _run_suites(tree: Path, wanted: list[Suite], jobs: int, reports_dir: Path | 
     checked: dict[str, tuple[str, str] | None] = {s.name: precheck(s) for s in todo}
 
     keep_logs = reports_dir is not None
-    logbase = Path(reports_dir) if keep_logs else Path(tempfile.mkdtemp(prefix="rmaplint-logs-"))
+    logbase = Path(reports_dir) if reports_dir is not None else \
+        Path(tempfile.mkdtemp(prefix="rmaplint-logs-"))
     try:
         def one(root: Path, s: Suite) -> SuiteResult:
             miss = checked[s.name]
@@ -937,6 +947,7 @@ def _run_suites(tree: Path, wanted: list[Suite], jobs: int, reports_dir: Path | 
                 if s.copy is None:
                     only = None
                     break
+                assert only is not None  # None only just before the break
                 only |= {PurePosixPath(_norm(c)).parts[0] for c in s.copy if _norm(c)}
             with prepared_copy(tree, prepared, only) as root:
                 for s in todo:
@@ -970,7 +981,8 @@ def run_suites_at(repo: Path, rev: str, suites: list[str], jobs: int,
         return r.returncode == 0
 
     if not any(_is_present(s, exists_at) for s in wanted):
-        return sha, [SuiteResult(s.name, UnitStatus.NOT_PRESENT, detail=f"no {s.path}/ at {sha[:12]}")
+        return sha, [SuiteResult(s.name, UnitStatus.NOT_PRESENT,
+                                 detail=f"no {s.path}/ at {sha[:12]}")
                      for s in wanted]
     start = time.monotonic()
     with temporary_worktree(repo, sha) as wt:
