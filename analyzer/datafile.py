@@ -72,6 +72,13 @@ class Table:
             self.fail(f"expected true or false, got {v!r}", key)
         return v
 
+    def number(self, key: builtins.str, default: Any = _MISSING) -> float:
+        """An integer or a float (``1200`` or ``0.5``)."""
+        v = self._get(key, default)
+        if v is not default and (not isinstance(v, int | float) or isinstance(v, bool)):
+            self.fail(f"expected a number, got {v!r}", key)
+        return v
+
     def strs(self, key: builtins.str, default: Any = _MISSING) -> tuple[builtins.str, ...]:
         v = self._get(key, default)
         if v is default:
