@@ -8,10 +8,11 @@ the command line prints as one line (exit status 2).
 
 from __future__ import annotations
 
+import builtins
 import tomllib
 from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from .errors import InputError
 
@@ -41,7 +42,7 @@ class Table:
         self.data = data
         self.used: set[str] = set()
 
-    def fail(self, msg: str, key: str | None = None) -> None:
+    def fail(self, msg: str, key: str | None = None) -> NoReturn:
         at = f"{self.where}" + (f" key '{key}'" if key else "")
         raise InputError(f"{self.file}: {at.strip()}: {msg}")
 
@@ -59,19 +60,26 @@ class Table:
             self.fail(f"expected a string, got {v!r}", key)
         return v
 
-    def int(self, key: str, default: Any = _MISSING) -> int:
+    def int(self, key: builtins.str, default: Any = _MISSING) -> builtins.int:
         v = self._get(key, default)
         if v is not default and (not isinstance(v, int) or isinstance(v, bool)):
             self.fail(f"expected an integer, got {v!r}", key)
         return v
 
-    def bool(self, key: str, default: Any = _MISSING) -> bool:
+    def bool(self, key: builtins.str, default: Any = _MISSING) -> builtins.bool:
         v = self._get(key, default)
         if v is not default and not isinstance(v, bool):
             self.fail(f"expected true or false, got {v!r}", key)
         return v
 
-    def strs(self, key: str, default: Any = _MISSING) -> tuple[str, ...]:
+    def number(self, key: builtins.str, default: Any = _MISSING) -> float:
+        """An integer or a float (``1200`` or ``0.5``)."""
+        v = self._get(key, default)
+        if v is not default and (not isinstance(v, int | float) or isinstance(v, bool)):
+            self.fail(f"expected a number, got {v!r}", key)
+        return v
+
+    def strs(self, key: builtins.str, default: Any = _MISSING) -> tuple[builtins.str, ...]:
         v = self._get(key, default)
         if v is default:
             return tuple(v) if v is not _MISSING else ()
@@ -79,30 +87,30 @@ class Table:
             self.fail(f"expected a list of strings, got {v!r}", key)
         return tuple(v)
 
-    def enum(self, key: str, kind: type[E], default: Any = _MISSING) -> E:
+    def enum(self, key: builtins.str, kind: type[E], default: Any = _MISSING) -> E:
         v = self._get(key, default)
         if v is default:
             return v
         try:
             return kind(v)
         except ValueError:
-            allowed = " | ".join(m.value for m in kind)  # type: ignore[attr-defined]
+            allowed = " | ".join(m.value for m in kind)
             self.fail(f"{v!r} is not one of {allowed}", key)
             raise  # unreachable
 
-    def table(self, key: str, default: Any = _MISSING) -> "Table":
+    def table(self, key: builtins.str, default: Any = _MISSING) -> Table:
         v = self._get(key, default)
         if v is default and v is not _MISSING:
             v = {}
         return Table(self.file, f"{self.where} [{key}]".strip(), v)
 
-    def tables(self, key: str) -> list["Table"]:
+    def tables(self, key: builtins.str) -> list[Table]:
         v = self._get(key, [])
         if not isinstance(v, list):
             self.fail("expected an array of tables", key)
         return [Table(self.file, f"[[{key}]] {i + 1}", x) for i, x in enumerate(v)]
 
-    def mapping(self, key: str) -> dict[str, Any]:
+    def mapping(self, key: builtins.str) -> dict[builtins.str, Any]:
         """A table whose keys are names the author chooses (not checked here)."""
         v = self._get(key, {})
         if not isinstance(v, dict):

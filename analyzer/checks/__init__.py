@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..locks.result import FileAnalysis
 from ..findings.finding import Finding
+from ..locks.result import FileAnalysis
 from ..model.lockmodel import LockModel
 from .common import CheckContext
 

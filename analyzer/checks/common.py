@@ -10,17 +10,16 @@ come from the rules data. A check reads a frozen
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cached_property
-from typing import Iterable, Mapping
 
-from ..locks.result import FileAnalysis
 from ..findings.finding import Finding, Related, Severity
-from ..flow.cfg import Loop, LoopKind, OpKind
+from ..flow.cfg import Loop, LoopKind
 from ..locks.events import Event, EventKind
 from ..locks.lockid import LockId, ObjPath
-from ..locks.result import FunctionResult
+from ..locks.result import FileAnalysis, FunctionResult
 from ..locks.state import Fact, State, same_object
 from ..model.enums import Mode
 from ..model.lockmodel import LockModel, Structure
@@ -39,7 +38,7 @@ class CheckContext:
         return self.file.path
 
     @cached_property
-    def accesses(self) -> list["Judged"]:
+    def accesses(self) -> list[Judged]:
         """The function's walks and modifications of protected data, judged once for the
         three rules that read them."""
         out = []
@@ -136,7 +135,7 @@ def accesses(ctx: CheckContext) -> list[Access]:
         s, obj = m
         lock = template(s.lock, obj)
         key = nm.lock(lock, st) if lock is not None else None
-        if key is None:
+        if key is None or lock is None:
             continue
         out.append(Access(AccessKind.WALK, s, obj, lock, key, st, lp.span.line, lp.span.line,
                           C.render(nm.canon(lp.iterated, st)), lp))
@@ -153,7 +152,7 @@ def accesses(ctx: CheckContext) -> list[Access]:
             obj = m[1]
             lock = template(s.lock, obj)
             key = nm.lock(lock, ev.state) if lock is not None else None
-            if key is None:
+            if key is None or lock is None:
                 continue
             out.append(Access(AccessKind.MODIFY, s, obj, lock, key, ev.state, ev.span.line,
                               ev.span.end_line,

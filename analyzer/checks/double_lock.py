@@ -9,7 +9,8 @@ context, so a nested read_lock() of the same lock can deadlock.
 
 Not reported: an acquire through a helper whose summary is inexact (``Inexact``: too many
 paths to be summarised path by path, or it takes the lock on some paths only with nothing in
-its result to say which). A lock handed to a function whose effects are unknown is unknown afterwards, so
+its result to say which). A lock handed to a function whose effects are unknown is unknown
+afterwards, so
 ``get_user_pages(mm, …, &locked); if (!locked) mmap_read_lock(mm);`` is not a double lock.
 
 Confidence: high; the lock state is per path and NULL-aware, and "unknown" is never taken for

@@ -132,8 +132,8 @@ def _finding(ctx, lp, rel, acq):
                     why = f" ({s.name}, protected by this lock: the walk resumes on a list " \
                           "that may have changed)"
                 else:
-                    f = held_as(rel.state, pkey)
-                    if f is not None and f.must:
+                    held = held_as(rel.state, pkey)
+                    if held is not None and held.must:
                         why = f" (protected by {pkey}, which stays held)"
                     else:
                         why = f" (protected by {pkey}, not by this lock)"

@@ -37,7 +37,8 @@ RULE = Rule("lock-order", {
 def parse_hierarchy(comment: str) -> list[tuple[str, str]]:
     """(outer, inner) spellings from an indented lock-ordering comment.
 
-    A blank line or a line ending in ``:`` (the marker line, a heading) starts a new list; text in parentheses (possibly spanning lines) is a remark; a line indented deeper
+    A blank line or a line ending in ``:`` (the marker line, a heading) starts a new list; text
+    in parentheses (possibly spanning lines) is a remark; a line indented deeper
     than the one above is taken inside every less-indented line above it still open."""
     lines = _body_lines(comment)
     pairs: list[tuple[str, str]] = []
@@ -182,7 +183,8 @@ def _finding(ctx, ev, new_cls, held_key, held_fact):
     start = first_acquire_line(ctx, held_key, before=ev.span.line) or ev.span.line
     return RULE.finding(ctx, "inverted", Severity.WARNING, start, ev.span.line,
                         [held_key, ev.lock],
-                        [(start, f"{held_key} taken here"), (ev.span.line, f"{ev.lock} taken here")],
+                        [(start, f"{held_key} taken here"),
+                         (ev.span.line, f"{ev.lock} taken here")],
                         (held_key, ev.lock), lock=ev.lock, new_cls=new_cls,
                         via=f" (in {ev.via}())" if ev.via else "", held=held_key.describe(),
                         certainty=held_fact.certainty, held_cls=held_key.cls)

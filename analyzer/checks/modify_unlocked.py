@@ -38,7 +38,8 @@ def check(ctx):
     out = []
     for j in ctx.accesses:
         acc = j.access
-        if acc.kind == AccessKind.WALK and j.verdict != Verdict.READ_ONLY or j.verdict not in _KINDS:
+        if (acc.kind == AccessKind.WALK and j.verdict != Verdict.READ_ONLY
+                or j.verdict not in _KINDS):
             continue
         kind, sev = _KINDS[j.verdict]
         out.append(RULE.finding(ctx, kind, sev, acc.line, acc.end_line, [acc.lock_key],

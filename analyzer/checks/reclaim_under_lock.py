@@ -6,7 +6,8 @@ What it does: at every call, looks at each argument for a GFP flag listed in
 has a ``no_reclaim`` flag (GFP_NOWAIT, GFP_ATOMIC) or masks a reclaim flag off
 (``& ~__GFP_DIRECT_RECLAIM``) does not count; a ternary counts when one of its branches does.
 Flags inside a nested call's arguments belong to that call, and calls listed as
-``flag_readers`` (gfp_zone(), node_zonelist(): they only read the flags) never count. The call is reported when, in the
+``flag_readers`` (gfp_zone(), node_zonelist(): they only read the flags) never count. The
+call is reported when, in the
 state just before it, a lock is held (on every path, or on some path when this function takes
 it) whose class has ``reclaim = true`` in
 ``rules/locks.toml`` (the anon_vma rwsem, i_mmap_rwsem), or whose kind is spinlock/rwlock.

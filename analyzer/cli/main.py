@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from .. import __version__
-from .unittest import add_unittest_parser
 from ..errors import InputError, UsageError
 from ..findings.finding import severity_rank
+from .unittest import add_unittest_parser
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,7 +62,7 @@ def _git_toplevel(cwd: Path) -> Path | None:
     return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
 
 
-def _root(args) -> tuple[Path | None, Path | None]:
+def _root(args) -> tuple[Path, Path | None]:
     """(tree root, repo) for the source: --repo wins, else the enclosing git work tree."""
     if args.repo is not None:
         repo = Path(args.repo).resolve()
@@ -263,9 +263,9 @@ def _paths_style(top: Path | None):
 
 
 def cmd_check(args) -> int:
+    from ..driver.run import SourceSpec, check_paths
     from ..report.jsonfmt import check_json
     from ..report.text import check_terse, check_text
-    from ..driver.run import SourceSpec, check_paths
 
     root, repo = _root(args)
     policy = _policy(args, root)
@@ -372,6 +372,7 @@ def cmd_explain(args) -> int:
             hint = (" (did you mean " + ", ".join(f"'{n}'" for n in near) + "?)") if near \
                 else (f" ({len(names)} functions in it)" if names else " (it defines none)")
             raise InputError(f"no function '{args.function}' in {files[0]}{hint}")
+        assert fa_file.source is not None  # an analysed file keeps its text
         exs = [explain(fa, fa_file.source.text) for fa in found]
     if args.format == "json":
         if len(exs) == 1:
@@ -396,9 +397,9 @@ def cmd_explain(args) -> int:
 
 def cmd_frontends_diff(args) -> int:
     from ..frontend.clang import build_config
-    from ..workflow.frontends_diff import diff_json, diff_text, frontends_diff
     from ..model.lockmodel import load
     from ..source.reader import open_source
+    from ..workflow.frontends_diff import diff_json, diff_text, frontends_diff
 
     root, repo = _root(args)
     model = load(Path(args.rules).resolve() if args.rules else None)
@@ -602,8 +603,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_history(args) -> int:
-    from ..workflow.history import history
     from ..report.history import history_json, history_text
+    from ..workflow.history import history
 
     repo = _repo_for(args)
     policy = _policy(args, repo)
@@ -705,8 +706,12 @@ def cmd_hook_run(args) -> int:
     Run by the pre-commit framework: file names (pass_filenames) are checked whole;
     PRE_COMMIT_FROM_REF/PRE_COMMIT_TO_REF name a range to review."""
     from ..report.lines import finding_lines
-    from ..workflow.hook import (files_findings, pre_commit_findings, pre_push_findings,
-                                 range_findings)
+    from ..workflow.hook import (
+        files_findings,
+        pre_commit_findings,
+        pre_push_findings,
+        range_findings,
+    )
 
     what = "commit" if args.name == "pre-commit" else "push"
     whole_files = bool(args.hook_args) and args.name == "pre-commit"

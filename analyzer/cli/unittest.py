@@ -54,10 +54,10 @@ def _suites(args, table) -> list[str]:
 
 
 def cmd_unittest(args) -> int:
-    from .main import _git_toplevel, _write
     from ..report.unittests import unittest_json, unittest_text
     from ..unittests.results import Prepared, PrepareMethod, UnittestRun
     from ..unittests.runner import load_table, run_suites, run_suites_at
+    from .main import _git_toplevel, _write
 
     if args.timeout_scale <= 0:
         raise UsageError("--timeout-scale must be positive")

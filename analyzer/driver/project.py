@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..frontend.rewrite import IteratorTable, learn_iterators
 from ..frontend.macros import macro_function
+from ..frontend.rewrite import IteratorTable, learn_iterators
 from ..frontend.treesitter import ParsedFile, parse_file
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
-from ..locks.result import Deps, FileAnalysis, FileStatus, FunctionResult
+from ..locks.result import Deps, FileAnalysis, FileStatus
 from ..locks.summaries import FunctionIndex, Summaries
 from ..locks.types import TypeInfo
 from ..model.lockmodel import LockModel
@@ -38,7 +37,7 @@ from ..syntax import tree as C
 from .cache import Cache
 
 if TYPE_CHECKING:
-    from ..frontend.clang import BuildConfig
+    from ..frontend.clang import BuildConfig, ClangFrontend
     from ..frontend.kconfig import KernelConfig
 
 PARSE_VERSION = "2"
@@ -47,12 +46,12 @@ NORETURN_KEY = "noreturn:"  # Deps lookups of "is it declared __noreturn"
 
 class Project:
     def __init__(self, source: Source, model: LockModel, cache: Cache | None = None,
-                 iterators: IteratorTable | None = None, clang: "BuildConfig | None" = None,
-                 config: "KernelConfig | None" = None):
+                 iterators: IteratorTable | None = None, clang: BuildConfig | None = None,
+                 config: KernelConfig | None = None):
         self.source = source
         self.config = config  # tree-sitter: read #if chains in this configuration
         self.clang = clang  # parse C files with libclang on this prepared tree
-        self._clang_fe = None
+        self._clang_fe: ClangFrontend | None = None
         self.model = model
         self.cache = cache or Cache(None)
         self._iterators = iterators
@@ -65,7 +64,7 @@ class Project:
         self._comments: dict[tuple[str, str], str | None] = {}
 
     # ------------------------------------------------------------ shared tree data
-    def share_tree_tables(self, other: "Project") -> None:
+    def share_tree_tables(self, other: Project) -> None:
         """Use ``other``'s tables of the same tree — learned iterators, the definitions
         index, parsed files and tree comments — which are functions of the tree's content
         only (never of what was analysed), so a one-file run with them is that run."""

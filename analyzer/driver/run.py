@@ -13,21 +13,22 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .. import checks
-from .cache import Cache
-from ..locks.result import Deps, FileAnalysis, FileStatus
-from ..locks.trace import FunctionTrace, trace
-from .project import Project
 from ..errors import InputError
 from ..findings.finding import Finding
 from ..findings.fingerprint import fingerprint_file
+from ..locks.result import Deps, FileAnalysis, FileStatus
+from ..locks.trace import FunctionTrace, trace
 from ..model.lockmodel import LockModel, load
 from ..source.reader import Source, open_source
+from .cache import Cache
+from .project import Project
 
 if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig
@@ -82,7 +83,7 @@ class SourceSpec:
     rev: str | None
     rules: str | None
     cache_dir: str | None
-    clang: "BuildConfig | None" = None  # --frontend clang: the prepared tree
+    clang: BuildConfig | None = None  # --frontend clang: the prepared tree
 
     def open(self) -> Source:
         return open_source(Path(self.root) if self.root else None,
@@ -138,7 +139,7 @@ class Checker:
     """Analyses files of one source with one project (one process)."""
 
     def __init__(self, source: Source, model: LockModel, cache: Cache,
-                 only_rules: set[str] | None = None, clang: "BuildConfig | None" = None):
+                 only_rules: set[str] | None = None, clang: BuildConfig | None = None):
         self.source = source
         self.model = model
         self.cache = cache

@@ -85,7 +85,7 @@ class Finding:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "Finding":
+    def from_json(cls, d: dict) -> Finding:
         return cls(d["rule"], Severity(d["severity"]), d["path"], d["function"], d["line"],
                    d["end_line"], d["message"], tuple(d.get("locks", ())),
                    tuple(Related(r["path"], r["line"], r["message"], int(r.get("column", 1)))

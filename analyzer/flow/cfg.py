@@ -251,9 +251,9 @@ class _Builder:
         loop: its header is the label's block, its body every block from which the goto can
         be reached without passing the header."""
         preds: dict[int, list[int]] = {}
-        for b in self.blocks:
-            for e in b.succs:
-                preds.setdefault(e.target, []).append(b.id)
+        for blk in self.blocks:
+            for e in blk.succs:
+                preds.setdefault(e.target, []).append(blk.id)
         by_header: dict[int, list[tuple[int, str, C.Span]]] = {}
         for src, target, label, span in self.gotos:
             line = self.label_lines.get(label)
@@ -355,6 +355,7 @@ class _Builder:
                 if j is None:
                     self.here()
                     return
+                assert j.cont is not None  # the one found has a continue target
                 self.leave(j.scope_depth, s.span)
                 self.here()
                 self.goto_block(EdgeKind.CONTINUE, j.cont)

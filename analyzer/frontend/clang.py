@@ -30,11 +30,20 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from ..syntax import tree as C
 from ..errors import InputError
+from ..syntax import tree as C
 from .rewrite import FrontendData, IteratorTable, load_data
-from .treesitter import INLINE_WORDS, ParsedFile, StructDef, _as_guard, iter_loop, parse_expression, scoped_guard
+from .treesitter import (
+    INLINE_WORDS,
+    ParsedFile,
+    StructDef,
+    _as_guard,
+    iter_loop,
+    parse_expression,
+    scoped_guard,
+)
 
 MAX_INLINE_FUNCTIONS = 600  # header inline bodies converted per file (closure of calls)
 MAX_INLINE_DEPTH = 6
@@ -72,7 +81,7 @@ class BuildConfig:
     config_digest: str
 
     @classmethod
-    def plain(cls, root: str | Path) -> "BuildConfig":
+    def plain(cls, root: str | Path) -> BuildConfig:
         """A folder of C with its own headers and no kernel build (the fixture corpus)."""
         return cls(Path(root).resolve(), Path(root).resolve(), "", "plain")
 
@@ -215,7 +224,7 @@ class ClangFrontend:
         self.config = config
         self.iterators = iterators
         self.data = data or load_data()
-        self._index = None
+        self._index: Any = None  # clang.cindex.Index, made on first use
 
     def parse_file(self, path: str, text: str) -> ParsedFile:
         ci = _cindex()
@@ -398,7 +407,7 @@ class _TUConverter:
         f = c.location.file
         self.cur_file = f.name
         body = None
-        params = []
+        params: list[C.Param] = []
         for ch in c.get_children():
             if ch.kind == K.PARM_DECL:
                 params.append(C.Param(ch.spelling or f"__arg{len(params)}", ch.type.spelling))
@@ -443,7 +452,7 @@ class _TUConverter:
     def items(self, kids) -> list[C.Stmt]:
         K = self.K
         out: list[C.Stmt] = []
-        open_case: list | None = None
+        open_case: list[C.Stmt] = []  # the statements of case_head, once there is one
         case_head = None
         for ch in kids:
             if ch.kind in (K.CASE_STMT, K.DEFAULT_STMT):
@@ -467,7 +476,7 @@ class _TUConverter:
     def _case_chain(self, c):
         """``case 1: case 2: stmt`` (nested in clang's tree) → [(span, value, body)…]."""
         K = self.K
-        chain = []
+        chain: list[list[Any]] = []
         while c.kind in (K.CASE_STMT, K.DEFAULT_STMT):
             kids = list(c.get_children())
             if c.kind == K.CASE_STMT:
@@ -676,7 +685,7 @@ class _TUConverter:
             if op.endswith("=") and op not in ("==", "!=", "<=", ">="):
                 return C.Assign(op, left, right)
             if op == ",":
-                items = []
+                items: list[C.Expr] = []
                 for x in (left, right):
                     items.extend(x.items if isinstance(x, C.Comma) else (x,))
                 return C.Comma(tuple(items))

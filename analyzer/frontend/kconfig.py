@@ -31,7 +31,7 @@ class KernelConfig:
     digest: str
 
     @classmethod
-    def from_autoconf(cls, path: str | Path) -> "KernelConfig":
+    def from_autoconf(cls, path: str | Path) -> KernelConfig:
         import hashlib
 
         data = Path(path).read_bytes()

@@ -34,10 +34,11 @@ also learns the iterators and attribute aliases that the rewritten file defines 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, Mapping
+from typing import Literal
 
 from ..datafile import Table, read_toml
 
@@ -101,7 +102,7 @@ class IteratorTable:
             object.__setattr__(self, "macros", tuple(by_name.values()))
 
     @classmethod
-    def of(cls, macros: Iterable[IteratorMacro]) -> "IteratorTable":
+    def of(cls, macros: Iterable[IteratorMacro]) -> IteratorTable:
         return cls(tuple(sorted(macros, key=lambda m: m.name)))
 
     def get(self, name: str) -> IteratorMacro | None:
@@ -119,7 +120,7 @@ class IteratorTable:
     def names(self) -> frozenset[str]:
         return frozenset(self._by_name)
 
-    def merge(self, other: "IteratorTable") -> "IteratorTable":
+    def merge(self, other: IteratorTable) -> IteratorTable:
         """Union of both tables. For a name in both, the entry with the stronger origin wins
         (define > clang-format > fallback); on a tie, ``self``'s entry wins."""
         merged = dict(self._by_name)
@@ -233,7 +234,7 @@ def _match_paren(text: str, open_idx: int, pair: str = "()") -> int:
     """Index of the bracket closing the one at ``open_idx`` (``pair`` = "()" or "{}"), or -1
     (unbalanced). Brackets inside comments and literals are skipped."""
     depth = 0
-    opening, closing = pair
+    opening, closing = pair[0], pair[1]
     finder = _PAREN_TOKEN if pair == "()" else _BRACE_TOKEN
     for m in finder.finditer(text, open_idx):
         t = m.group()
@@ -577,6 +578,7 @@ def learn_iterators(
             pos = _loop_positions(d) or fallback_or_default(name, len(d.params))
             if best is None or score(pos) > score(best):
                 best = pos
+        assert best is not None  # defs is never empty
         learned[name] = IteratorMacro(name, best[0], best[1], "define")
 
     clang: dict[str, IteratorMacro] = {}
@@ -717,7 +719,9 @@ _MACRO_NAME = re.compile(r"[A-Z][A-Z0-9_]*\b")
 
 
 def _after_gap(text: str, pos: int) -> int:
-    return _GAP.match(text, pos).end()
+    m = _GAP.match(text, pos)
+    assert m is not None  # _GAP matches the empty string too
+    return m.end()
 
 
 def _prev_sig(text: str, pos: int) -> int:
@@ -833,7 +837,7 @@ def _rewrite_type_arg(chars: list[str], text: str, start: int, end: int) -> None
             chars[i] = " "
     words = [m for m in _IDENT.finditer(text, start, end)
              if not _QUALIFIER_OR_TAG.fullmatch(m.group())]
-    for a, b in zip(words, words[1:]):
+    for a, b in zip(words, words[1:], strict=False):  # consecutive pairs
         gap = text[a.end() : b.start()]
         if "\n" in gap:
             _blank(chars, a.start(), a.end())
@@ -912,8 +916,8 @@ _OBJECT_DEFINE_RE = re.compile(r"#[ \t]*define[ \t]+(\w+)(?![\w(])[ \t]*([^\n]*)
 def local_attribute_words(text: str, kinds: Mapping[str, str]) -> frozenset[str]:
     """Object-like macros of ``text`` that expand only to attributes, e.g. mm/slub.c's
     ``#define pad_check_attributes noinline __no_kmsan_checks`` (and an empty ``#else``
-    variant; ``inline`` is accepted too). Every definition of the name must be attribute words, function-like attributes
-    with their arguments, or empty; at least one must be non-empty."""
+    variant; ``inline`` is accepted too). Every definition of the name must be attribute words,
+    function-like attributes with their arguments, or empty; at least one must be non-empty."""
     verdict: dict[str, bool] = {}
     nonempty: set[str] = set()
     for m in _OBJECT_DEFINE_RE.finditer(text):
@@ -925,9 +929,10 @@ def local_attribute_words(text: str, kinds: Mapping[str, str]) -> frozenset[str]
         while ok and pos < len(body):
             t = _IDENT.match(body, pos)
             kind = kinds.get(t.group()) if t else None
-            if kind == "word" or t and t.group() in _C_INLINE:
+            # (a kind implies a match t)
+            if t is not None and (kind == "word" or t.group() in _C_INLINE):
                 pos = t.end()
-            elif kind == "call":
+            elif kind == "call" and t is not None:
                 pos = _after_gap(body, t.end())
                 if body[pos : pos + 1] == "(":
                     close = _match_paren(body, pos)
@@ -963,9 +968,9 @@ def rewrite(
         words = local_attribute_words(text, kinds)
         if len(local) or words:
             kinds = dict(kinds)
-            for m in local:
-                if len(m.name) >= _MIN_NAME and kinds.get(m.name) in (None, "iter"):
-                    kinds[m.name] = "iter"
+            for im in local:
+                if len(im.name) >= _MIN_NAME and kinds.get(im.name) in (None, "iter"):
+                    kinds[im.name] = "iter"
             for w in words:
                 kinds.setdefault(w, "word")
     chars: list[str] | None = None
@@ -1073,7 +1078,8 @@ def rewrite(
             if text[brace : brace + 1] != "{":
                 continue
             rbrace = _match_paren(text, brace, "{}")
-            if rbrace < 0 or text[_after_gap(text, rbrace + 1) : _after_gap(text, rbrace + 1) + 1] != ";":
+            if rbrace < 0 or (text[_after_gap(text, rbrace + 1) : _after_gap(text, rbrace + 1) + 1]
+                              != ";"):
                 continue
             if chars is None:
                 chars = list(text)

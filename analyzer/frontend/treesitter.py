@@ -79,6 +79,13 @@ _DECLARATOR_WRAPPERS = {
 }
 
 
+def _field(n: ts.Node, name: str) -> ts.Node:
+    """A field the grammar always gives a node of this type (tree-sitter types it Optional)."""
+    c = n.child_by_field_name(name)
+    assert c is not None, (n.type, name)
+    return c
+
+
 class _Converter:
     def __init__(self, path: str, data: bytes, rw: Rewritten | None, iterators,
                  original: bytes | None = None, frontend: FrontendData | None = None):
@@ -172,14 +179,14 @@ class _Converter:
         symbol = self.frontend.function_macros.get(call.name.rstrip("0123456789"))
         if symbol is None or not isinstance(call.args[0], C.Name):
             return None
-        args_n = head.named_children[0].child_by_field_name("arguments")
+        args_n = _field(head.named_children[0], "arguments")
         src = self.original  # types as written, not as rewritten
         texts = [src[a.start_byte:a.end_byte].decode("utf-8", "surrogateescape")
                  for a in args_n.named_children if a.type != "comment"]
         params = []
         for i in range(1, len(texts) - 1, 2):
             params.append(C.Param(texts[i + 1].strip(), " ".join(texts[i].split())))
-        self._comments = []
+        self._comments: list[tuple[int, str]] = []
         cbody = self.compound(body)
         return C.Function(
             name=symbol.format(call.args[0].id), path=self.path,
@@ -252,7 +259,7 @@ class _Converter:
         if name_node is None or name_node.type != "identifier":
             return None
         name = self.text(name_node)
-        params = []
+        params: list[C.Param] = []
         plist = fdecl.child_by_field_name("parameters")
         if plist is not None:
             for p in plist.named_children:
@@ -403,14 +410,15 @@ class _Converter:
                     self._comments.append((c.start_point[0] + 1, self.text(c)))
                 elif c != lab:
                     kids.append(c)
-            body = None
+            lbody = None
             for k in kids:
-                body = self.stmt(k)
-                if body is not None:
+                lbody = self.stmt(k)
+                if lbody is not None:
                     break
-            return C.Label(sp, self.text(lab), body)
+            assert lab is not None
+            return C.Label(sp, self.text(lab), lbody)
         if t == "goto_statement":
-            return C.Goto(sp, self.text(n.child_by_field_name("label")))
+            return C.Goto(sp, self.text(_field(n, "label")))
         if t == "break_statement":
             return C.Break(sp)
         if t == "continue_statement":
@@ -512,27 +520,27 @@ class _Converter:
         if t == "field_expression":
             op = n.child_by_field_name("operator")
             return C.Member(self.expr(n.child_by_field_name("argument")),
-                            self.text(n.child_by_field_name("field")),
+                            self.text(_field(n, "field")),
                             op is not None and self.text(op) == "->")
         if t == "pointer_expression":
-            return C.Unary(self.text(n.child_by_field_name("operator")),
+            return C.Unary(self.text(_field(n, "operator")),
                            self.expr(n.child_by_field_name("argument")))
         if t == "unary_expression":
-            return C.Unary(self.text(n.child_by_field_name("operator")),
+            return C.Unary(self.text(_field(n, "operator")),
                            self.expr(n.child_by_field_name("argument")))
         if t == "update_expression":
-            op = n.child_by_field_name("operator")
-            arg = n.child_by_field_name("argument")
+            op = _field(n, "operator")
+            arg = _field(n, "argument")
             optext = self.text(op)
             if op.start_byte > arg.start_byte:
                 optext = "p" + optext
             return C.Unary(optext, self.expr(arg))
         if t == "binary_expression":
-            return C.Binary(self.text(n.child_by_field_name("operator")),
+            return C.Binary(self.text(_field(n, "operator")),
                             self.expr(n.child_by_field_name("left")),
                             self.expr(n.child_by_field_name("right")))
         if t == "assignment_expression":
-            return C.Assign(self.text(n.child_by_field_name("operator")),
+            return C.Assign(self.text(_field(n, "operator")),
                             self.expr(n.child_by_field_name("left")),
                             self.expr(n.child_by_field_name("right")))
         if t == "call_expression":
@@ -625,7 +633,9 @@ def _declarator_name(n: ts.Node | None) -> tuple[str | None, int]:
     stars = 0
     while n is not None:
         if n.type in ("identifier", "field_identifier", "type_identifier"):
-            return n.text.decode("utf-8", "surrogateescape"), stars
+            text = n.text
+            assert text is not None  # the tree was parsed from bytes, so every node has text
+            return text.decode("utf-8", "surrogateescape"), stars
         if n.type == "pointer_declarator":
             stars += 1
         if n.type == "function_declarator":

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Iterable, Mapping
 
 # a function definition's head at column 0, not static: "struct anon_vma *name(" … "{", the
 # return type also on the line before ("struct vm_area_struct *\nfind_vma_prev(" … "{")
@@ -79,7 +79,7 @@ class DefinitionIndex:
 
     @classmethod
     def build(cls, files: Iterable[tuple[str, tuple[tuple[str, DefKind], ...]]]
-              ) -> "DefinitionIndex":
+              ) -> DefinitionIndex:
         entries: dict[str, list[Definition]] = {}
         noreturn: set[str] = set()
         h = hashlib.sha1(INDEX_VERSION.encode())

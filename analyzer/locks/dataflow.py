@@ -14,8 +14,8 @@ callee's business; global locks keep their name), which settles most helpers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from ..flow.cfg import Cfg, EdgeKind, Op, OpKind, build_cfg
 from ..model.lockmodel import LockModel
@@ -116,6 +116,7 @@ class Partitions:
         key = st.partition
         cur = self.states.get(key)
         new = join(cur, st)
+        assert new is not None  # st is a state
         if new == cur:
             return False
         self.states[key] = new
@@ -255,7 +256,8 @@ def solve_functions(fns: list[C.Function], model: LockModel, summaries: SummaryP
     """Solve every function of a file; static functions called in the file get the join of
     their callers' states (file order, a few visits each for chains of helpers)."""
     cfgs = [build_cfg(f) for f in fns]
-    transfers = [make_transfer(f, c, model, summaries, types) for f, c in zip(fns, cfgs)]
+    transfers = [make_transfer(f, c, model, summaries, types)
+                 for f, c in zip(fns, cfgs, strict=True)]
     by_name: dict[str, int] = {}
     for i, f in enumerate(fns):
         by_name[f.name] = i  # a name defined twice (#if branches): the last one is called
@@ -269,7 +271,7 @@ def solve_functions(fns: list[C.Function], model: LockModel, summaries: SummaryP
             if j is not None and j in statics and j != i:
                 callers[j].append((i, call))
                 callees[i].add(j)
-    results = [solve_function(tr, c) for tr, c in zip(transfers, cfgs)]
+    results = [solve_function(tr, c) for tr, c in zip(transfers, cfgs, strict=True)]
     at_calls: dict[int, dict[C.Call, list[State]]] = {}
 
     def states_at_calls(i: int) -> dict[C.Call, list[State]]:
@@ -322,7 +324,7 @@ def _address_of(a: C.Expr) -> bool:
 def map_state(st: State, naming: Naming, call: C.Call, callee: C.Function) -> State:
     """Express the caller's state at a call site in the callee's parameter names."""
     prefixes: list[tuple[ObjPath, ObjPath, bool]] = []
-    for p, a in zip(callee.params, call.args):
+    for p, a in zip(callee.params, call.args, strict=False):  # variadic: more args than params
         k = naming.path(a, st)
         if k is not None:
             prefixes.append((k, ObjPath(p.name), _address_of(a)))
@@ -349,10 +351,10 @@ def map_state(st: State, naming: Naming, call: C.Call, callee: C.Function) -> St
         return None
 
     locks = {}
-    for k, fact in st.locks.items():
-        mk = map_path(k.path)
-        if mk is not None and not st.null_rooted(k.path):
-            locks[LockId(mk, k.cls)] = fact
+    for lk, fact in st.locks.items():
+        mk = map_path(lk.path)
+        if mk is not None and not st.null_rooted(lk.path):
+            locks[LockId(mk, lk.cls)] = fact
     null = frozenset(m for m in (map_path(k) for k in st.null) if m)
     nonnull = frozenset(m for m in (map_path(k) for k in st.nonnull) if m)
     return State(locks, null, nonnull)

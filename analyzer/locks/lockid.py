@@ -38,15 +38,15 @@ class ObjPath:
     def sort_key(self) -> tuple:
         return (self.root, self.steps, -1 if self.version is None else self.version)
 
-    def __lt__(self, other: "ObjPath") -> bool:
+    def __lt__(self, other: ObjPath) -> bool:
         return self.sort_key < other.sort_key
 
-    def __le__(self, other: "ObjPath") -> bool:
+    def __le__(self, other: ObjPath) -> bool:
         return self.sort_key <= other.sort_key
 
     # ------------------------------------------------------------ structure
     @property
-    def base(self) -> "ObjPath | None":
+    def base(self) -> ObjPath | None:
         """The path without its last step (the object that owns this one)."""
         if not self.steps:
             return None
@@ -72,23 +72,23 @@ class ObjPath:
         """The root is a call's result (``page_folio(page)->mapping``)."""
         return "(" in self.root
 
-    def member(self, name: str, arrow: bool = True) -> "ObjPath":
+    def member(self, name: str, arrow: bool = True) -> ObjPath:
         return ObjPath(self.root, self.steps + ((ARROW if arrow else DOT) + name,),
                        self.version)
 
-    def has_prefix(self, other: "ObjPath") -> bool:
+    def has_prefix(self, other: ObjPath) -> bool:
         """``other`` is this path or an object this path goes through."""
         return self.root == other.root and self.version == other.version \
             and self.steps[:len(other.steps)] == other.steps
 
-    def strict_prefix(self, other: "ObjPath") -> bool:
+    def strict_prefix(self, other: ObjPath) -> bool:
         return len(self.steps) > len(other.steps) and self.has_prefix(other)
 
-    def rebase(self, prefix: "ObjPath", new: "ObjPath") -> "ObjPath":
+    def rebase(self, prefix: ObjPath, new: ObjPath) -> ObjPath:
         """This path with ``prefix`` (which it must have) replaced by ``new``."""
         return ObjPath(new.root, new.steps + self.steps[len(prefix.steps):], new.version)
 
-    def with_version(self, version: int | None) -> "ObjPath":
+    def with_version(self, version: int | None) -> ObjPath:
         return ObjPath(self.root, self.steps, version)
 
     # ------------------------------------------------------------ text

@@ -16,7 +16,7 @@ in the state as an expression over the helper's entry values (``State.env``).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..flow.cfg import Cfg, OpKind
 from ..model.lockmodel import LockModel

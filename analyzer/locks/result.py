@@ -8,14 +8,14 @@ again or rebuilds a CFG.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from ..flow.cfg import Cfg, Op
 from ..source.reader import SourceFile
 from ..syntax import tree as C
-
 from .events import Event
 from .naming import Naming
 from .state import State
@@ -92,11 +92,11 @@ class FileAnalysis:
     path: str
     status: FileStatus
     error: str | None = None
-    parsed: "ParsedFile | None" = None
+    parsed: ParsedFile | None = None
     functions: list[FunctionResult] = field(default_factory=list)
     source: SourceFile | None = None
     seconds: float = 0.0
-    model: "LockModel | None" = field(default=None, repr=False, compare=False)
+    model: LockModel | None = field(default=None, repr=False, compare=False)
     # comments of the tree that rules read, (path, marker) → the comment (None: missing)
     tree_comments: Mapping[tuple[str, str], str | None] = field(default_factory=dict)
     deps: Deps = Deps()

@@ -17,7 +17,8 @@ paths (:mod:`analyzer.locks.summaries`), with the same block transfer.
 from __future__ import annotations
 
 import heapq
-from typing import Callable, Hashable, Iterable, Sequence, TypeVar
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TypeVar
 
 N = TypeVar("N", bound=Hashable)
 

@@ -15,9 +15,9 @@ States are immutable values; ``None`` is the unreachable bottom.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Mapping
 
 from ..model.enums import LockKind, Mode
 from ..syntax import tree as C
@@ -136,7 +136,7 @@ class State:
                 return k
         return None
 
-    def with_lock(self, key: LockId, fact: Fact | None) -> "State":
+    def with_lock(self, key: LockId, fact: Fact | None) -> State:
         locks = dict(self.locks)
         locks.pop(key, None)  # a new key object: its class may be better known
         if fact is not None:

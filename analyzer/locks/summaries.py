@@ -16,8 +16,9 @@ wrappers are the fallback when the tree has no body.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import cast
 
 from ..flow.cfg import Cfg, EdgeKind, OpKind, build_cfg
 from ..frontend.treesitter import parse_expression
@@ -30,7 +31,7 @@ from .events import Event, EventKind, Inexact
 from .lockid import ObjPath, path_of
 from .naming import SymbolicNaming, const_token
 from .state import State
-from .summary import RET, Effect, Summary, SumCase
+from .summary import RET, Effect, SumCase, Summary
 from .transfer import Transfer, truthiness
 from .types import TypeInfo
 
@@ -279,17 +280,17 @@ class Summaries:
         if ret is not None and decided_by_try(tr, ret):
             # a returned call decides the result: split on its outcome (trylock wrappers)
             span = C.Span(0, 0)
-            for truth in (True, False):
+            for outcome in (True, False):
                 ev: list[Event] = []
                 if isinstance(strip(ret), C.Call):
                     # a returned helper's result is ours: what it does to it, we do
                     for s2, ev2 in tr.assign_each(st, C.Name(RETVAL), ret, span, ev.append,
-                                                  only_truth=truth):
-                        outs.append((s2, log + ev + list(ev2), truth, C.Name(RETVAL)))
+                                                  only_truth=outcome):
+                        outs.append((s2, log + ev + list(ev2), outcome, C.Name(RETVAL)))
                     continue
-                s2 = tr.refine(st, ret, truth, span, ev.append)
-                if s2 is not None:
-                    outs.append((s2, log + ev, truth, None))
+                s3 = tr.refine(st, ret, outcome, span, ev.append)
+                if s3 is not None:
+                    outs.append((s3, log + ev, outcome, None))
             if len(outs) == 2 and _net(outs[0][1]) == _net(outs[1][1]):
                 outs = [(outs[0][0], outs[0][1], None, outs[0][3])]
         else:
@@ -430,9 +431,9 @@ def from_wrapper(w: Wrapper) -> Summary:
     text = w.lock
     nparams = 0
     for i in range(8):
-        if "{%d}" % i in text:
+        if f"{{{i}}}" in text:
             nparams = i + 1
-            text = text.replace("{%d}" % i, f"__p{i}")
+            text = text.replace(f"{{{i}}}", f"__p{i}")
     text = text.replace("{ret}", RET)
     lock = parse_expression(text)
     params = tuple(f"__p{i}" for i in range(nparams))
@@ -484,7 +485,7 @@ def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool
         if ev.kind in (EventKind.ACQUIRE, EventKind.RELEASE, EventKind.ASSERT,
                        EventKind.FORGET) and ev.lock is not None and ev.lock_expr is not None:
             seq.setdefault(ev.lock.path, []).append(ev)
-    out = []
+    out: list[tuple[Action, Mode, C.Expr | None, LockKind, bool, bool]] = []
     for evs in seq.values():
         forgot = [i for i, e in enumerate(evs) if e.kind == EventKind.FORGET]
         if forgot:
@@ -510,13 +511,14 @@ def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool
             act = Action.CYCLE if first.kind == EventKind.RELEASE else Action.ACQUIRE
             out.append((act, last.mode or Mode.WRITE, last.lock_expr, kind, annotation,
                         act == Action.ACQUIRE and last.trylock))
-    return out
+    # every event in seq has a lock_expr (the filter above)
+    return cast("list[tuple[Action, Mode, C.Expr, LockKind, bool, bool]]", out)
 
 
 def enumerate_paths(tr: Transfer, cfg: Cfg):
     """All paths entry → exit with their end state, event log and returned expression, or
     None when the function has too many paths (the caller falls back to a join)."""
-    results = []
+    results: list[tuple[State, list[Event], C.Expr | None]] = []
     entry = tr.entry_state()
     budget = [MAX_STEPS]  # blocks visited over all paths, finished or not
 
@@ -544,7 +546,7 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
                 ret = op.expr  # _cases splits on it, from the state before it runs
                 continue
             if op.kind == OpKind.EVAL and not isinstance(op.expr, C.Assign) \
-                    and decided_by_try(tr, op.expr):
+                    and op.expr is not None and decided_by_try(tr, op.expr):
                 # a try whose result is dropped: the lock is taken on one outcome only
                 for truth in (True, False):
                     ev2: list[Event] = []
@@ -553,7 +555,7 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
                         run(bid, s2, ev + ev2, visits, ret, i + 1)
                 return
             target, value = _assignment(op)
-            if target is not None and decided_by_try(tr, value):
+            if target is not None and value is not None and decided_by_try(tr, value):
                 for truth in (True, False):
                     ev3: list[Event] = []
                     if isinstance(strip(value), C.Call):
@@ -577,6 +579,7 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
             if op.kind == OpKind.RETURN and isinstance(strip(op.expr), C.Ternary):
                 # return c ? a : b — each outcome of c is its own path and value
                 tern = strip(op.expr)
+                assert isinstance(tern, C.Ternary)
                 for truth, branch in ((True, tern.then), (False, tern.other)):
                     ev5: list[Event] = []
                     s5 = tr.refine(cur, tern.test, truth, op.span, ev5.append, bid)
@@ -602,11 +605,11 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
         if cur is None:
             return
         for e in block.succs:
-            ev4: list[Event] = []
-            out = tr.edge(cur, block, e, ev4.append)
+            ev8: list[Event] = []
+            out = tr.edge(cur, block, e, ev8.append)
             if out is None:
                 continue
-            run(e.target, out, ev + ev4, visits, ret)
+            run(e.target, out, ev + ev8, visits, ret)
 
     try:
         run(cfg.entry, entry, [], {}, None)

@@ -21,8 +21,8 @@ path by path tracks its variables symbolically instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from ..flow.cfg import Block, Edge, EdgeKind, Op, OpKind
 from ..model.enums import Action, LockKind, Mode, Success
@@ -33,10 +33,21 @@ from .events import Event, EventKind, Inexact
 from .lockid import LockId, ObjPath, path_of
 from .naming import Naming, const_token
 from .state import (
-    NONZERO, NOT_HELD, SYM, UNKNOWN, ZERO, Fact, Poss, State, held_as, is_nonzero, join, pair,
+    NONZERO,
+    NOT_HELD,
+    SYM,
+    UNKNOWN,
+    ZERO,
+    Fact,
+    Poss,
+    State,
+    held_as,
+    is_nonzero,
+    join,
+    pair,
     symbolic,
 )
-from .summary import RET, Effect, NoSummaries, Summary, SummaryProvider, SumCase
+from .summary import RET, Effect, NoSummaries, SumCase, Summary, SummaryProvider
 
 Emit = Callable[[Event], None] | None
 
@@ -269,8 +280,8 @@ class Transfer:
         if not st.null and not st.nonnull:
             return st
         roots = {r for a in call.args if (r := root_name(a)) is not None}
-        roots |= {self.naming.path(C.Name(r), st).root for r in roots
-                  if r in self.naming.aliases and self.naming.path(C.Name(r), st) is not None}
+        roots |= {q.root for r in roots if r in self.naming.aliases
+                  and (q := self.naming.path(C.Name(r), st)) is not None}
         if not roots or not any(p.root in roots for p in st.null | st.nonnull):
             return st
         reach: set[ObjPath] = set()
@@ -371,9 +382,9 @@ class Transfer:
                 st = replace(st, eq=st.eq | {pair(ka, kb)})
         for obj in case.forgets:
             te = tr(obj)
-            p = self.naming.path(te, st) if te is not None else None
-            if p is not None:
-                st = self.forget(st, p, span, emit, summ.name, blk)
+            fp = self.naming.path(te, st) if te is not None else None
+            if fp is not None:
+                st = self.forget(st, fp, span, emit, summ.name, blk)
         ret_e = tr(case.ret) if case.ret is not None and not mentions(case.ret, RET) else None
         for eff in case.effects:
             if mentions(eff.lock, RET):
@@ -707,6 +718,7 @@ class Transfer:
                     if v in self.naming.tracked and const_token(r) is not None:
                 equal = truth == (op == "==")
                 tok, want = st.vals.get(v), const_token(r)
+                assert want is not None  # the guard above
                 same = None if tok is None else _same_value(tok, want)
                 if same is not None and same != equal:
                     return None
@@ -776,18 +788,18 @@ class Transfer:
                 return res
             case C.Unary(op="*") if (flag := _out_flag(e)) in self.naming.tracked:
                 assert flag is not None
-                known = truthiness(st.vals.get(flag))
-                if known is not None and known != truth:
+                flag_truth = truthiness(st.vals.get(flag))
+                if flag_truth is not None and flag_truth != truth:
                     return None
-                if known is None:
+                if flag_truth is None:
                     st = replace(st, vals={**st.vals, flag: NONZERO if truth else ZERO})
                 return self.eval(st, e, span, emit, blk)
             case C.Name() | C.Member():
                 if isinstance(e, C.Name) and e.id in self.naming.tracked:
-                    known = truthiness(st.vals.get(e.id))
-                    if known is not None and known != truth:
+                    known_truth = truthiness(st.vals.get(e.id))
+                    if known_truth is not None and known_truth != truth:
                         return None  # the value the path gave it says otherwise
-                    if known is None:
+                    if known_truth is None:
                         tok = st.vals.get(e.id) or ""
                         site = tok if tok.startswith(SYM) else ""
                         st = replace(st, vals={**st.vals,
@@ -939,7 +951,10 @@ def _same_value(tok: str, want: str) -> bool | None:
         return False if b is False else None
     if tok.startswith(SYM):
         return None
-    exact = lambda x: x in (ZERO, "false", "NULL", "true") or x.lstrip("-").isdigit()
+
+    def exact(x):
+        return x in (ZERO, "false", "NULL", "true") or x.lstrip("-").isdigit()
+
     if exact(tok) and exact(want):
         return False
     if a is not None and b is not None and a != b:

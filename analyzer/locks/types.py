@@ -8,8 +8,8 @@ so a file's findings do not depend on which files were analysed before it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from ..syntax import tree as C
 
@@ -19,7 +19,7 @@ class TypeInfo:
     structs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, *layers: Iterable[tuple[str, Mapping[str, str]]]) -> "TypeInfo":
+    def build(cls, *layers: Iterable[tuple[str, Mapping[str, str]]]) -> TypeInfo:
         """Struct definitions in order; a later definition of a field wins (the file's own
         over its headers', the headers' over the rules' fallback table)."""
         structs: dict[str, dict[str, str]] = {}

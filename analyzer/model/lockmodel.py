@@ -17,10 +17,10 @@ tree being analysed is the authority on what its own helpers do.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
 from ..datafile import Table, read_toml
 from ..errors import InputError

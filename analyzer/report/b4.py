@@ -28,6 +28,7 @@ def summary(v: Verdict) -> str:
     if v.outcome == B4Outcome.CHANGES_NOTHING:
         return f"the patch changes nothing {v.where}: already applied?"
     if v.outcome == B4Outcome.DOES_NOT_APPLY:
+        assert v.failure is not None  # a patch that does not apply has its failure
         return f"does not apply{_file_part(v)} {v.where}: {v.failure.message}"
     counted = v.counted
     if counted:
@@ -52,6 +53,7 @@ def details(v: Verdict) -> str:
     """The finding lines of what the patch adds (justified ones last), then what it fixes
     as ``note: fixed:`` lines; for a patch that does not apply, git's reason."""
     if v.outcome == B4Outcome.DOES_NOT_APPLY:
+        assert v.failure is not None  # a patch that does not apply has its failure
         return (f"git apply --3way failed{_file_part(v)}: {v.failure.message}\n"
                 "rmaplint checks a patch on the tree's HEAD (or --base REV); "
                 "apply the patches it depends on first.")

@@ -23,9 +23,10 @@ patch's diff. Nothing here analyses, runs checks or runs git.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -221,10 +222,10 @@ def _function_rows(ft: FunctionTrace, rows: list[Row], file_colors: dict[str, in
     keys: list[str] = []
     classes: dict[str, str] = {}
     for ln in ex.lines:
-        for h in ln.held:
-            if h.lock not in classes:
-                keys.append(h.lock)
-                classes[h.lock] = h.cls
+        for hd in ln.held:
+            if hd.lock not in classes:
+                keys.append(hd.lock)
+                classes[hd.lock] = hd.cls
     for line in sorted(events):
         for ev in events[line]:
             if ev.lock not in classes:
@@ -701,13 +702,13 @@ def review_html(res: ReviewResult, out: Path) -> Path:
     remaining = verdict(res.remaining, ReviewStatus.REMAINING)
     transient = []
     for f in res.transient:  # shown where a patch introduced it
-        fv = next((x for pv in patches for x in pv.findings
-                   if x.status == ReviewStatus.NEW and x.f.fingerprint == f.fingerprint),
-                  None)
-        transient.append(FindingView(f, fv.id if fv else "", ReviewStatus.TRANSIENT,
-                                     fv.page if fv else None))
+        intro = next((x for pv in patches for x in pv.findings
+                      if x.status == ReviewStatus.NEW and x.f.fingerprint == f.fingerprint),
+                     None)
+        transient.append(FindingView(f, intro.id if intro else "", ReviewStatus.TRANSIENT,
+                                     intro.page if intro else None))
     title = f"rmaplint review of {res.label or 'series'}"
-    for (rev, _), v in sorted(rv.views.items(), key=lambda kv: kv[0][1]):
+    for (_rev, _), v in sorted(rv.views.items(), key=lambda kv: kv[0][1]):
         if v is not None:
             rep.file_page(v, context=title)
     rep.render("index.html", "review.html", title=title, res=res, patches=patches,
@@ -727,10 +728,10 @@ def history_html(res: HistoryResult, out: Path) -> Path:
     order = [r.commit for r in res.revisions]
     idx = {c: i for i, c in enumerate(order)}
     cols = ([("start", res.start, "the parent of the first commit")] if res.start else []) + \
-        [(c[:8], c, r.subject) for c, r in zip(order, res.revisions)]
+        [(c[:8], c, r.subject) for c, r in zip(order, res.revisions, strict=True)]
     off = 1 if res.start else 0
     rv = _RevViews(res.snapshots, rep)
-    rows = []
+    rows: list[dict[str, Any]] = []
     wanted: dict[str, set[str]] = {}
     for key, t in res.tracked.items():
         first = idx[t.introduced] + off if t.introduced is not None else 0
@@ -761,7 +762,7 @@ def history_html(res: HistoryResult, out: Path) -> Path:
         v = rv.views.get((r["rev"], f.path)) if r["rev"] else None
         match = next((x for x in v.findings if x.f.fingerprint == f.fingerprint), None) \
             if v else None
-        r["href"] = f"{v.page}#{match.id}" if match else (v.page if v else None)
+        r["href"] = f"{v.page}#{match.id}" if match and v else (v.page if v else None)
     title = f"rmaplint history of {res.range}"
     for v in rv.views.values():
         if v is not None:

@@ -37,7 +37,7 @@ class PathStyle:
     prefix: str | None = None
 
     @classmethod
-    def for_tree(cls, root: Path | str | None, cwd: Path | str | None = None) -> "PathStyle":
+    def for_tree(cls, root: Path | str | None, cwd: Path | str | None = None) -> PathStyle:
         if root is None:
             return cls(None)
         cwd = Path(cwd) if cwd is not None else Path.cwd()

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 from dataclasses import replace
+from typing import Any
 
 from .. import __version__
 from ..findings.finding import Finding, Severity
@@ -106,9 +107,9 @@ def _hunks_with_context(patch: str):
     import re
 
     files = []
-    cur = None
+    cur: dict[str, Any] | None = None
     old = new = 0
-    hunk = None
+    hunk: dict[str, Any] | None = None
     for line in patch.splitlines():
         if line.startswith("diff --git "):
             cur = {"header": [line], "hunks": [], "path": None}

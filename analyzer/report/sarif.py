@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
 from ..findings.finding import Finding, Severity
 from ..locks.result import FileStatus
-from ..workflow.results import HistoryResult, Provenance, ReviewResult, ReviewStatus
+from ..workflow.results import HistoryResult, PatchReview, Provenance, ReviewResult, ReviewStatus
 
 SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
               "sarif-schema-2.1.0.json")
@@ -82,7 +83,7 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-@lru_cache(maxsize=None)
+@cache
 def rule_doc(rule: str) -> RuleDoc:
     """The doc of ``rule`` (a minimal one when the rule has no doc)."""
     path = docs_dir() / f"{rule}.md"
@@ -201,7 +202,7 @@ def _result(f: Finding, index: dict[str, int], state: str | None = None,
                                 "justification": f.justification}]
     if state is not None:
         res["baselineState"] = state
-    p = {"function": f.function}
+    p: dict[str, Any] = {"function": f.function}
     if f.locks:
         p["locks"] = list(f.locks)
     p.update(props or {})
@@ -273,8 +274,8 @@ def review_sarif(res: ReviewResult, rules, provenance: Provenance | None = None)
     where the end of the series comes from."""
     remaining = {f.fingerprint for f in res.remaining}
     transient = {f.fingerprint for f in res.transient}
-    last: dict[str, tuple[ReviewStatus, object, Finding]] = {}  # fingerprint → last event
-    kept: dict[str, tuple[object, Finding]] = {}
+    last: dict[str, tuple[ReviewStatus, PatchReview, Finding]] = {}  # fingerprint → last event
+    kept: dict[str, tuple[PatchReview, Finding]] = {}
     for p in res.patches:
         for f in p.new:
             last[f.fingerprint] = (ReviewStatus.NEW, p, f)

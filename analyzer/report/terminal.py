@@ -9,7 +9,8 @@ logs and grep read).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
+from typing import Literal
 
 from ..findings.finding import SEVERITIES, Finding, Severity, severity_rank
 from ..locks.result import FileStatus
@@ -64,7 +65,8 @@ def _region_text(lines: list[str], f: Finding, width: int):
 
 
 def check_rich(run, read: Callable[[str], str | None], width: int | None = None,
-               color_system: str | None = "auto") -> str:
+               color_system: Literal["auto", "standard", "256", "truecolor", "windows"] | None
+               = "auto") -> str:
     """The rich view as a string with the terminal's escape sequences (none with
     ``color_system=None``). ``read(path)`` gives a file's text (None when unreadable)."""
     from rich.console import Console

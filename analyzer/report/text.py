@@ -3,8 +3,8 @@ Rich colours only when writing to a terminal."""
 
 from __future__ import annotations
 
-from ..locks.explain import Explanation
 from ..findings.finding import Finding
+from ..locks.explain import Explanation
 from ..locks.result import FileStatus
 from .lines import PLAIN, PathStyle, finding_lines, terse_line
 

@@ -129,7 +129,7 @@ class Source(abc.ABC):
         """Files directly in ``folder`` (not recursive) whose name ends with ``suffix``,
         sorted; ``[]`` when the folder does not exist. Symlinks are left out."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 -- a no-op by default, not abstract: few hold anything
         """Release what the source holds (processes, handles). Idempotent."""
 
     # -- shared behaviour

@@ -4,13 +4,20 @@ it makes at its outermost level, and substitution of names."""
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import overload
 
 from . import tree as C
 
 
-def strip(e: C.Expr) -> C.Expr:
-    """Remove casts and ``&`` around an object expression."""
+@overload
+def strip(e: C.Expr) -> C.Expr: ...
+@overload
+def strip(e: C.Expr | None) -> C.Expr | None: ...
+
+
+def strip(e: C.Expr | None) -> C.Expr | None:
+    """Remove casts and ``&`` around an object expression (None stays None)."""
     while True:
         if isinstance(e, C.Cast):
             e = e.expr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Union
 
 # --------------------------------------------------------------------------- expressions
 
@@ -22,7 +21,7 @@ class Name:
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    base: "Expr"
+    base: Expr
     field: str
     arrow: bool  # True for ->, False for .
 
@@ -30,27 +29,27 @@ class Member:
 @dataclass(frozen=True, slots=True)
 class Unary:
     op: str  # & * ! - ~ ++ -- (prefix) and "p++" "p--" (postfix)
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Binary:
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Assign:
     op: str  # "=" "+=" ...
-    target: "Expr"
-    value: "Expr"
+    target: Expr
+    value: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    func: "Expr"
-    args: tuple["Expr", ...]
+    func: Expr
+    args: tuple[Expr, ...]
 
     @property
     def name(self) -> str | None:
@@ -59,26 +58,26 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Ternary:
-    test: "Expr"
-    then: "Expr"
-    other: "Expr"
+    test: Expr
+    then: Expr
+    other: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Cast:
     type: str
-    expr: "Expr"
+    expr: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    base: "Expr"
-    index: "Expr"
+    base: Expr
+    index: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class Comma:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +95,8 @@ class Opaque:
     calls: tuple[Call, ...] = ()
 
 
-Expr = Union[Name, Member, Unary, Binary, Assign, Call, Ternary, Cast, Index, Comma, Literal, Opaque]
+Expr = (Name | Member | Unary | Binary | Assign | Call | Ternary | Cast | Index | Comma | Literal
+        | Opaque)
 
 NULL_NAMES = frozenset({"NULL", "0", "nullptr"})
 
@@ -156,7 +156,7 @@ def calls_in(e: Expr | None):
     if e is None:
         return
     match e:
-        case Call(func=f, args=a):
+        case Call(args=a):
             for x in a:
                 yield from calls_in(x)
             yield e
@@ -230,44 +230,44 @@ class Continue:
 class Label:
     span: Span
     name: str
-    body: "Stmt | None"
+    body: Stmt | None
 
 
 @dataclass(frozen=True, slots=True)
 class Compound:
     span: Span
-    body: tuple["Stmt", ...]
+    body: tuple[Stmt, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class If:
     span: Span
     cond: Expr
-    then: "Stmt"
-    other: "Stmt | None"
+    then: Stmt
+    other: Stmt | None
 
 
 @dataclass(frozen=True, slots=True)
 class While:
     span: Span
     cond: Expr
-    body: "Stmt"
+    body: Stmt
 
 
 @dataclass(frozen=True, slots=True)
 class DoWhile:
     span: Span
-    body: "Stmt"
+    body: Stmt
     cond: Expr
 
 
 @dataclass(frozen=True, slots=True)
 class For:
     span: Span
-    init: tuple["Stmt", ...]  # Decl or ExprStmt
+    init: tuple[Stmt, ...]  # Decl or ExprStmt
     cond: Expr | None
     step: Expr | None
-    body: "Stmt"
+    body: Stmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,21 +279,21 @@ class IterLoop:
     args: tuple[Expr, ...]
     cursor: Expr | None  # the variable advanced by the macro
     iterated: Expr | None  # the list/tree/object walked
-    body: "Stmt"
+    body: Stmt
 
 
 @dataclass(frozen=True, slots=True)
 class Switch:
     span: Span
     cond: Expr
-    body: "Stmt"
+    body: Stmt
 
 
 @dataclass(frozen=True, slots=True)
 class Case:
     span: Span
     value: Expr | None  # None: default
-    body: tuple["Stmt", ...]
+    body: tuple[Stmt, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +303,7 @@ class ScopedGuard:
     span: Span
     lock_class: str
     args: tuple[Expr, ...]
-    body: "Stmt"
+    body: Stmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,10 +323,10 @@ class Unparsed:
     text: str
 
 
-Stmt = Union[
-    ExprStmt, Decl, Return, Goto, Break, Continue, Label, Compound, If, While, DoWhile, For,
-    IterLoop, Switch, Case, ScopedGuard, Guard, Unparsed,
-]
+Stmt = (
+    ExprStmt | Decl | Return | Goto | Break | Continue | Label | Compound | If | While | DoWhile
+    | For | IterLoop | Switch | Case | ScopedGuard | Guard | Unparsed
+)
 
 
 # --------------------------------------------------------------------------- functions
@@ -390,7 +390,7 @@ class Function:
     comments: tuple[tuple[int, str], ...] = field(default=(), compare=False)  # (line, text)
 
 
-def children(s: "Stmt"):
+def children(s: Stmt):
     """The statements directly inside a statement."""
     match s:
         case If():
@@ -408,7 +408,7 @@ def children(s: "Stmt"):
     return ()
 
 
-def stmt_calls(s: "Stmt | None"):
+def stmt_calls(s: Stmt | None):
     """Every call in a statement and the statements inside it (guards as ``guard`` /
     ``scoped_guard`` pseudo-calls are not included)."""
     if s is None:

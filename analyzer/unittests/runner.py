@@ -37,14 +37,24 @@ import signal
 import subprocess
 import tempfile
 import time
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ..datafile import Table as DataTable
+from ..datafile import read_toml
 from ..errors import InputError, UsageError
-from .results import (OK_STATUSES, SCHEMA, STATUSES, Failure, Prepared, PrepareMethod,  # noqa: F401
-                      SuiteResult, UnitStatus, UnittestRun)
+from .results import (  # noqa: F401
+    OK_STATUSES,
+    SCHEMA,
+    STATUSES,
+    Failure,
+    Prepared,
+    PrepareMethod,
+    SuiteResult,
+    UnitStatus,
+    UnittestRun,
+)
 
 _MARK = "### rmaplint: "  # our own lines in the logs (parsers skip them)
 _TERM_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a timed-out process group
@@ -93,7 +103,7 @@ class Table:
     def suite(self, name: str) -> Suite:
         """The suite asked for as ``name`` (``vma``, ``kunit:lib/kunit``)."""
         if name in self.suites:
-            return self._build(name, self.suites[name], None)
+            return self._build(name, self.suites[name], None, f"[suite.{name}]")
         fam, sep, arg = name.partition(":")
         if sep and fam in self.families:
             arg = arg.strip()
@@ -103,10 +113,14 @@ class Table:
             if not arg or arg.startswith("-") or ".." in PurePosixPath(arg).parts:
                 raise UsageError(f"--suite {name}: {fam}: needs a folder of the tree, "
                                  f"e.g. {fam}:lib/kunit")
-            return self._build(f"{fam}:{arg}", self.families[fam], arg)
+            return self._build(f"{fam}:{arg}", self.families[fam], arg, f"[family.{fam}]")
         raise UsageError(f"unknown suite '{name}' (known: {', '.join(self.names())})")
 
-    def _build(self, name: str, d: dict, arg: str | None) -> Suite:
+    def _build(self, name: str, d: dict, arg: str | None, where: str) -> Suite:
+        """The suite of table ``d`` (``where`` names it in messages), ``{arg}`` replaced by
+        ``arg``. Every key is read through :class:`~analyzer.datafile.Table`: an unknown one
+        (a typo), a missing one or a value of the wrong type is an InputError."""
+
         def sub(v):
             if isinstance(v, str):
                 return v.replace("{arg}", arg) if arg is not None else v
@@ -116,28 +130,50 @@ class Table:
                 return {sub(k): sub(x) for k, x in v.items()}
             return v
 
-        try:
-            path = sub(d["path"])
-            build = sub(d["build"])
-            run = tuple(tuple(c) for c in sub(d["run"]))
-            fmt = d["format"]
-        except KeyError as e:
-            raise InputError(f"{self.source}: suite '{name}' has no {e.args[0]}") from None
+        t = DataTable(str(self.source), where, d)
+        path = sub(t.str("path"))
+        build = sub(t.strs("build"))
+        run = tuple(tuple(c) for c in sub(_commands(t, "run")))
+        fmt = t.str("format")
         if fmt not in PARSERS:
-            raise InputError(f"{self.source}: suite '{name}': unknown format '{fmt}' "
-                             f"(known: {', '.join(sorted(PARSERS))})")
-        return Suite(
+            t.fail(f"unknown format '{fmt}' (known: {', '.join(sorted(PARSERS))})", "format")
+        suite = Suite(
             name=name, path=path,
-            present=sub(tuple(d.get("present", (f"{path}/Makefile",)))),
-            cwd=sub(d.get("cwd", path)), programs=tuple(d.get("programs", ())),
-            build=tuple(build), binary=d.get("binary"), run=run, format=fmt,
-            build_timeout=float(d.get("build_timeout", self.defaults.get("build_timeout", 1200))),
-            run_timeout=float(d.get("run_timeout", self.defaults.get("run_timeout", 600))),
-            sources=sub(tuple(d.get("sources", (f"{path}/**",)))),
-            include_dirs=sub(tuple(d.get("include_dirs", ()))),
-            packages=dict(sub(d.get("packages", {}))), program_packages=dict(self.programs),
-            requires=tuple(sub(tuple(d.get("requires", ())))),
-            copy=tuple(sub(tuple(d["copy"]))) if "copy" in d else None)
+            present=sub(t.strs("present", (f"{path}/Makefile",))),
+            cwd=sub(t.str("cwd", path)), programs=t.strs("programs", ()),
+            build=tuple(build), binary=t.str("binary", None), run=run, format=fmt,
+            build_timeout=float(t.number("build_timeout",
+                                         self.defaults.get("build_timeout", 1200))),
+            run_timeout=float(t.number("run_timeout", self.defaults.get("run_timeout", 600))),
+            sources=sub(t.strs("sources", (f"{path}/**",))),
+            include_dirs=sub(t.strs("include_dirs", ())),
+            packages=dict(sub(_str_map(t, "packages"))), program_packages=dict(self.programs),
+            requires=tuple(sub(t.strs("requires", ()))),
+            copy=tuple(sub(t.strs("copy"))) if "copy" in d else None)
+        t.used.add("copy")  # known, for the message about an unknown key, when absent
+        t.str("description", None)  # for the reader of the table: shown nowhere
+        t.done()
+        return suite
+
+
+def _commands(t: DataTable, key: str) -> tuple[tuple[str, ...], ...]:
+    """A list of commands, each a list of strings (``run = [["./vma"]]``)."""
+    if key not in t.data:
+        t.fail("missing", key)
+    t.used.add(key)
+    v = t.data[key]
+    if not isinstance(v, list) or not all(
+            isinstance(c, list) and all(isinstance(x, str) for x in c) for c in v):
+        t.fail(f"expected a list of commands (lists of strings), got {v!r}", key)
+    return tuple(tuple(c) for c in v)
+
+
+def _str_map(t: DataTable, key: str) -> dict[str, str]:
+    """A table of strings whose keys the author chooses (``[suite.vma.packages]``)."""
+    m = t.table(key, {})
+    out = {k: m.str(k) for k in list(m.data)}
+    m.done()
+    return out
 
 
 def default_table_path() -> Path:
@@ -147,15 +183,26 @@ def default_table_path() -> Path:
 
 
 def load_table(path: Path | None = None) -> Table:
+    """The suite table, read strictly like every rules file (:mod:`analyzer.datafile`): an
+    unknown key, a missing one or a value of the wrong type, in any suite or family (asked
+    for or not), is an InputError naming the file, the table and the key."""
     path = path or default_table_path()
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror or e}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: invalid TOML: {e}") from None
-    return Table(dict(data.get("suite", {})), dict(data.get("family", {})),
-                 dict(data.get("defaults", {})), dict(data.get("programs", {})), path)
+    data, _ = read_toml(path)
+    top = DataTable(str(path), "", data)
+    suites = top.mapping("suite")
+    families = top.mapping("family")
+    dt = top.table("defaults", {})
+    defaults = {k: v for k in ("build_timeout", "run_timeout")
+                if (v := dt.number(k, None)) is not None}  # absent: Table._build's
+    dt.done()
+    programs = _str_map(top, "programs")
+    top.done()
+    table = Table(suites, families, defaults, programs, path)
+    for name, d in suites.items():
+        table._build(name, d, None, f"[suite.{name}]")
+    for name, d in families.items():
+        table._build(f"{name}:<arg>", d, None, f"[family.{name}]")
+    return table
 
 
 # --------------------------------------------------------------------------- which files
@@ -227,9 +274,9 @@ def suite_sources(tree: Path, suite: Suite | str, *, table: Table | None = None)
 
     base = tree / suite.path
     if base.is_dir():
-        for p in sorted(base.rglob("*")):
-            if p.is_file():
-                add(str(p.relative_to(tree)))
+        for fp in sorted(base.rglob("*")):
+            if fp.is_file():
+                add(str(fp.relative_to(tree)))
     dirs = [_norm(d) for d in suite.include_dirs]
     while todo:
         rel = todo.pop()
@@ -760,11 +807,11 @@ def run_one(root: Path, suite: Suite, jobs: int, logdir: Path, timeout_scale: fl
     if parsed.failures or bad or not parsed.complete or (parsed.failed or 0) > 0:
         res.status = UnitStatus.TESTS_FAILED
         if bad and not parsed.failures:
-            cmd, rc = bad[0]
+            bad_cmd, rc = bad[0]
             why = _crash(text, rc)
             what = "ended before its summary" if not parsed.complete else \
                 "exited non-zero after its summary"
-            res.failures.append(Failure(None, f"{cmd}: {why} ({what})", None))
+            res.failures.append(Failure(None, f"{bad_cmd}: {why} ({what})", None))
         elif not parsed.complete and not parsed.failures:
             res.failures.append(Failure(None, "no summary line in the output", None))
         n = len(res.failures)
@@ -908,7 +955,8 @@ def _run_suites(tree: Path, wanted: list[Suite], jobs: int, reports_dir: Path | 
     checked: dict[str, tuple[str, str] | None] = {s.name: precheck(s) for s in todo}
 
     keep_logs = reports_dir is not None
-    logbase = Path(reports_dir) if keep_logs else Path(tempfile.mkdtemp(prefix="rmaplint-logs-"))
+    logbase = Path(reports_dir) if reports_dir is not None else \
+        Path(tempfile.mkdtemp(prefix="rmaplint-logs-"))
     try:
         def one(root: Path, s: Suite) -> SuiteResult:
             miss = checked[s.name]
@@ -937,6 +985,7 @@ def _run_suites(tree: Path, wanted: list[Suite], jobs: int, reports_dir: Path | 
                 if s.copy is None:
                     only = None
                     break
+                assert only is not None  # None only just before the break
                 only |= {PurePosixPath(_norm(c)).parts[0] for c in s.copy if _norm(c)}
             with prepared_copy(tree, prepared, only) as root:
                 for s in todo:
@@ -970,7 +1019,8 @@ def run_suites_at(repo: Path, rev: str, suites: list[str], jobs: int,
         return r.returncode == 0
 
     if not any(_is_present(s, exists_at) for s in wanted):
-        return sha, [SuiteResult(s.name, UnitStatus.NOT_PRESENT, detail=f"no {s.path}/ at {sha[:12]}")
+        return sha, [SuiteResult(s.name, UnitStatus.NOT_PRESENT,
+                                 detail=f"no {s.path}/ at {sha[:12]}")
                      for s in wanted]
     start = time.monotonic()
     with temporary_worktree(repo, sha) as wt:

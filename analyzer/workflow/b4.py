@@ -9,7 +9,8 @@ HEAD (or ``--base``) with ``git apply --cached --3way`` (:mod:`analyzer.workflow
 no checkout, so a full kernel tree costs what the patch touches. The user's work tree,
 index, branches and stash are never touched and the user's hooks never run; the commit
 object made for the patch stays unreferenced in the object database until ``git gc``. A
-patch that touches no ``.c``/``.h`` file passes at once, without being applied. The files it changes are analysed before and after, and the
+patch that touches no ``.c``/``.h`` file passes at once, without being applied. The files it
+changes are analysed before and after, and the
 findings it adds (by fingerprint) decide the status: *fail* for a new error, *warn* for a
 new warning or note, *pass* otherwise. Findings justified in the source are listed but do
 not count.

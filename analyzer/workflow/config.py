@@ -25,9 +25,9 @@ from __future__ import annotations
 import difflib
 import subprocess
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import InputError, UsageError
 from ..findings.finding import Finding, read_baseline, severity_rank

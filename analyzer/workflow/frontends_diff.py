@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 
 from .. import checks
 from ..driver.project import Project
-from ..locks.result import FileAnalysis, FileStatus
-from ..locks.result import FunctionResult
 from ..locks.explain import explain
+from ..locks.result import FileAnalysis, FileStatus, FunctionResult
 
 SCHEMA = "rmaplint-frontends/1"
 MAX_LINES_SHOWN = 3

@@ -15,9 +15,9 @@ from ..driver.cache import Cache
 from ..errors import InputError
 from ..findings.finding import Finding
 from ..model.lockmodel import LockModel
+from ..source.reader import GitSource
 from .results import ANALYSED, HISTORY_SNAPSHOTS, HistoryResult, Removal, Revision, Tracked
 from .review import RevisionAnalyser, changed_files, commit_info, commits_in, git
-from ..source.reader import GitSource
 
 
 def _matches(path: str, paths: list[str]) -> bool:
@@ -44,8 +44,9 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
     first_parent = commit_info(repo, commits[0])[0] or None
     current: dict[str, list[Finding]] = {}
     if first_parent is not None:
-        with GitSource(repo, first_parent) as src:
-            start_files = [f for f in src.list_files([], suffixes=ANALYSED) if _matches(f, paths)]
+        with GitSource(repo, first_parent) as start:
+            start_files = [f for f in start.list_files([], suffixes=ANALYSED)
+                           if _matches(f, paths)]
         if progress is not None:
             progress(0, len(commits), f"analysing {first_parent[:12]} (the start)")
         for path, rep in analyser.reports(first_parent, start_files).items():
@@ -62,8 +63,8 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
         res.tracked[key] = Tracked(x, commit)
         live[x.fingerprint] = key
 
-    for f in (x for fs in current.values() for x in fs):
-        opened(f, None)
+    for x0 in (x for fs in current.values() for x in fs):
+        opened(x0, None)
     for i, commit in enumerate(commits, 1):
         parent, subject, _, _ = commit_info(repo, commit)
         if progress is not None:

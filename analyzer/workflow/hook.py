@@ -47,14 +47,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..driver.cache import Cache
+from ..driver.run import Checker
 from ..errors import InputError
 from ..findings.finding import Finding, severity_rank
-from ..model.lockmodel import LockModel
 from ..locks.result import FileStatus
+from ..model.lockmodel import LockModel
+from ..source.reader import GitSource, Source, SourceFile
 from .results import ANALYSED, HookAction, HookChange
 from .review import RevisionAnalyser, changed_files, git, review_commits
-from ..driver.run import Checker
-from ..source.reader import GitSource, Source, SourceFile
 
 HOOKS = ("pre-commit", "pre-push")
 SIGNATURE = "# rmaplint-hook"
@@ -330,7 +330,7 @@ class IndexSource(Source):
 
     def read(self, path: str) -> SourceFile:
         rel = self._normalize(path)
-        seen = set()
+        seen: set[str] = set()
         cur = rel
         while True:
             e = self._entries.get(cur)

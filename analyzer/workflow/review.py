@@ -21,7 +21,6 @@ A finding whose fingerprint leaves one file and appears in another in the same p
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -29,12 +28,13 @@ import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ..driver.cache import Cache
+from ..driver.run import Checker, FileReport
 from ..errors import InputError
 from ..findings.finding import Finding
 from ..model.lockmodel import LockModel
-from ..driver.run import Checker, FileReport
 from ..source.reader import GitSource, git_env
 from .results import ANALYSED, ApplyFailure, Hunk, PatchReview, ReviewResult
 from .series import apply_series, read_series
@@ -268,7 +268,7 @@ def _signals_held():
     def hold(signum, frame):
         got.append(signum)
 
-    old = {}
+    old: dict[int, Any] = {}  # signal number → the handler it had
     try:
         for s in (signal.SIGINT, signal.SIGTERM):
             old[s] = signal.signal(s, hold)
@@ -277,8 +277,8 @@ def _signals_held():
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+        for signum, h in old.items():
+            signal.signal(signum, h)
         if got:
             # deliver the first held signal as its own handler would have
             h = old.get(got[0])
@@ -342,6 +342,7 @@ def temporary_worktree(repo: Path, base: str):
     finally:
         try:
             if tmp is not None:
+                assert wt is not None  # set with tmp
                 with _signals_held():
                     _remove_worktree(repo, wt, tmp)
         finally:
@@ -364,7 +365,7 @@ def review_series(repo: Path, series: str, base: str | None, model: LockModel, c
         res = review_commits(repo, base_c, applied.commits, model, cache, applied.failure,
                              series, on_patch, clang, progress=progress, snapshots=snapshots,
                              patch_texts=patch_texts)
-        for pr, mail in zip(res.patches, mails):
+        for pr, mail in zip(res.patches, mails, strict=False):
             pr.mail = mail
         return res
     if p.exists():

@@ -163,7 +163,7 @@ def read_series_bytes(data: bytes, name: str = "stdin") -> list[PatchMail]:
     if not patches:
         raise InputError(f"{name}: no patch in it (only a cover letter or replies)")
     if all(p.number is not None for p in patches):
-        patches.sort(key=lambda p: p.number)
+        patches.sort(key=lambda p: p.number or 0)  # `or 0` for mypy: none is None here
     out = []
     for i, p in enumerate(patches, 1):
         out.append(PatchMail(i, *[getattr(p, f) for f in PatchMail.__dataclass_fields__
