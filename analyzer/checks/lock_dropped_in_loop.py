@@ -19,14 +19,19 @@ from __future__ import annotations
 from collections import deque
 
 from ..findings.finding import Severity
+from ..flow.cfg import LoopKind, OpKind
 from ..locks.events import EventKind
 from ..syntax import tree as C
+from ..syntax.exprs import assigned_names, strip
 from .common import Rule, describe, held_as, match_structure, template, with_context
 
 RULE = Rule("lock-dropped-in-loop", {
     "walk": "{lock} released at {released}{via} and retaken at {retaken}{via2} "
-            "while walking {what}{why}",
-    "loop": "{lock} released at {released}{via} and retaken at {retaken}{via2} inside a loop",
+            "while walking {what}{why}; stale: {stale}",
+    "loop": "{lock} released at {released}{via} and retaken at {retaken}{via2} inside a "
+            "loop; stale: {stale}",
+    "revalidated": "{lock} released at {released}{via} and retaken at {retaken}{via2} "
+                   "{where}; revalidated: {how}",
 })
 
 
@@ -143,6 +148,17 @@ def _finding(ctx, lp, rel, acq):
                 via2=f" (in {acq.via}())" if acq.via else "")
     related = [(lp.span.line, f"loop starts here ({lp.macro or lp.kind})")]
     key = (rel.lock, what or "")
+    stale = _stale_uses(ctx, lp, rel, acq)
+    if not stale:
+        how = "the walk restarts from its label" if lp.kind == LoopKind.GOTO else \
+            "nothing read before the drop is used after the retake before it is read again"
+        where = f"while walking {what}" if what is not None else "inside a loop"
+        f = RULE.finding(ctx, "revalidated", Severity.NOTE, rel.span.line, acq.span.line,
+                         locks, related, key, where=where, how=how, **args)
+        return with_context(ctx, f)
+    related += [(ln, f"{v} read before the drop, used after the retake") for v, ln in stale]
+    args["stale"] = ", ".join(f"{v} (line {ln})" for v, ln in stale) + \
+        " read before the drop and used after the retake"
     if what is not None:
         f = RULE.finding(ctx, "walk", Severity.WARNING, rel.span.line, acq.span.line, locks,
                          related, key, what=what, why=why, **args)
@@ -150,3 +166,140 @@ def _finding(ctx, lp, rel, acq):
         f = RULE.finding(ctx, "loop", Severity.WARNING, rel.span.line, acq.span.line, locks,
                          related, key, **args)
     return with_context(ctx, f)
+
+
+# ------------------------------------------------------------------ the verdict
+
+
+def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
+    """Pointers the loop reads before the drop (assigned in its body, or its cursor) that a
+    path from the retake uses — up to and including the loop's own advance and condition —
+    before assigning them again: what may be stale after the lock was dropped. A pointer
+    handed to a call that pins or re-reads it (``[revalidate]`` in rules/locks.toml) before
+    the drop, or re-read after the retake, does not count; nor do the pointers the lock
+    calls themselves are given. A backward-goto loop is read the same way up to its label,
+    where the restart reads again whatever it uses."""
+    fn = ctx.fn
+    nm = fn.naming
+    ptrs = {v for v, t in nm.vartypes.items() if "*" in t or "[" in t}
+    ops_by_block: dict[int, list] = {}
+    for o in fn.ops:
+        if o.op.kind != OpKind.COND:
+            ops_by_block.setdefault(o.block, []).append(o.op)
+    carried: set[str] = set()
+    pinned: set[str] = set()
+    revalidate = ctx.model.revalidators
+    for b in lp.body:
+        for op in ops_by_block.get(b, []):
+            carried.update(_defs(op))
+            if op.span.start_byte < rel.span.start_byte:
+                pinned.update(_pinned(op.expr, revalidate))
+    if lp.cursor is not None and (r := _root(lp.cursor)) is not None:
+        carried.add(r)
+    carried = (carried & ptrs) - pinned
+    if not carried:
+        return []
+    cfg = fn.cfg
+    found: dict[str, int] = {}
+    seen: set[int] = set()
+    todo: deque[tuple[int, frozenset[str]]] = deque([(acq.block, frozenset())])
+    first = True
+    while todo:
+        b, killed = todo.popleft()
+        if not first and (b in seen or b not in lp.body):
+            continue
+        seen.add(b)
+        kill = set(killed)
+        for op in ops_by_block.get(b, []):
+            if first and op.span.start_byte <= acq.span.start_byte:
+                continue  # before the retake, or the retake itself
+            for v in _uses(op, ctx) & carried - kill:
+                found.setdefault(v, op.span.line)
+            kill.update(_defs(op))
+            kill.update(_pinned(op.expr, revalidate))
+        cond = cfg.blocks[b].cond
+        if cond is not None:
+            for v in _names(cond) & carried - kill:
+                found.setdefault(v, cfg.blocks[b].cond_span.line
+                                 if cfg.blocks[b].cond_span else acq.span.line)
+        first = False
+        if b == lp.header:
+            continue  # the next iteration starts here: what it reads, it read again
+        for e in cfg.blocks[b].succs:
+            todo.append((e.target, frozenset(kill)))
+    return sorted(found.items(), key=lambda kv: kv[1])
+
+
+def _root(e) -> str | None:
+    e = strip(e)
+    while isinstance(e, (C.Member, C.Index, C.Unary, C.Cast)):
+        e = strip(e.base if isinstance(e, (C.Member, C.Index)) else
+                  e.operand if isinstance(e, C.Unary) else e.expr)
+    return e.id if isinstance(e, C.Name) else None
+
+
+def _defs(op) -> set[str]:
+    out = set(assigned_names(op.expr)) if op.expr is not None else set()
+    if op.kind == OpKind.DECL and op.name:
+        out.add(op.name)
+    return out
+
+
+def _uses(op, ctx) -> set[str]:
+    if op.kind == OpKind.ADVANCE:
+        r = _root(op.expr) if op.expr is not None else None
+        return {r} if r else set()
+    e = op.expr
+    if e is None:
+        return set()
+    if isinstance(e, C.Assign):
+        return _names(e.value) | (_names(e.target) - {_root(e.target)} if not isinstance(
+            strip(e.target), C.Name) else set())
+    return _names(e, ctx)
+
+
+def _names(e, ctx=None) -> set[str]:
+    """Variables an expression reads, leaving out the arguments of lock calls."""
+    out: set[str] = set()
+
+    def walk(x):
+        x = strip(x)
+        match x:
+            case None:
+                return
+            case C.Name(id=i):
+                out.add(i)
+            case C.Call(args=args):
+                if ctx is not None and x.name and (ctx.model.primitive(x.name) is not None
+                                                   or x.name in ctx.model.wrappers):
+                    return
+                for a in args:
+                    walk(a)
+            case C.Member(base=b) | C.Cast(expr=b):
+                walk(b)
+            case C.Unary(operand=o):
+                walk(o)
+            case C.Binary(left=l, right=r) | C.Index(base=l, index=r):
+                walk(l)
+                walk(r)
+            case C.Assign(target=t, value=v):
+                walk(t)
+                walk(v)
+            case C.Ternary(test=t, then=a, other=b2):
+                walk(t)
+                walk(a)
+                walk(b2)
+    walk(e)
+    return out
+
+
+def _pinned(e, revalidate: frozenset[str]) -> set[str]:
+    """Pointers a call that pins or re-reads them is given (``folio_get(folio)``)."""
+    out: set[str] = set()
+    for c in C.calls_in(e) if e is not None else ():
+        if c.name in revalidate:
+            for a in c.args:
+                r = _root(a)
+                if r is not None:
+                    out.add(r)
+    return out

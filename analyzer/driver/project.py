@@ -333,6 +333,7 @@ class _FileContext:
         self.lookups: dict[str, str | None] = {}  # index lookups: name → where
         self.read_from: set[str] = set()  # files whose bodies it read
         self.far_inline: dict[str, C.Function] = {}
+        self._headers: list[str] | None = None  # headers_of(pf), resolved once
         own = {f.name: f for f in pf.functions}
         model = project.model
         if pf.frontend == "clang":
@@ -413,7 +414,9 @@ class _FileContext:
         includes, or anywhere in the tree's headers (the definitions index)."""
         if self.project.model.primitive(name):
             return None
-        for path in [self.pf.path, *self.project.headers_of(self.pf)]:
+        if self._headers is None:
+            self._headers = self.project.headers_of(self.pf)
+        for path in [self.pf.path, *self._headers]:
             if self.project.defines_macro(path, name):
                 return self.project.macro_function(path, name)
         d = self.lookup(name)

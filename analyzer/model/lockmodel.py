@@ -140,6 +140,8 @@ class LockModel:
     noreturn: frozenset[str] = frozenset()  # the compiler's own never-returning builtins
     # calls that may sleep (besides acquiring a sleeping lock, which the primitives say)
     sleepers: frozenset[str] = frozenset()
+    # calls that pin an object or re-validate an iterator across a lock drop
+    revalidators: frozenset[str] = frozenset()
     protected: Protected = Protected()
     engine: EngineFiles = EngineFiles()
     lockorder: LockOrderRules = LockOrderRules()
@@ -282,10 +284,12 @@ def _locks(t: Table) -> dict:
     lock_types = t.strs("lock_types", ())
     noreturn = frozenset(t.strs("noreturn", ()))
     sleepers = frozenset(t.strs("sleepers", ()))
+    revalidators = frozenset(t.strs("revalidators", ()))
     t.done()
     return dict(primitives=prims, guards=guards, wrappers=wrappers, classes=tuple(classes),
                 structs=structs, transparent=transparent, assertions=assertions,
-                queries=queries, lock_types=lock_types, noreturn=noreturn, sleepers=sleepers)
+                queries=queries, lock_types=lock_types, noreturn=noreturn, sleepers=sleepers,
+                revalidators=revalidators)
 
 
 def _protected(t: Table) -> Protected:

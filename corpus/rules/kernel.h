@@ -100,6 +100,10 @@ void mutex_lock(struct mutex *lock);
 void mutex_unlock(struct mutex *lock);
 void cond_resched(void);
 void might_sleep(void);
+struct kref {
+	int refcount;
+};
+void kref_get(struct kref *kref);
 void msleep(unsigned int msecs);
 void vfree(const void *addr);
 int need_resched(void);

@@ -166,7 +166,7 @@ void scan_justified(struct widget_list *wl)
 	spin_lock(&wl->lock);
 	list_for_each_entry(w, &wl->widgets, node) {
 		w->count = 0;
-		// ruleid: lock-dropped-in-loop
+		// ruleid: lock-dropped-in-loop[walk]
 		spin_unlock(&wl->lock);
 		/* rmaplint: allow lock-dropped-in-loop — widgets are pinned by wl->users */
 		cond_resched();
@@ -200,12 +200,72 @@ void widget_wait_quiet(struct widget_list *wl)
 	spin_lock(&wl->lock);
 retry:
 	if (wl->users) {
-		// ruleid: lock-dropped-in-loop[loop]
+		// ruleid: lock-dropped-in-loop[revalidated]
 		spin_unlock(&wl->lock);
 		cond_resched();
 		spin_lock(&wl->lock);
 		goto retry;
 	}
 	wl->users = -1;
+	spin_unlock(&wl->lock);
+}
+
+struct widget *widget_list_next(struct widget_list *wl, struct widget *w);
+void widget_flush(struct widget *w);
+
+/*
+ * The loop moves to the next widget through the one in hand, read before the drop and
+ * used again after the retake: if it was freed meanwhile, the walk follows a stale pointer.
+ */
+void widget_flush_all(struct widget_list *wl)
+{
+	struct widget *w = wl->first;
+
+	spin_lock(&wl->lock);
+	while (w) {
+		// ruleid: lock-dropped-in-loop[loop]
+		spin_unlock(&wl->lock);
+		widget_flush(w);
+		spin_lock(&wl->lock);
+		w = widget_list_next(wl, w);
+	}
+	spin_unlock(&wl->lock);
+}
+
+struct pinned_widget {
+	struct kref ref;
+	struct widget w;
+};
+
+/* The same walk with the widget pinned by a reference before the drop. */
+void widget_flush_pinned(struct widget_list *wl, struct pinned_widget *first)
+{
+	struct pinned_widget *p = first;
+
+	spin_lock(&wl->lock);
+	while (p) {
+		kref_get(&p->ref);
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		widget_flush(&p->w);
+		spin_lock(&wl->lock);
+		p = (struct pinned_widget *)widget_list_next(wl, &p->w);
+	}
+	spin_unlock(&wl->lock);
+}
+
+/* The head is read again after the retake: each pass starts from the list itself. */
+void widget_drain(struct widget_list *wl)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	while ((w = wl->first) != NULL) {
+		wl->first = NULL;
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		widget_flush(w);
+		spin_lock(&wl->lock);
+	}
 	spin_unlock(&wl->lock);
 }
