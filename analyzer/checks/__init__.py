@@ -20,6 +20,7 @@ RULE_MODULES: tuple[str, ...] = (
     "modify_unlocked",
     "root_assumed_shared",
     "reclaim_under_lock",
+    "sleep_in_atomic",
     "lock_imbalance",
     "double_lock",
     "unlock_unheld",

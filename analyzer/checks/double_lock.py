@@ -26,6 +26,8 @@ from .common import Rule, first_acquire_line
 
 RULE = Rule("double-lock", {
     "held": "{lock} acquired{mode}{via} while already {how} {where}{extra}",
+    "some-paths": "{lock} acquired{mode}{via} while already {how} on some paths reaching "
+                  "here{extra}",
 })
 
 
@@ -38,31 +40,43 @@ def check(ctx):
         if ev.kind != EventKind.ACQUIRE or ev.trylock or ev.lock is None or ev.fact is None \
                 or ev.annotation:
             continue
-        if not ev.fact.must or ev.inexact:
+        if ev.inexact:
+            continue
+        fact = ev.fact if ev.fact.must else _held_on_a_path(ctx, ev)
+        if fact is None:
             continue
         key = (ev.span.line, ev.lock)
         if key in seen:
             continue
         seen.add(key)
-        out.append(_finding(ctx, ev))
+        out.append(_finding(ctx, ev, fact))
     return out
+
+
+def _held_on_a_path(ctx, ev):
+    """The fact of a path partition on which the lock is must-held before ``ev``, while the
+    joined state only says "may": a feasible path takes it twice."""
+    if not ev.fact.may:
+        return None
+    return next((f for f in ctx.fn.facts_on_paths(ev) if f is not None and f.must), None)
 
 
 def _via(ev) -> str:
     return f" (in {ev.via}())" if ev.via else ""
 
 
-def _finding(ctx, ev):
+def _finding(ctx, ev, fact):
     prev = first_acquire_line(ctx, ev.lock, before=ev.span.line - 1)
-    how = "held" if ev.fact.mode == Mode.ANY else f"held for {ev.fact.mode}"
+    how = "held" if fact.mode == Mode.ANY else f"held for {fact.mode}"
     mode = f" for {ev.mode}" if ev.mode in (Mode.READ, Mode.WRITE) else ""
     extra = ""
-    if ev.mode == Mode.READ and ev.fact.only_read:
+    if ev.mode == Mode.READ and fact.only_read:
         extra = " (read after read: deadlocks if a writer queues between the two)"
     where = "on every path"
     if prev is None and ctx.fn.entry_from_callers:
         where = "by every caller of this static function"
     related = [(prev, "first acquired here")] if prev is not None else []
-    return RULE.finding(ctx, "held", Severity.ERROR, ev.span.line, ev.span.end_line,
+    return RULE.finding(ctx, "held" if ev.fact.must else "some-paths", Severity.ERROR,
+                        ev.span.line, ev.span.end_line,
                         [ev.lock], related, (ev.lock,), lock=ev.lock.describe(), mode=mode,
                         via=_via(ev), how=how, where=where, extra=extra)

@@ -21,6 +21,7 @@ from .common import Rule
 
 RULE = Rule("unlock-unheld", {
     "not-held": "{lock} released{via} but it is not held on any path reaching here",
+    "some-paths": "{lock} released{via} but it is not held on some paths reaching here",
 })
 
 
@@ -37,7 +38,11 @@ def check(ctx):
         if ev.kind != EventKind.RELEASE or ev.lock is None or ev.fact is None \
                 or ev.annotation:
             continue
-        if not ev.fact.not_held or ev.lock in nested or Inexact.JOINED in ev.inexact:
+        if ev.lock in nested or Inexact.JOINED in ev.inexact:
+            continue
+        some = not ev.fact.not_held and ev.fact.may and ev.fact.maybe_not_held and any(
+            f is not None and f.not_held for f in ctx.fn.facts_on_paths(ev))
+        if not ev.fact.not_held and not some:
             continue
         key = (ev.span.line, ev.lock)
         if key in seen:
@@ -47,7 +52,8 @@ def check(ctx):
                if e.kind == EventKind.RELEASE and e.lock == ev.lock
                and e.span.line < ev.span.line]
         related = [(max(rel), "released here before")] if rel else []
-        out.append(RULE.finding(ctx, "not-held", Severity.ERROR, ev.span.line,
+        out.append(RULE.finding(ctx, "some-paths" if some else "not-held", Severity.ERROR,
+                                ev.span.line,
                                 ev.span.end_line, [ev.lock], related, (ev.lock,),
                                 lock=ev.lock.describe(),
                                 via=f" (in {ev.via}())" if ev.via else ""))

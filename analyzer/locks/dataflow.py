@@ -23,7 +23,7 @@ from ..syntax import tree as C
 from .events import Event, EventKind
 from .lockid import LockId, ObjPath
 from .naming import AliasNaming, Naming, const_token
-from .result import Exit, FunctionResult, OpState
+from .result import Exit, FunctionResult, OpState, event_key
 from .solver import worklist
 from .state import State, join
 from .summary import SummaryProvider
@@ -154,6 +154,7 @@ def _record(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...], converged: bo
     events: list[Event] = []
     ops: list[OpState] = []
     exits: list[Exit] = []
+    path_facts: dict[tuple, list] = {}
     for block in cfg.blocks:
         st = ins[block.id]
         ret_op: Op | None = None
@@ -179,6 +180,8 @@ def _record(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...], converged: bo
                     continue
                 seen.add(key)
                 events.append(ev)
+        if parts is not None and len(parts[block.id].states) > 1:
+            _path_facts(tr, block, parts[block.id].states.values(), path_facts)
         if st is None or not any(e.kind == EdgeKind.RETURN and e.target == cfg.exit
                                  for e in block.succs):
             continue
@@ -193,7 +196,33 @@ def _record(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...], converged: bo
             if st2 is not None:
                 exits.append(Exit(value, line, st2, block.id, _returned(value, st2)))
     return FunctionResult(tr.fn, cfg, tr.naming, ins, tuple(ops), tuple(events),
-                          tuple(exits), converged, lock_free, from_callers)
+                          tuple(exits), converged, lock_free, from_callers,
+                          {k: tuple(v) for k, v in path_facts.items()})
+
+
+_LOCK_EVENTS = (EventKind.ACQUIRE, EventKind.RELEASE)
+
+
+def _path_facts(tr: Transfer, block, states, out: dict[tuple, list]) -> None:
+    """Run the block once per partition reaching it, keeping the fact before each lock
+    event (its edges' conditions too: ``if (!trylock(x))``)."""
+    for st in states:
+        evs: list[Event] = []
+        cur: State | None = st
+        for op in block.ops:
+            if cur is None:
+                break
+            cur = tr.op(cur, op, evs.append, block.id)
+        if cur is not None:
+            for e in block.succs:
+                tr.edge(cur, block, e, evs.append)
+        seen: set[tuple] = set()
+        for ev in evs:
+            if ev.kind in _LOCK_EVENTS and ev.lock is not None:
+                k = event_key(ev)
+                if k not in seen:
+                    seen.add(k)
+                    out.setdefault(k, []).append(ev.fact)
 
 
 def _returned(value: C.Expr | None, st: State) -> str | None:

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from ..model.lockmodel import LockModel
 
 
+def event_key(ev: Event) -> tuple:
+    return (ev.kind, ev.span.line, ev.span.start_byte, ev.lock, ev.via)
+
+
 @dataclass(frozen=True, slots=True)
 class OpState:
     op: Op
@@ -55,6 +59,15 @@ class FunctionResult:
     converged: bool
     lock_free: bool = False  # solved without a dataflow: nothing in it touches a lock
     entry_from_callers: bool = False  # a static function's entry: the join of its callers'
+    # the fact before a lock event on each path partition reaching it (when more than one
+    # reaches it): a may-fact of the joined state that is "not held" on one partition is
+    # not held on a feasible path (the partitions keep the tracked values apart)
+    path_facts: Mapping[tuple, tuple] = field(default_factory=dict)
+
+    def facts_on_paths(self, ev: Event) -> tuple:
+        """The facts of ``ev``'s lock before ``ev`` on each partition reaching it (empty:
+        one partition, the joined fact is all there is)."""
+        return self.path_facts.get(event_key(ev), ())
 
     @property
     def entry(self) -> State | None:

@@ -30,7 +30,7 @@ from .dataflow import make_transfer, solve_function
 from .events import Event, EventKind, Inexact
 from .lockid import ObjPath, path_of
 from .naming import SymbolicNaming, const_token
-from .state import State
+from .state import UNKNOWN, State
 from .summary import RET, Effect, SumCase, Summary
 from .transfer import Transfer, truthiness
 from .types import TypeInfo
@@ -356,6 +356,14 @@ class Summaries:
                     effects.append(Effect(Action.ACQUIRE, f.mode, pe, f.kind))
                 elif f.not_held:
                     effects.append(Effect(Action.RELEASE, Mode.WRITE, pe, f.kind))
+                elif f.poss != UNKNOWN:
+                    # taken or dropped on some paths: after the call the caller cannot know
+                    effects.append(Effect(Action.FORGET, Mode.ANY, pe, f.kind))
+            # objects handed on to code that may take or drop their locks
+            for obj in sorted(ex.forgotten):
+                pe = obj.to_expr()
+                if pe is not None and _root_ok(pe, set(params), locals_):
+                    effects.append(Effect(Action.FORGET, Mode.ANY, pe))
         return SumCase(tuple(effects))
 
 

@@ -45,6 +45,7 @@ from .state import (
     is_nonzero,
     join,
     pair,
+    same_object,
     symbolic,
 )
 from .summary import RET, Effect, NoSummaries, SumCase, Summary, SummaryProvider
@@ -156,8 +157,8 @@ class Transfer:
         hit = [k for k in st.locks
                if k.path == obj or k.path.base == obj or k.path.has_prefix(obj)
                and k.path.steps[len(obj.steps):] == ("*",)]
-        if self.naming.symbolic:
-            st = replace(st, forgotten=st.forgotten | {obj})
+        if obj not in st.forgotten:
+            st = replace(st, forgotten=st.forgotten | {obj})  # for a joined summary too
         if not hit:
             return st
         if emit:
@@ -437,7 +438,7 @@ class Transfer:
                 return cur
             case C.Call():
                 res = None
-                for s, *_, evs in self.call_cases(st, e, span, emit, blk):
+                for s, evs in self.call_each(st, e, span, emit, blk):
                     _emit_all(emit, evs)
                     res = join(res, s)
                 return res
@@ -533,15 +534,20 @@ class Transfer:
 
     def call_each(self, st: State, call: C.Call, span, emit: Emit, blk=-1
                   ) -> list[tuple[State, tuple[Event, ...]]]:
-        """A call statement per case of the called function, each with its events."""
-        return [(s, evs) for s, *_, evs in self.call_cases(st, call, span, emit, blk)]
+        """A call statement per case of the called function, each with its events (a lock
+        it takes of the object it returns, which the statement drops, is unnamed)."""
+        return [(self._unnamed_acquires(s, reteffs) if reteffs else s, evs)
+                for s, _ret, _t, reteffs, _subst, evs in self.call_cases(st, call, span, emit,
+                                                                         blk)]
 
     def ret_effects(self, st: State, reteffs, subst, base: C.Expr | None, span, emit, via,
                     blk) -> State:
         """A helper's effects on the object it returns, applied to ``base`` (where the
         caller keeps it); nothing when the caller keeps it nowhere."""
-        if not reteffs or base is None:
+        if not reteffs:
             return st
+        if base is None:
+            return self._unnamed_acquires(st, reteffs)
         sub = {**subst, RET: base}
         inexact = self._inexact(via)
         for eff in reteffs:
@@ -549,6 +555,24 @@ class Transfer:
             if le is not None:
                 st = self.effect(st, eff, le, span, emit, via, blk, inexact)
         return st
+
+    @staticmethod
+    def _unnamed_acquires(st: State, reteffs) -> State:
+        """The helper took a lock of the object it returns, and the caller keeps that object
+        nowhere (``lock_cluster(si, offset);`` to retake the cluster it holds a pointer to):
+        a lock of that field the path knows as not held may be the one taken, so it is
+        unknown now."""
+        fields = set()
+        for eff in reteffs:
+            if eff.action in (Action.ACQUIRE, Action.CYCLE):
+                p = path_of(eff.lock)
+                if p is not None and p.field:
+                    fields.add(p.field)
+        if not fields:
+            return st
+        locks = {k: (Fact(UNKNOWN, f.kind) if f.not_held and k.path.field in fields else f)
+                 for k, f in st.locks.items()}
+        return replace(st, locks=locks) if locks != st.locks else st
 
     def _inexact(self, via: str | None) -> frozenset[Inexact]:
         s = self.summaries.summary(via) if via else None
@@ -737,6 +761,13 @@ class Transfer:
                     return self.refine(st, other, truth if op == "!=" else not truth, span,
                                        emit, blk)
                 s2 = self.eval(st, e, span, emit, blk)
+                if s2 is not None and truth != (op == "==") and is_pure_path(strip(l)) \
+                        and is_pure_path(strip(r)):
+                    # the branch says they differ: not where an earlier test made them one
+                    # (``if (new != old) lock(new); … if (new != old) unlock(new);``)
+                    kl, kr = self.naming.path(l, s2), self.naming.path(r, s2)
+                    if kl and kr and (kl == kr or same_object(s2, kl, kr)):
+                        return None
                 if s2 is not None and truth == (op == "=="):
                     kl, kr = self.naming.path(l, s2), self.naming.path(r, s2)
                     if kl and kr and kl != kr and is_pure_path(strip(l)) \

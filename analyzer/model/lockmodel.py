@@ -138,6 +138,8 @@ class LockModel:
     queries: frozenset[str] = frozenset()  # read or initialise a lock, change nothing
     lock_types: tuple[str, ...] = ()  # C types of lock objects
     noreturn: frozenset[str] = frozenset()  # the compiler's own never-returning builtins
+    # calls that may sleep (besides acquiring a sleeping lock, which the primitives say)
+    sleepers: frozenset[str] = frozenset()
     protected: Protected = Protected()
     engine: EngineFiles = EngineFiles()
     lockorder: LockOrderRules = LockOrderRules()
@@ -279,10 +281,11 @@ def _locks(t: Table) -> dict:
     queries = frozenset(t.strs("queries", ()))
     lock_types = t.strs("lock_types", ())
     noreturn = frozenset(t.strs("noreturn", ()))
+    sleepers = frozenset(t.strs("sleepers", ()))
     t.done()
     return dict(primitives=prims, guards=guards, wrappers=wrappers, classes=tuple(classes),
                 structs=structs, transparent=transparent, assertions=assertions,
-                queries=queries, lock_types=lock_types, noreturn=noreturn)
+                queries=queries, lock_types=lock_types, noreturn=noreturn, sleepers=sleepers)
 
 
 def _protected(t: Table) -> Protected:

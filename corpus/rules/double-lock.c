@@ -283,3 +283,15 @@ int anon_lock_killable_twice(struct anon_vma *anon_vma)
 	up_write(&anon_vma->root->rwsem);
 	return 0;
 }
+
+/* Taken on one path, then taken again on every path: a feasible path takes it twice. */
+void widget_bump_twice(struct widget_list *wl, struct widget *w)
+{
+	if (w->key)
+		spin_lock(&wl->lock);
+	w->count++;
+	// ruleid: double-lock[some-paths]
+	spin_lock(&wl->lock);
+	wl->users++;
+	spin_unlock(&wl->lock);
+}

@@ -133,6 +133,7 @@ void pte_then_anon(struct anon_vma *anon_vma, struct mm_struct *mm)
 {
 	// ruleid: lock-order
 	guard(spinlock)(&mm->page_table_lock);
+	// ruleid: sleep-in-atomic
 	anon_vma_lock_read(anon_vma);
 	anon_vma->num_active_vmas++;
 	anon_vma_unlock_read(anon_vma);

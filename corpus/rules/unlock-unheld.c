@@ -284,3 +284,69 @@ void widget_batch_tag(struct widget **batch, int n)
 		// ok: unlock-unheld
 		spin_unlock(&wl->lock);
 }
+
+/*
+ * A retry that drops the lock on one path and jumps back past its acquire: on that path
+ * both releases below release a lock no longer held.
+ */
+int widget_busy(struct widget *w);
+
+int widget_export(struct widget_list *wl, struct widget *w)
+{
+	int tries = 0;
+
+	spin_lock(&wl->lock);
+retry:
+	if (widget_busy(w)) {
+		// ruleid: unlock-unheld[some-paths]
+		spin_unlock(&wl->lock);
+		if (++tries > 3)
+			return -EBUSY;
+		goto retry;
+	}
+	w->key++;
+	// ruleid: unlock-unheld[some-paths]
+	spin_unlock(&wl->lock);
+	return 0;
+}
+
+/* Two lists that may be one: the second is taken and dropped only when it is another. */
+void widget_lists_bump(struct widget_list *a, struct widget_list *b)
+{
+	spin_lock(&a->lock);
+	if (b != a)
+		spin_lock(&b->lock);
+	a->users++;
+	if (b != a)
+		// ok: unlock-unheld
+		spin_unlock(&b->lock);
+	// ok: unlock-unheld
+	spin_unlock(&a->lock);
+}
+
+static inline struct widget_list *widget_lock_list(struct widget *w)
+{
+	struct widget_list *wl = widget_list_lookup(w);
+
+	spin_lock(&wl->lock);
+	return wl;
+}
+
+void widget_wait_ready(struct widget *w);
+
+/* The relock's result is dropped: it is the list already in hand, which is held again. */
+void widget_tag_all(struct widget **batch, int n)
+{
+	struct widget_list *wl = widget_lock_list(batch[0]);
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!widget_ready(batch[i])) {
+			spin_unlock(&wl->lock);
+			widget_wait_ready(batch[i]);
+			widget_lock_list(batch[0]);
+		}
+	}
+	// ok: unlock-unheld
+	spin_unlock(&wl->lock);
+}

@@ -1,0 +1,121 @@
+"""sleep-in-atomic — a call that may sleep while a spinning lock (spinlock, rwlock) is held.
+
+What it does: at every call and every acquire, with a spinlock or an rwlock held before it on
+every path, reports
+
+* an acquire of a lock that sleeps (a mutex, an rwsem, a folio lock) that is not a trylock
+  (killable and interruptible acquires sleep too);
+* a call of a function listed as ``sleepers`` in ``rules/locks.toml`` (``might_sleep()``,
+  ``cond_resched()``, ``msleep()``, ``vfree()``, ``synchronize_rcu()``, …);
+* a call of a function of this file that may sleep: one whose body does either of the above,
+  or calls such a function of the file, and releases no spinning lock (a helper that drops
+  the caller's spinlock around its sleep is the usual, correct shape).
+
+An allocation that may sleep in direct reclaim is reclaim-under-lock's.
+
+Confidence: high that the lock is held and spins; high that the listed calls and sleeping
+locks sleep; a helper of the file is judged on its whole body, so one that sleeps only on a
+path its caller never takes reads as sleeping.
+"""
+
+from __future__ import annotations
+
+from ..findings.finding import Severity
+from ..locks.events import EventKind
+from ..model.enums import LockKind
+from .common import Rule
+from .reclaim_under_lock import _kind_of_class
+
+RULE = Rule("sleep-in-atomic", {
+    "held": "{what} may sleep while {held}",
+})
+
+_cache: tuple[object, dict[str, str]] | None = None
+
+
+def check(ctx):
+    if ctx.function.degraded:  # parse errors: paths are missing, states unreliable
+        return []
+    sleepy = _sleeping_functions(ctx)
+    out = []
+    seen: set[int] = set()
+    for ev in ctx.events:
+        what = _sleeps(ev, ctx, sleepy)
+        if what is None or ev.span.line in seen:
+            continue
+        held = [(k, f) for k, f in ev.state.held()
+                if f.must and k != ev.lock and _spins(k, f, ctx)]
+        if not held:
+            continue
+        seen.add(ev.span.line)
+        text = "; ".join(f"{k.describe()} is {f.certainty}-held (a "
+                         f"{_kind(k, f, ctx)}: atomic context)" for k, f in held)
+        out.append(RULE.finding(ctx, "held", Severity.ERROR, ev.span.line, ev.span.end_line,
+                                [k for k, _ in held], key=(what, *(k for k, _ in held)),
+                                what=what, held=text))
+    return out
+
+
+def _sleeps(ev, ctx, sleepy: dict[str, str]) -> str | None:
+    """What sleeps at this event, as the message names it; None when nothing does."""
+    if ev.kind == EventKind.ACQUIRE and ev.lock is not None and not ev.trylock \
+            and not ev.annotation and ev.lock_kind is not None and ev.lock_kind.sleeps:
+        via = f" (in {ev.via}())" if ev.via else ""
+        return f"acquiring {ev.lock.describe()}, a {ev.lock_kind}{via},"
+    if ev.kind == EventKind.CALL and ev.call is not None and ev.call.name:
+        name = ev.call.name
+        if name in ctx.model.sleepers:
+            return f"{name}()"
+        if name in sleepy and name != ctx.function.name:
+            return f"{name}() ({sleepy[name]})"
+    return None
+
+
+def _spins(k, f, ctx) -> bool:
+    kind = _kind(k, f, ctx)
+    return kind is not None and kind.spins
+
+
+def _kind(k, f, ctx) -> LockKind | None:
+    return f.kind if f.kind != LockKind.LOCK else _kind_of_class(k.cls, ctx)
+
+
+def _sleeping_functions(ctx) -> dict[str, str]:
+    """The functions of this file that may sleep → why (computed once per file)."""
+    global _cache
+    if _cache is not None and _cache[0] is ctx.file:
+        return _cache[1]
+    model = ctx.model
+    direct: dict[str, str] = {}
+    calls: dict[str, set[str]] = {}
+    releases: set[str] = set()
+    for fn in ctx.file.functions:
+        name = fn.function.name
+        calls[name] = set()
+        for ev in fn.events:
+            if ev.kind == EventKind.RELEASE and ev.lock_kind is not None \
+                    and ev.lock_kind.spins:
+                releases.add(name)
+            if ev.kind == EventKind.ACQUIRE and not ev.trylock and not ev.annotation \
+                    and ev.lock_kind is not None and ev.lock_kind.sleeps:
+                direct.setdefault(name, f"it takes a {ev.lock_kind} on line {ev.span.line}")
+            if ev.kind == EventKind.CALL and ev.call is not None and ev.call.name:
+                if ev.call.name in model.sleepers:
+                    direct.setdefault(name, f"it calls {ev.call.name}() on line "
+                                            f"{ev.span.line}")
+                else:
+                    calls[name].add(ev.call.name)
+    sleepy = {n: why for n, why in direct.items() if n not in releases}
+    changed = True
+    while changed:
+        changed = False
+        for n, callees in calls.items():
+            if n in sleepy or n in releases:
+                continue
+            for c in sorted(callees):
+                if c in sleepy:
+                    sleepy[n] = f"it calls {c}(), which may sleep"
+                    changed = True
+                    break
+    _cache = (ctx.file, sleepy)
+    return sleepy

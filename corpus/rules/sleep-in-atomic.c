@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fixture for sleep-in-atomic, written for rmaplint in kernel style. A finding is the call
+ * that may sleep; its region starts where the spinlock was taken.
+ */
+#include "anon.h"
+
+/* A sleeping lock taken under a spinlock. */
+void widget_sync(struct widget_list *wl, struct anon_vma *anon_vma)
+{
+	spin_lock(&wl->lock);
+	// ruleid: sleep-in-atomic
+	down_write(&anon_vma->root->rwsem);
+	anon_vma->num_active_vmas++;
+	up_write(&anon_vma->root->rwsem);
+	spin_unlock(&wl->lock);
+}
+
+/* A listed sleeper under a spinlock. */
+void widget_wait_users(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+	while (wl->users)
+		// ruleid: sleep-in-atomic
+		msleep(1);
+	spin_unlock(&wl->lock);
+}
+
+/* Dropped around the sleep: fine. */
+void widget_wait_users_unlocked(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+	while (wl->users) {
+		// ruleid: lock-dropped-in-loop
+		spin_unlock(&wl->lock);
+		// ok: sleep-in-atomic
+		msleep(1);
+		spin_lock(&wl->lock);
+	}
+	spin_unlock(&wl->lock);
+}
+
+/* A helper of the file that sleeps, called under the spinlock. */
+static void stash_release(struct stash *stash)
+{
+	might_sleep();
+	vfree(stash->buf);
+	stash->buf = NULL;
+}
+
+void widget_drop_stash(struct widget_list *wl, struct stash *stash)
+{
+	spin_lock(&wl->lock);
+	wl->users--;
+	// ruleid: sleep-in-atomic
+	stash_release(stash);
+	spin_unlock(&wl->lock);
+}
+
+/* A helper that drops the caller's spinlock around its sleep is the correct shape. */
+static void widget_list_pause(struct widget_list *wl)
+{
+	spin_unlock(&wl->lock);
+	cond_resched();
+	spin_lock(&wl->lock);
+}
+
+void widget_scan(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+	while (wl->users > 8)
+		// ok: sleep-in-atomic
+		// ruleid: lock-dropped-in-loop
+		widget_list_pause(wl);
+	spin_unlock(&wl->lock);
+}
+
+/* A trylock of a sleeping lock does not sleep. */
+int widget_try_sync(struct widget_list *wl, struct anon_vma *anon_vma)
+{
+	spin_lock(&wl->lock);
+	// ok: sleep-in-atomic
+	if (!down_write_trylock(&anon_vma->root->rwsem)) {
+		spin_unlock(&wl->lock);
+		return -EAGAIN;
+	}
+	anon_vma->num_active_vmas++;
+	up_write(&anon_vma->root->rwsem);
+	spin_unlock(&wl->lock);
+	return 0;
+}
+
+/* Under a sleeping lock, sleeping is fine. */
+void anon_wait(struct anon_vma *anon_vma)
+{
+	down_write(&anon_vma->root->rwsem);
+	// ok: sleep-in-atomic
+	msleep(1);
+	up_write(&anon_vma->root->rwsem);
+}
