@@ -1,5 +1,6 @@
-"""Parse failures are visible: ``check`` says which functions were degraded, where and why
-(``--list-degraded``, the JSON file entries).
+"""Parse failures are visible: a finding that disappears where a patch leaves the code
+unreadable is *not analysed*, never *fixed* (review, history, b4-check), and ``check`` says
+which functions were degraded, where and why (``--list-degraded``, the JSON file entries).
 
 The synthetic repositories are kernel-style C: patch 1 adds an error return that keeps a
 spinlock (lock-imbalance), patch 2 breaks the function's syntax (garbage tokens in its body,
@@ -212,3 +213,190 @@ def test_a_file_that_cannot_be_analysed_has_a_location(home, tmp_path):
                           "--list-degraded"))
     assert re.search(r"^mm/bad\.c:1:1: error: cannot analyse the file: binary file", text,
                      re.M), text
+
+
+# --------------------------------------------------------------------------- review
+
+
+def test_review_a_degraded_function_is_not_fixed(make_git_repo, home):
+    repo = make_git_repo({FOO: BASE}, {FOO: LEAK}, {FOO: GARBAGE})
+    r0, r1, r2 = repo.commits
+    doc = json.loads(review(home, repo, f"{r0}..{r2}", "json"))
+    p1, p2 = doc["patches"]
+    leak = leak_of(p1["new"])
+    assert p2["fixed"] == [] and p2["new"] == [], p2
+    [na] = p2["not_analysed"]
+    assert na["fingerprint"] == leak["fingerprint"]
+    why = na["not_analysed"]
+    assert why["degraded"]["function"] == "foo_inc"
+    assert why["degraded"]["line"] == GARBAGE_LINE
+    assert why["reason"].startswith(f"parse errors in foo_inc() at {GARBAGE_LINE}:")
+    # the verdict: neither transient (removed within the series) nor gone
+    v = doc["verdict"]
+    assert v["transient"] == [] and v["remaining"] == []
+    assert [x["fingerprint"] for x in v["not_analysed"]] == [leak["fingerprint"]]
+
+    text = review(home, repo, f"{r0}..{r2}")
+    assert "fixed:" not in text and "transient:" not in text, text
+    section = text.split("[2/2]")[1].split("verdict:")[0]
+    assert re.search(r"^mm/foo\.c:\d+:\d+: note: not analysed after this patch: .* \(in the "
+                     r"parent; parse errors in foo_inc\(\) at %d:\d+: cannot parse `n @@`\) "
+                     r"\[lock-imbalance\]$" % GARBAGE_LINE, section, re.M), text
+    assert "1 not analysed at its end" in text
+    assert re.search(r"^mm/foo\.c:\d+:\d+: note: not analysed at the end of the series: .*"
+                     r"\(added by patch 1; parse errors in foo_inc\(\) .*\) \[lock-imbalance\]$",
+                     text, re.M), text
+
+
+def test_review_seen_again_is_the_same_finding(make_git_repo, home):
+    """Broken by patch 2, readable again in patch 3 with the bug still there: patch 3 does
+    not introduce it; fixed for real in patch 4, it is fixed there (and transient)."""
+    fixed = LEAK.replace("\t\treturn -EINVAL;\n", "\t\tgoto out;\n").replace(
+        "\tspin_unlock(&f->lock);\n", "out:\n\tspin_unlock(&f->lock);\n")
+    repo = make_git_repo({FOO: BASE}, {FOO: LEAK}, {FOO: GARBAGE}, {FOO: LEAK},
+                         {FOO: GARBAGE}, {FOO: fixed})
+    r0, *_, r5 = repo.commits
+    doc = json.loads(review(home, repo, f"{r0}..{r5}", "json"))
+    p1, p2, p3, p4, p5 = doc["patches"]
+    fp = leak_of(p1["new"])["fingerprint"]
+    assert [x["fingerprint"] for x in p2["not_analysed"]] == [fp]
+    assert p3["new"] == [] and [x["fingerprint"] for x in p3["unchanged"]] == [fp], p3
+    assert [x["fingerprint"] for x in p4["not_analysed"]] == [fp]
+    assert [x["fingerprint"] for x in p5["fixed"]] == [fp] and p5["not_analysed"] == []
+    assert doc["verdict"]["not_analysed"] == []
+    assert [x["fingerprint"] for x in doc["verdict"]["transient"]] == [fp]
+    text = review(home, repo, f"{r0}..{r5}")
+    assert re.search(r"note: fixed: .* \(last analysed before patch 4\) \[lock-imbalance\]$",
+                     text, re.M), text
+
+
+def test_review_a_function_hidden_by_a_parse_error(make_git_repo, home):
+    """An unbalanced brace in foo_inc swallows foo_peek: foo_peek's finding of the base
+    is not analysed after the patch (nor is foo_inc's), with the reason naming foo_inc."""
+    repo = make_git_repo({FOO: LEAK + PEEK}, {FOO: OPEN + PEEK})
+    r0, r1 = repo.commits
+    doc = json.loads(review(home, repo, f"{r0}..{r1}", "json"))
+    [p] = doc["patches"]
+    assert p["fixed"] == [], p
+    by_fn = {x["function"]: x["not_analysed"] for x in p["not_analysed"]}
+    assert set(by_fn) == {"foo_inc", "foo_peek"}, p
+    assert by_fn["foo_peek"]["degraded"]["analysed"] is False
+    assert "inside foo_inc()" in by_fn["foo_peek"]["reason"]
+    assert {x["function"] for x in doc["verdict"]["not_analysed"]} == {"foo_inc", "foo_peek"}
+
+
+def test_review_a_file_that_cannot_be_analysed(make_git_repo, home):
+    """The patch makes the file binary (status error): its findings are not analysed, with
+    the file's error; a patch that deletes the file fixes them (its code is gone)."""
+    repo = make_git_repo({FOO: LEAK}, {FOO: b"int x;\0\0binary"})
+    r0, r1 = repo.commits
+    doc = json.loads(review(home, repo, f"{r0}..{r1}", "json"))
+    [p] = doc["patches"]
+    assert p["fixed"] == []
+    [na] = p["not_analysed"]
+    assert "binary file" in na["not_analysed"]["error"], na
+    assert na["not_analysed"]["reason"].startswith(f"{FOO} could not be analysed: ")
+
+    gone = make_git_repo({FOO: LEAK}, {FOO: None, "mm/other.c": BASE}, name="deleted")
+    g0, g1 = gone.commits
+    doc = json.loads(review(home, gone, f"{g0}..{g1}", "json"))
+    [p] = doc["patches"]
+    assert p["not_analysed"] == [] and [f["function"] for f in p["fixed"]] == ["foo_inc"]
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_a_degraded_function_is_not_fixed(make_git_repo, home):
+    repo = make_git_repo({FOO: BASE}, {FOO: LEAK}, {FOO: GARBAGE})
+    r0, r1, r2 = repo.commits
+    doc = json.loads(history(home, repo, f"{r0}..{r2}", "json"))
+    [f] = doc["findings"]
+    assert f["introduced"] == r1 and f["removed"] is None and f["how"] is None, f
+    na = f["not_analysed"]
+    assert na["since"] == r2 and na["degraded"]["function"] == "foo_inc"
+    assert na["reason"].startswith(f"parse errors in foo_inc() at {GARBAGE_LINE}:")
+    rev1, rev2 = doc["revisions"]
+    assert rev1["findings"] == [f["fingerprint"]] and rev1["not_analysed"] == []
+    assert rev2["findings"] == [] and rev2["not_analysed"] == [f["fingerprint"]]
+
+    text = history(home, repo, f"{r0}..{r2}")
+    assert "fixed by" not in text and "still present" not in text, text
+    assert re.search(r"^mm/foo\.c:\d+:\d+: error: in foo_inc\(\): .*: since %s \(revision 1\), "
+                     r"not analysed after %s \(revision 2; parse errors in foo_inc\(\) at %d:\d+: "
+                     r"cannot parse `n @@`\) \[lock-imbalance\]$"
+                     % (r1[:12], r2[:12], GARBAGE_LINE), text, re.M), text
+    assert f"{r2[:8]}?lock-imbalance" in text  # the timeline
+    assert "1 finding(s) not analysed at the end of the range" in text
+
+
+def test_history_seen_again_is_one_episode(make_git_repo, home):
+    repo = make_git_repo({FOO: BASE}, {FOO: LEAK}, {FOO: GARBAGE}, {FOO: LEAK})
+    r0, r1, r2, r3 = repo.commits
+    doc = json.loads(history(home, repo, f"{r0}..{r3}", "json"))
+    [f] = doc["findings"]  # one episode: not removed by r2, not introduced again by r3
+    assert f["introduced"] == r1 and f["removed"] is None and f["not_analysed"] is None, f
+    assert [bool(r["findings"]) for r in doc["revisions"]] == [True, False, True]
+    assert [bool(r["not_analysed"]) for r in doc["revisions"]] == [False, True, False]
+    text = history(home, repo, f"{r0}..{r3}")
+    assert ", still present [lock-imbalance]" in text and "not analysed" not in text, text
+
+
+def test_history_hidden_then_gone_is_removed_where_it_is_seen_gone(make_git_repo, home):
+    fixed = LEAK.replace("\t\treturn -EINVAL;\n", "\t\tgoto out;\n").replace(
+        "\tspin_unlock(&f->lock);\n", "out:\n\tspin_unlock(&f->lock);\n")
+    repo = make_git_repo({FOO: BASE}, {FOO: LEAK}, {FOO: GARBAGE}, {FOO: fixed})
+    r0, r1, r2, r3 = repo.commits
+    doc = json.loads(history(home, repo, f"{r0}..{r3}", "json"))
+    [f] = doc["findings"]
+    assert f["removed"] == r3 and f["how"] == "fixed", f
+    assert f["not_analysed"]["since"] == r2
+    text = history(home, repo, f"{r0}..{r3}")
+    assert f"not analysed after {r2[:12]}" in text
+    assert f"gone when analysed again at {r3[:12]}" in text, text
+
+
+# --------------------------------------------------------------------------- the other writers
+
+
+def test_other_writers_say_not_analysed(make_git_repo, home, tmp_path):
+    """SARIF keeps the finding (never absent), b4-check does not count it as fixed, the HTML
+    report badges it, the mail reply says it is not fixed."""
+    repo = make_git_repo({FOO: BASE}, {FOO: LEAK}, {FOO: GARBAGE})
+    r0, r1, r2 = repo.commits
+    sarif = json.loads(review(home, repo, f"{r0}..{r2}", "sarif"))
+    run = sarif["runs"][0]
+    [res] = run["results"]
+    assert res["baselineState"] == "new" and res["properties"]["patch"] == 1
+    assert res["properties"]["notAnalysed"].startswith("parse errors in foo_inc()")
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert [n["level"] for n in notes] == ["warning"] and "not analysed" in \
+        notes[0]["message"]["text"]
+    hsarif = json.loads(history(home, repo, f"{r0}..{r2}", "sarif"))
+    [hres] = hsarif["runs"][0]["results"]
+    assert hres["baselineState"] == "new"
+    assert hres["properties"]["notAnalysed"]["since"] == r2
+
+    mbox = review(home, repo, f"{r0}..{r2}", "email")
+    assert "After this patch rmaplint cannot look for a lock-imbalance" in mbox
+    assert "not analysed, not fixed: parse errors in foo_inc()" in " ".join(mbox.split())
+
+    patch = subprocess.run(["git", "format-patch", "-1", "--stdout", r2], cwd=repo.path,
+                           env=dict(repo.env), capture_output=True, check=True).stdout
+    b4 = subprocess.run([sys.executable, "-m", "analyzer.cli", "b4-check", "--repo",
+                         str(repo.path), "--base", r1, "--no-cache"], input=patch,
+                        env=clean_env(home), capture_output=True, timeout=300)
+    [check] = json.loads(out_of(b4))
+    assert "1 not analysed (parse errors)" in check["summary"] and "fixed" not in \
+        check["summary"], check
+    assert "note: not analysed after this patch: " in check["details"]
+
+    out = tmp_path / "html"
+    out_of(run_cli(home, "review", f"{r0}..{r2}", "--repo", str(repo.path), "--no-cache",
+                   "--format", "html", "-o", str(out)))
+    page = (out / "index.html").read_text()
+    assert "b-not-analysed" in page and "not analysed at the end of the series" in page
+    hout = tmp_path / "hhtml"
+    out_of(run_cli(home, "history", f"{r0}..{r2}", "mm", "--repo", str(repo.path),
+                   "--no-cache", "--format", "html", "-o", str(hout)))
+    assert 'class="c na">?' in (hout / "index.html").read_text()

@@ -495,8 +495,10 @@ def _filter_review(res, policy) -> None:
         p.new = policy.filter(p.new)
         p.fixed = policy.filter(p.fixed)
         p.unchanged = policy.filter(p.unchanged)
+        p.not_analysed = [na for na in p.not_analysed if policy.keep(na.finding)]
     res.remaining = policy.filter(res.remaining)
     res.transient = policy.filter(res.transient)
+    res.not_analysed = [na for na in res.not_analysed if policy.keep(na.finding)]
 
 
 def _review_wants(args) -> dict:
