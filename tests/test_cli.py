@@ -17,7 +17,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-FILE_KEYS = {"path", "status", "functions", "degraded_functions", "error"}
+FILE_KEYS = {"path", "status", "functions", "degraded_functions", "error", "degraded"}
 SUMMARY_KEYS = {"files", "files_ok", "files_degraded", "files_error", "functions",
                 "degraded_functions", "degraded_share", "findings", "by_rule", "by_severity",
                 "seconds", "cache_hits"}
@@ -450,7 +450,7 @@ def test_check_json_schema(rmaplint, tree):
         assert set(f) == FILE_KEYS, f
         assert f["status"] in STATUSES
         assert f["status"] == "ok" and f["error"] is None, f
-        assert f["degraded_functions"] == 0
+        assert f["degraded_functions"] == 0 and f["degraded"] == []
     by_path = {f["path"]: f for f in files}
     assert by_path["mm/foo.c"]["functions"] == 2
     assert by_path["mm/bar.c"]["functions"] == 2

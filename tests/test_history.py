@@ -87,7 +87,8 @@ def assert_history_schema(doc: dict, commits: list[str]) -> None:
     for r in doc["revisions"]:
         assert set(r["findings"]) <= known
     for f in doc["findings"]:
-        assert set(f) == FINDING_KEYS | {"introduced", "removed", "how", "moves"}, sorted(f)
+        assert set(f) == FINDING_KEYS | {"introduced", "removed", "how", "moves",
+                                         "not_analysed"}, sorted(f)
         assert f["how"] == ("fixed" if f["removed"] else None), f
         assert f["introduced"] is None or f["introduced"] in commits
         assert f["removed"] is None or f["removed"] in commits

@@ -32,7 +32,8 @@ ANON = "mm/anon.c"
 FINDING_KEYS = {"rule", "severity", "path", "function", "line", "end_line", "message",
                 "locks", "related", "fingerprint", "justification", "column", "end_column",
                 "kind", "args"}
-PATCH_KEYS = {"index", "subject", "commit", "files", "new", "fixed", "unchanged"}
+PATCH_KEYS = {"index", "subject", "commit", "files", "new", "fixed", "unchanged",
+              "not_analysed"}
 SUBJECTS = ["mm/anon: lock the source anon_vma once instead of per chain",
             "mm/anon: explain what anon_vma_fork() attaches",
             "mm/anon: allocate chains before taking the anon_vma lock"]
@@ -182,10 +183,22 @@ def assert_review_schema(doc: dict, base: str) -> None:
         for key in ("new", "fixed", "unchanged"):
             for f in p[key]:
                 assert_finding_schema(f)
-    assert set(doc["verdict"]) == {"remaining", "transient"}
+        for f in p["not_analysed"]:
+            assert_not_analysed_schema(f)
+    assert set(doc["verdict"]) == {"remaining", "transient", "not_analysed"}
     for key in ("remaining", "transient"):
         for f in doc["verdict"][key]:
             assert_finding_schema(f)
+    for f in doc["verdict"]["not_analysed"]:
+        assert_not_analysed_schema(f)
+
+
+def assert_not_analysed_schema(f: dict) -> None:
+    """A finding the patch (or the end) could not look for: the finding and why."""
+    why = f["not_analysed"]
+    assert_finding_schema({k: v for k, v in f.items() if k != "not_analysed"})
+    assert isinstance(why["reason"], str) and why["reason"]
+    assert "degraded" in why or "error" in why, why
 
 
 def assert_corpus_review(doc: dict, corpus: CorpusRepo) -> None:

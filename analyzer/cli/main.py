@@ -265,8 +265,11 @@ def _paths_style(top: Path | None):
 def cmd_check(args) -> int:
     from ..driver.run import SourceSpec, check_paths
     from ..report.jsonfmt import check_json
-    from ..report.text import check_terse, check_text
+    from ..report.text import check_terse, check_text, degraded_lines
 
+    if args.list_degraded and (args.terse or args.format in ("sarif", "html")):
+        raise InputError("--list-degraded goes with the text report (--format json lists "
+                         "the degraded functions in each file's entry anyway)")
     root, repo = _root(args)
     policy = _policy(args, root)
     spec = SourceSpec(str(root), str(repo) if repo else None, args.rev, policy.rules,
@@ -325,10 +328,12 @@ def cmd_check(args) -> int:
         with spec.open() as source:
             text = check_rich(run, lambda p: source.read(p).text,
                               color_system="auto" if _colour(args) else None)
+        if args.list_degraded:
+            text += "".join(ln + "\n" for ln in degraded_lines(run, style))
         args_plain = argparse.Namespace(**{**vars(args), "color": "never"})
         _write(args_plain, text)
     else:
-        _write(args, check_text(run, style))
+        _write(args, check_text(run, style, list_degraded=args.list_degraded))
     return 1 if policy.fails(run.findings) else 0
 
 
@@ -490,8 +495,10 @@ def _filter_review(res, policy) -> None:
         p.new = policy.filter(p.new)
         p.fixed = policy.filter(p.fixed)
         p.unchanged = policy.filter(p.unchanged)
+        p.not_analysed = [na for na in p.not_analysed if policy.keep(na.finding)]
     res.remaining = policy.filter(res.remaining)
     res.transient = policy.filter(res.transient)
+    res.not_analysed = [na for na in res.not_analysed if policy.keep(na.finding)]
 
 
 def _review_wants(args) -> dict:
@@ -881,7 +888,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="examples:\n  rmaplint check mm/rmap.c\n"
                        "  rmaplint check --rev v6.12 --format sarif -o rmaplint.sarif mm/\n"
                        "  rmaplint check --write-baseline .rmaplint-baseline.json mm/\n"
-                       "  rmaplint check --terse --ignore walk-unlocked mm/vma.c\n")
+                       "  rmaplint check --terse --ignore walk-unlocked mm/vma.c\n"
+                       "  rmaplint check --list-degraded mm/\n")
     c.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default mm)")
     repo_opt(c, "tree or git repository (default: the enclosing git work tree, else the "
                 "current directory)")
@@ -892,6 +900,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "FILE:LINE: SEVERITY:rule-id: message")
     c.add_argument("--plain", action="store_true", help="text: plain finding lines even "
                    "on a terminal (the default when piped)")
+    c.add_argument("--list-degraded", action="store_true", help="text: after the report, "
+                   "one 'path:line: function: degraded: reason' line per function with parse "
+                   "errors (analysed as far as possible; 'not analysed' when a parse error "
+                   "hid it); --format json lists them in each file's entry")
     frontend_opts(c)
     c.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="worker processes (default 1)")

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig, ClangFrontend
     from ..frontend.kconfig import KernelConfig
 
-PARSE_VERSION = "2"
+PARSE_VERSION = "3"  # 3: Function.parse_error, ParsedFile.unreadable
 NORETURN_KEY = "noreturn:"  # Deps lookups of "is it declared __noreturn"
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .. import checks
 from ..errors import InputError
+from ..findings.coverage import Degraded
 from ..findings.finding import Finding
 from ..findings.fingerprint import fingerprint_file
 from ..locks.result import Deps, FileAnalysis, FileStatus
@@ -33,7 +34,7 @@ from .project import Project
 if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig
 
-RESULT_VERSION = "3"
+RESULT_VERSION = "4"  # 4: FileReport.degraded
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
@@ -48,6 +49,8 @@ class FileReport:
     seconds: float = 0.0
     cached: bool = False
     spans: tuple[tuple[str, int, int], ...] = ()  # (function, first line, last line)
+    # the functions parse errors degraded (or hid: ``analysed`` False), with where and why
+    degraded: tuple[Degraded, ...] = ()
     # asked for with ``traces=True`` (reports that show the source: HTML): the file's text
     # and each function's lock trace; None otherwise
     text: str | None = field(default=None, repr=False, compare=False)
@@ -55,7 +58,19 @@ class FileReport:
 
     def to_json(self) -> dict:
         return {"path": self.path, "status": self.status, "functions": self.functions,
-                "degraded_functions": self.degraded_functions, "error": self.error}
+                "degraded_functions": self.degraded_functions, "error": self.error,
+                "degraded": [d.to_json() for d in self.degraded]}
+
+    def degraded_for(self, function: str) -> Degraded | None:
+        """Why ``function``'s findings cannot be trusted to be complete in this report: its
+        own parse error, the one that hid it, or (when it is not in the file as parsed) a
+        parse error outside any function; None when it was analysed cleanly or is gone."""
+        for d in self.degraded:
+            if d.function == function:
+                return d
+        if any(name == function for name, _, _ in self.spans):
+            return None
+        return next((d for d in self.degraded if not d.function), None)
 
 
 @dataclass(frozen=True)
@@ -209,7 +224,8 @@ class Checker:
                                 fa.error, tuple(fingerprint_file(found, sf.text)),
                                 time.perf_counter() - t0, spans=tuple(
                                     (f.function.name, f.function.span.line,
-                                     f.function.span.end_line) for f in fa.functions))
+                                     f.function.span.end_line) for f in fa.functions),
+                                degraded=_degraded(fa))
             if traces or self.cache.enabled:
                 fts = _traces(fa, sf.text)
                 self.cache.put("trace", key, CachedTraces(deps, fts))
@@ -219,6 +235,21 @@ class Checker:
             report = FileReport(path, FileStatus.ERROR, error=_one_line(e))
         self.cache.put("result", key, CachedResult(deps, report))
         return replace(report, text=sf.text, traces=fts) if traces else report
+
+
+def _degraded(fa: FileAnalysis) -> tuple[Degraded, ...]:
+    """The degraded functions of an analysis in line order, each with its first parse error,
+    then what the parse errors hid (functions never analysed, unreadable file-level text)."""
+    out = []
+    for r in fa.functions:
+        fn = r.function
+        if fn.degraded:
+            e = fn.parse_error
+            out.append(Degraded(fn.name, e.line, e.column, e.describe()) if e is not None
+                       else Degraded(fn.name, fn.span.line, 1, "parse errors inside"))
+    for name, e in fa.parsed.unreadable if fa.parsed is not None else ():
+        out.append(Degraded(name, e.line, e.column, e.describe(), analysed=False))
+    return tuple(sorted(out, key=lambda d: (d.line, d.column, d.function)))
 
 
 def _traces(fa: FileAnalysis, text: str) -> tuple[FunctionTrace, ...]:

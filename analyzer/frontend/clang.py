@@ -27,7 +27,7 @@ import json
 import os
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -256,6 +256,7 @@ class _TUConverter:
         self.main_defs: list = []
         self.structs: list[StructDef] = []
         self.error_lines: list[int] = []  # lines of the main file with a clang error
+        self.errors_at: list[C.ParseError] = []  # and what each says, in the same order
         self.guard_names = set(fe.data.guards)
         self.cur_file = abspath
         self._starts: dict[str, list[int]] = {}  # per file: sorted invocation starts
@@ -267,6 +268,8 @@ class _TUConverter:
             if d.severity >= 3 and d.location.file is not None \
                     and d.location.file.name == self.main:
                 self.error_lines.append(d.location.line)
+                self.errors_at.append(C.ParseError(d.location.line, d.location.column,
+                                                   " ".join(str(d.spelling).split())[:200]))
         includes: list[str] = []
         prototypes: set[str] = set()
         for c in self.tu.cursor.get_children():
@@ -424,15 +427,17 @@ class _TUConverter:
         cbody = self.compound(body)
         ann = self._contracts(s, bs)
         sp = self.span(c)
-        degraded = f.name == self.main and any(sp.line <= ln <= sp.end_line
-                                               for ln in self.error_lines)
+        inside = [e for e in self.errors_at if sp.line <= e.line <= sp.end_line] \
+            if f.name == self.main else []
+        degraded = bool(inside)
+        err = replace(inside[0], count=len(inside)) if inside else None
         comments = tuple(_comments_in(self.text(s, e), sp.line))
         return C.Function(
             name=c.spelling, path=self.rel(f.name), span=sp, params=tuple(params),
             return_type=c.result_type.spelling, body=cbody,
             is_static=c.storage_class == self.ci.StorageClass.STATIC,
             is_inline=bool(words & INLINE_WORDS),
-            annotations=ann, degraded=degraded, comments=comments)
+            annotations=ann, degraded=degraded, comments=comments, parse_error=err)
 
     def _contracts(self, s: int, e: int) -> tuple[C.Annotation, ...]:
         """Sparse contracts in the function's head (rules/frontend.toml [contracts])."""

@@ -3,13 +3,17 @@
 The text is first rewritten by ``rewrite.py`` (same length, same offsets) so iterator macros,
 scope guards and sparse annotations parse; the sites it rewrote tell this module which ``while``
 was really ``list_for_each_entry_reverse`` and which ``if`` was a ``scoped_guard``. A function
-whose subtree still holds a parse error is converted as far as possible and marked ``degraded``;
-unreadable statements become ``ExprStmt(Opaque)`` keeping the calls inside them.
+whose subtree still holds a parse error is converted as far as possible and marked ``degraded``,
+with its first parse error (``parse_error``: where, and why); unreadable statements become
+``ExprStmt(Opaque)`` keeping the calls inside them. What a parse error hides entirely is listed
+in ``ParsedFile.unreadable``: a function swallowed by another one whose body never closes, and
+text outside any function the parser could not read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import tree_sitter as ts
@@ -42,6 +46,10 @@ class ParsedFile:
     inline_functions: tuple[C.Function, ...] = ()
     frontend: str = "tree-sitter"
     prototypes: frozenset[str] = frozenset()  # functions declared at file scope
+    # what a parse error hid from the analysis: (function, its parse error) for a function
+    # swallowed whole (inside another one whose body does not close), ("", error) for text
+    # outside any function that could not be read
+    unreadable: tuple[tuple[str, C.ParseError], ...] = ()
 
     @property
     def degraded_functions(self) -> int:
@@ -101,6 +109,8 @@ class _Converter:
             self.byte_to_char = _ByteToChar(data)
         self.errors = 0
         self.in_open_comment = False  # past an unterminated /* at file level
+        self.hidden: list[tuple[str, C.ParseError]] = []
+        self._nested: list[ts.Node] = []  # function definitions inside the current body
 
     # ------------------------------------------------------------------ helpers
     def text(self, n: ts.Node) -> str:
@@ -112,6 +122,42 @@ class _Converter:
     def char_offset(self, byte: int) -> int:
         return self.byte_to_char(byte) if self.byte_to_char else byte
 
+    def column(self, byte: int) -> int:
+        """1-based column (characters) of a byte offset."""
+        start = self.original.rfind(b"\n", 0, byte) + 1
+        return len(self.original[start:byte].decode("utf-8", "surrogateescape")) + 1
+
+    def parse_error(self, node: ts.Node) -> C.ParseError | None:
+        """The first parse error under ``node`` (an ERROR node or a token the parser had to
+        assume, MISSING), in text order, with the number of them; None without any."""
+        found: list[ts.Node] = []
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.is_error or n.is_missing:
+                found.append(n)  # one error, whatever it holds
+                continue
+            if n.has_error:
+                stack.extend(reversed(n.children))
+        if not found:
+            return None
+        e = found[0]
+        if e.is_missing:
+            what = "an identifier" if e.type == "identifier" else \
+                f"'{e.type}'" if not e.type.isidentifier() else f"a {e.type.replace('_', ' ')}"
+            after = self.original[e.start_byte:e.start_byte + 200].decode(
+                "utf-8", "surrogateescape").split()
+            nxt = " ".join(after[:3])[:30] if after else ""
+            message = f"expected {what}" + (f" before `{nxt}`" if nxt else " at the end")
+        else:
+            raw = self.original[e.start_byte:e.end_byte].decode("utf-8", "surrogateescape")
+            text = " ".join(raw.split())
+            if len(text) > 40:
+                text = text[:39] + "\u2026"
+            message = f"cannot parse `{text}`" if text else "parse error"
+        return C.ParseError(e.start_point[0] + 1, self.column(e.start_byte), message,
+                            len(found))
+
     # ------------------------------------------------------------------ file level
     def file(self, root: ts.Node) -> ParsedFile:
         functions: list[C.Function] = []
@@ -121,7 +167,8 @@ class _Converter:
         self.prototypes: set[str] = set()
         self._top(root, functions, structs, comments, includes)
         return ParsedFile(self.path, tuple(functions), tuple(structs), tuple(comments),
-                          tuple(includes), self.errors, prototypes=frozenset(self.prototypes))
+                          tuple(includes), self.errors, prototypes=frozenset(self.prototypes),
+                          unreadable=tuple(self.hidden))
 
     def _top(self, node, functions, structs, comments, includes):
         prev = None
@@ -131,6 +178,8 @@ class _Converter:
                 fn = self._macro_function(before, ch)
                 if fn is not None:
                     functions.append(fn)
+                else:
+                    self._lost_body(before, ch, functions)
                 continue
             if self.in_open_comment:
                 return
@@ -141,6 +190,9 @@ class _Converter:
                 # compiler's reading; tree-sitter would parse it as code after the error)
                 self.errors += 1
                 self.in_open_comment = True
+                self.hidden.append(("", C.ParseError(
+                    ch.start_point[0] + 1, self.column(ch.start_byte),
+                    "comment never closed: the rest of the file is not read")))
                 return
             if t == "function_definition":
                 fn = self.function(ch)
@@ -159,7 +211,10 @@ class _Converter:
             elif t == "ERROR":
                 self.errors += 1
                 self._functions_in_error(ch, functions)
+                self._hidden_in(ch, functions)
             elif t in ("declaration", "type_definition", "struct_specifier"):
+                if ch.has_error:  # what it holds may be a function it swallowed
+                    self._hidden_in(ch, functions)
                 self._structs_in(ch, structs)
                 if t == "declaration":
                     for d in ch.children_by_field_name("declarator"):
@@ -187,32 +242,122 @@ class _Converter:
         for i in range(1, len(texts) - 1, 2):
             params.append(C.Param(texts[i + 1].strip(), " ".join(texts[i].split())))
         self._comments: list[tuple[int, str]] = []
+        self._nested = []
         cbody = self.compound(body)
+        name = symbol.format(call.args[0].id)
+        degraded = body.has_error or head.has_error
+        err = (self.parse_error(head) or self.parse_error(body)) if degraded else None
+        self._swallowed(name, err)
         return C.Function(
-            name=symbol.format(call.args[0].id), path=self.path,
+            name=name, path=self.path,
             span=C.Span(head.start_point[0] + 1, body.end_point[0] + 1, head.start_byte,
                         body.end_byte),
             params=tuple(params), return_type="long", body=cbody, is_static=True,
-            is_inline=True, degraded=body.has_error or head.has_error,
-            comments=tuple(self._comments))
+            is_inline=True, degraded=degraded, comments=tuple(self._comments),
+            parse_error=err)
 
-    def _functions_in_error(self, node, functions):
+    def _hidden_in(self, node: ts.Node, functions: list[C.Function]) -> None:
+        """Functions file-level text the parser could not read holds and no recovery found:
+        a kernel-style body (``{`` alone at the start of a line) under a head whose name is
+        the identifier before its first ``(``; unnamed, the text itself ("")."""
+        err = self.parse_error(node)
+        if err is None:
+            return
+        raw = self.original[node.start_byte:node.end_byte]
+        known = {f.name for f in functions}
+        first = node.start_point[0] + 1
+        where = f"in text the parser could not read (lines {first}-{node.end_point[0] + 1}: " \
+            f"{err.message} at {err.line}:{err.column})"
+        for m in _BODY_START.finditer(raw):
+            head = _blank_comments(raw[:m.start()])
+            head = head[max(head.rfind(b";"), head.rfind(b"}")) + 1:]
+            found = self._head_name(head)
+            line = first + raw.count(b"\n", 0, m.start())
+            if found is None:
+                self.hidden.append(("", replace(err, line=line, column=1, message=where)))
+                continue
+            fn, pos = found
+            if fn not in known:
+                known.add(fn)
+                at = node.start_byte + m.start() - len(head) + pos
+                self.hidden.append((fn, C.ParseError(
+                    first + raw.count(b"\n", 0, at - node.start_byte), self.column(at), where)))
+
+    def _head_name(self, head: bytes) -> tuple[str, int] | None:
+        """The name a function head declares (the identifier before its first ``(``; for a
+        macro of rules/frontend.toml [function_macros], the function it makes) and where the
+        identifier is in ``head``."""
+        m = _HEAD_NAME.search(head)
+        if m is None:
+            return None
+        name = m.group(1).decode("utf-8", "surrogateescape")
+        symbol = self.frontend.function_macros.get(name.rstrip("0123456789"))
+        if symbol is not None:
+            arg = re.match(rb"\s*([A-Za-z_]\w*)", head[m.end():])
+            if arg is not None:
+                name = symbol.format(arg.group(1).decode("utf-8", "surrogateescape"))
+        return name, m.start(1)
+
+    def _lost_body(self, before: ts.Node, body: ts.Node, functions: list[C.Function]) -> None:
+        """A body at file level after text that is no function head (a parse error ate the
+        head into the declaration before it): the function, named from the head's text, is
+        never analysed."""
+        if body.start_point[1] != 0:
+            return  # a function body starts a line (kernel style): `= {...}` is data
+        raw = _blank_comments(self.original[before.start_byte:body.start_byte])
+        head = raw[max(raw.rfind(b";"), raw.rfind(b"}")) + 1:]
+        found = self._head_name(head)
+        if found is None:
+            return
+        fn, pos = found
+        if fn in {f.name for f in functions} or any(n == fn for n, _ in self.hidden):
+            return
+        err = self.parse_error(before)
+        why = f"{err.message} at {err.line}:{err.column}" if err is not None \
+            else "no function head the parser could read"
+        at = body.start_byte - len(head) + pos
+        line = body.start_point[0] + 1 - head.count(b"\n", pos)
+        self.hidden.append((fn, C.ParseError(line, self.column(at),
+                                             f"its head is text the parser could not read "
+                                             f"({why})")))
+
+    def _swallowed(self, outer: str, err: C.ParseError | None) -> None:
+        """The function definitions the body of ``outer`` (degraded: ``err``) holds: C has no
+        nested functions, so a parse error left its body open and they are never analysed."""
+        nested, self._nested = self._nested, []
+        if err is None:
+            return
+        for n in nested:
+            decl = n.child_by_field_name("declarator")
+            name, _ = _declarator_name(_find_function_declarator(decl) if decl else None)
+            if name:
+                self.hidden.append((name, C.ParseError(
+                    n.start_point[0] + 1, self.column(n.start_byte),
+                    f"inside {outer}(), whose body a parse error leaves open "
+                    f"({err.message} at {err.line}:{err.column})")))
+
+    def _functions_in_error(self, node, functions, top=None):
         """Recover function bodies that a top-level parse error swallowed."""
         kids = node.children
+        top = top if top is not None else node
         for i, ch in enumerate(kids):
+            fn = None
             if ch.type == "function_definition":
                 fn = self.function(ch, degraded=True)
-                if fn is not None:
-                    functions.append(fn)
             elif ch.type == "compound_statement" and i > 0:
                 decl = _find_function_declarator(kids[i - 1])
                 if decl is not None:
                     fn = self._function_parts(ch, decl, kids[i - 1], None, degraded=True,
                                               start=kids[i - 1])
-                    if fn is not None:
-                        functions.append(fn)
             elif ch.type == "ERROR":
-                self._functions_in_error(ch, functions)
+                self._functions_in_error(ch, functions, top)
+            if fn is not None:
+                if fn.parse_error is None:  # itself clean: the error is around it
+                    fn = replace(fn, parse_error=C.ParseError(
+                        fn.span.line, 1,
+                        f"recovered from text the parser could not read (lines "
+                        f"{top.start_point[0] + 1}-{top.end_point[0] + 1})"))
+                functions.append(fn)
 
     def _structs_in(self, node, structs):
         if node is None:
@@ -284,8 +429,13 @@ class _Converter:
             ret_type = (ret_type + " " + "*" * stars).strip()
         annotations = self._contracts(start.start_byte, body.start_byte)
         self._comments = []
+        self._nested = []
         cbody = self.compound(body)
-        self.errors += 0
+        degraded = bool(degraded or body.has_error)
+        err = self.parse_error(node if node is not None else body) if degraded else None
+        if degraded and err is None and node is None:
+            err = self.parse_error(start)
+        self._swallowed(name, err)
         return C.Function(
             name=name,
             path=self.path,
@@ -296,8 +446,9 @@ class _Converter:
             is_static="static" in words,
             is_inline=bool(words & INLINE_WORDS),
             annotations=annotations,
-            degraded=bool(degraded or body.has_error),
+            degraded=degraded,
             comments=tuple(self._comments),
+            parse_error=err,
         )
 
     def text_of(self, s):
@@ -332,9 +483,11 @@ class _Converter:
         if t == "comment":
             self._comments.append((n.start_point[0] + 1, self.text(n)))
             return []
+        if t == "function_definition":
+            self._nested.append(n)  # a body that never closed: see _swallowed
+            return []
         if t in ("preproc_call", "preproc_def", "preproc_function_def", "preproc_include",
-                 "type_definition", "struct_specifier", "enum_specifier", "union_specifier",
-                 "function_definition"):
+                 "type_definition", "struct_specifier", "enum_specifier", "union_specifier"):
             return []
         s = self.stmt(n)
         return [s] if s is not None else []
@@ -572,6 +725,14 @@ class _Converter:
 
 
 INLINE_WORDS = frozenset({"inline", "__always_inline", "__inline__"})
+_BODY_START = re.compile(rb"^\{", re.M)  # a function body, kernel style
+_HEAD_NAME = re.compile(rb"([A-Za-z_]\w*)\s*\(")  # the function's name in its head
+_COMMENT = re.compile(rb"/\*.*?\*/|//[^\n]*", re.S)
+
+
+def _blank_comments(text: bytes) -> bytes:
+    """``text`` with its comments turned into spaces (newlines kept: offsets stay)."""
+    return _COMMENT.sub(lambda m: re.sub(rb"[^\n]", b" ", m.group(0)), text)
 
 
 def scoped_guard(sp: C.Span, macro: str, args, body: C.Stmt,

@@ -44,6 +44,8 @@ def summary(v: Verdict) -> str:
         extra.append(f"{len(v.justified)} justified")
     if v.fixed:
         extra.append(f"{len(v.fixed)} fixed")
+    if v.not_analysed:
+        extra.append(f"{len(v.not_analysed)} not analysed (parse errors)")
     if extra:
         text += "; " + ", ".join(extra)
     return f"{text} {v.where}"
@@ -51,7 +53,8 @@ def summary(v: Verdict) -> str:
 
 def details(v: Verdict) -> str:
     """The finding lines of what the patch adds (justified ones last), then what it fixes
-    as ``note: fixed:`` lines; for a patch that does not apply, git's reason."""
+    as ``note: fixed:`` lines and what it leaves unreadable as ``note: not analysed after
+    this patch:`` lines (never fixed); for a patch that does not apply, git's reason."""
     if v.outcome == B4Outcome.DOES_NOT_APPLY:
         assert v.failure is not None  # a patch that does not apply has its failure
         return (f"git apply --3way failed{_file_part(v)}: {v.failure.message}\n"
@@ -60,6 +63,9 @@ def details(v: Verdict) -> str:
     lines = [ln for f in v.counted + v.justified for ln in finding_lines(f)]
     lines += [ln for f in v.fixed
               for ln in finding_lines(replace(f, severity=Severity.NOTE), lead="fixed: ")[:1]]
+    lines += [finding_lines(replace(na.finding, severity=Severity.NOTE),
+                            lead="not analysed after this patch: ", suffix=f" ({na.why()})")[0]
+              for na in v.not_analysed]
     return "\n".join(lines)
 
 

@@ -157,6 +157,7 @@ class FindingView:
     status: ReviewStatus | None = None  # review and history only
     page: str | None = None  # the file page showing it (relative to the report folder)
     related: list[tuple[str | None, str]] = field(default_factory=list)  # (href, text)
+    note: str = ""  # not analysed: why
 
     @property
     def region(self) -> str:
@@ -612,6 +613,7 @@ def _excerpt(view: FileView | None, lo: int, hi: int, extra: list[Finding]) -> l
 
 
 _SHOWN_AFTER = (ReviewStatus.NEW, ReviewStatus.UNCHANGED)  # in the code after the patch
+_SHOWN_BEFORE = (ReviewStatus.FIXED, ReviewStatus.NOT_ANALYSED)  # in its parent's code
 
 
 def review_html(res: ReviewResult, out: Path) -> Path:
@@ -632,23 +634,29 @@ def review_html(res: ReviewResult, out: Path) -> Path:
         sp = status.setdefault(p.parent, {})
         for f in p.fixed:
             sp.setdefault(f.fingerprint, ReviewStatus.FIXED)
+        for na in p.not_analysed:
+            sp.setdefault(na.finding.fingerprint, ReviewStatus.NOT_ANALYSED)
     status_of = {rev: (lambda f, st=st: st.get(f.fingerprint)) for rev, st in status.items()}
     rv = _RevViews(res.snapshots, rep)
     patches: list[PatchView] = []
     for p in res.patches:
         after = rv.get(p.commit, p.files, status_of)
-        before = rv.get(p.parent, sorted({f.path for f in p.fixed}), status_of) \
+        lost = [na.finding for na in p.not_analysed]
+        why = {na.finding.fingerprint: na.why() for na in p.not_analysed}
+        before = rv.get(p.parent, sorted({f.path for f in p.fixed + lost}), status_of) \
             if p.parent else {}
         fviews: list[FindingView] = []
         for label, items in ((ReviewStatus.NEW, p.new), (ReviewStatus.FIXED, p.fixed),
+                             (ReviewStatus.NOT_ANALYSED, lost),
                              (ReviewStatus.UNCHANGED, p.unchanged)):
             for f in items:
-                v = (before if label == ReviewStatus.FIXED else after).get(f.path)
+                v = (before if label in _SHOWN_BEFORE else after).get(f.path)
                 match = next((x for x in v.findings if x.f.fingerprint == f.fingerprint),
                              None) if v else None
                 fv = FindingView(f, match.id if match else "", label,
                                  v.page if v is not None else None, match.related if match
-                                 else [])
+                                 else [], note=why.get(f.fingerprint, "")
+                                 if label == ReviewStatus.NOT_ANALYSED else "")
                 fviews.append(fv)
         hunks: list[HunkView] = []
         for fi in _hunks_with_context(p.diff):
@@ -657,7 +665,7 @@ def review_html(res: ReviewResult, out: Path) -> Path:
                 continue
             view = after.get(path)
             fixed_here = [fv for fv in fviews
-                          if fv.status == ReviewStatus.FIXED and fv.f.path == path]
+                          if fv.status in _SHOWN_BEFORE and fv.f.path == path]
             for h in fi["hunks"]:
                 olds = [o for o, _, _ in h["lines"] if o is not None]
                 news = [n for _, n, _ in h["lines"] if n is not None]
@@ -666,7 +674,8 @@ def review_html(res: ReviewResult, out: Path) -> Path:
                     css = "add" if text.startswith("+") else "del" if text.startswith("-") \
                         else "ctx"
                     if o is not None and any(fv.f.line <= o <= fv.f.end_line
-                                             for fv in fixed_here):
+                                             for fv in fixed_here
+                                             if fv.status == ReviewStatus.FIXED):
                         css += " fixed-hit"
                     if n is not None and any(fv.f.line <= n <= fv.f.end_line
                                              for fv in fviews
@@ -700,6 +709,13 @@ def review_html(res: ReviewResult, out: Path) -> Path:
         return out_
 
     remaining = verdict(res.remaining, ReviewStatus.REMAINING)
+    not_analysed = []
+    for na in res.not_analysed:  # shown where it was last seen: a patch's parent or its own
+        seen = next((x for pv in patches for x in pv.findings
+                     if x.f.fingerprint == na.finding.fingerprint and x.id), None)
+        not_analysed.append(FindingView(na.finding, seen.id if seen else "",
+                                        ReviewStatus.NOT_ANALYSED,
+                                        seen.page if seen else None, note=na.why()))
     transient = []
     for f in res.transient:  # shown where a patch introduced it
         intro = next((x for pv in patches for x in pv.findings
@@ -712,7 +728,8 @@ def review_html(res: ReviewResult, out: Path) -> Path:
         if v is not None:
             rep.file_page(v, context=title)
     rep.render("index.html", "review.html", title=title, res=res, patches=patches,
-               remaining=remaining, transient=transient, n=res.series_length)
+               remaining=remaining, transient=transient, not_analysed=not_analysed,
+               n=res.series_length)
     return rep.finish()
 
 
@@ -736,17 +753,21 @@ def history_html(res: HistoryResult, out: Path) -> Path:
     for key, t in res.tracked.items():
         first = idx[t.introduced] + off if t.introduced is not None else 0
         last = idx[t.removed] + off - 1 if t.removed is not None else len(cols) - 1
+        unseen = idx[t.not_analysed_since] + off if t.not_analysed_since is not None \
+            else len(cols)
         cells = []
         for i in range(len(cols)):
             if i == first and t.introduced is not None:
                 cells.append(("in", "+"))
+            elif unseen <= i <= last:
+                cells.append(("na", "?"))
             elif first <= i <= last:
                 cells.append(("on", ""))
             elif t.removed is not None and i == last + 1:
                 cells.append(("out", "\u2212"))
             else:
                 cells.append(("", ""))
-        seen_at = cols[last][1] if last >= 0 else None
+        seen_at = cols[min(last, unseen - 1)][1] if min(last, unseen - 1) >= 0 else None
         if seen_at:
             wanted.setdefault(seen_at, set()).add(t.finding.path)
         rows.append({"key": key, "t": t, "cells": cells, "rev": seen_at})

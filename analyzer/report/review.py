@@ -52,7 +52,9 @@ def _who(res: ReviewResult) -> dict[str, tuple[int, int | None]]:
 def review_text(res: ReviewResult, paths: PathStyle = PLAIN) -> str:
     """Per patch, then the verdict; every finding as the one finding line of every report
     (``path:line:col: severity: new: message [rule-id]``). A *fixed* finding's location is
-    in the patch's parent and is a note; a *moved* one names where it came from."""
+    in the patch's parent and is a note; a *moved* one names where it came from; a *not
+    analysed* one (gone where the patch leaves parse errors) is a note in the parent saying
+    why, never a fixed one."""
     n = res.series_length
     out = [f"rmaplint review of {res.label or 'series'} on {res.base[:12]}: "
            + (f"{n} patch(es)" if n == len(res.patches) else
@@ -61,13 +63,19 @@ def review_text(res: ReviewResult, paths: PathStyle = PLAIN) -> str:
         out.append("")
         out.append(f"[{p.index}/{n}] {p.subject} ({p.commit[:12]})")
         out.append(f"  files: {', '.join(paths.show(f) for f in p.files) or '(none analysed)'}")
-        if not (p.new or p.fixed or p.unchanged or p.moved):
+        if not (p.new or p.fixed or p.unchanged or p.moved or p.not_analysed):
             out.append("  no findings in the code it touches")
         for f in p.new:
             out.extend(finding_lines(f, paths, "new: "))
         for f in p.fixed:
+            k = p.fixed_unseen_since.get(f.fingerprint)
+            where = f" (last analysed before patch {k})" if k is not None else " (in the parent)"
             out.extend(finding_lines(replace(f, severity=Severity.NOTE), paths, "fixed: ",
-                                     " (in the parent)")[:1])
+                                     where)[:1])
+        for na in p.not_analysed:
+            out.extend(finding_lines(replace(na.finding, severity=Severity.NOTE), paths,
+                                     "not analysed after this patch: ",
+                                     f" (in the parent; {na.why()})")[:1])
         for old, f in p.moved:
             out.extend(finding_lines(replace(f, severity=Severity.NOTE), paths, "moved: ",
                                      f" (from {paths.show(old.path)}:{old.line})")[:1])
@@ -82,7 +90,9 @@ def review_text(res: ReviewResult, paths: PathStyle = PLAIN) -> str:
                    + (f" to {fl.file}" if fl.file else "") + f": {fl.message}")
         out.append("stopped there; the patches before it are reviewed above")
     out.append(f"verdict: {len(res.remaining)} finding(s) left behind by the series, "
-               f"{len(res.transient)} introduced and removed within it")
+               f"{len(res.transient)} introduced and removed within it"
+               + (f", {len(res.not_analysed)} not analysed at its end (parse errors: "
+                  "neither fixed nor removed)" if res.not_analysed else ""))
     for f in res.remaining:
         out.extend(finding_lines(f, paths, "remaining: "))
     who = _who(res)
@@ -91,6 +101,12 @@ def review_text(res: ReviewResult, paths: PathStyle = PLAIN) -> str:
         span = f" (added by patch {a}, removed by patch {b}: bisection sees it)" if a and b \
             else ""
         out.extend(finding_lines(f, paths, "transient: ", span)[:1])
+    for na in res.not_analysed:
+        a, _ = who.get(na.finding.fingerprint, (None, None))
+        since = f"added by patch {a}; " if a else "in the base; "
+        out.extend(finding_lines(replace(na.finding, severity=Severity.NOTE), paths,
+                                 "not analysed at the end of the series: ",
+                                 f" ({since}{na.why()})")[:1])
     return "\n".join(out) + "\n"
 
 
@@ -179,6 +195,7 @@ def _reply_headers(res: ReviewResult, p) -> dict[str, str]:
 
 def _reply_body(res: ReviewResult, p) -> list[str]:
     files = _hunks_with_context(p.patch)
+    why = {na.finding.fingerprint: na.why() for na in p.not_analysed}
     body = [f"On {p.mail.date if p.mail and p.mail.date else p.date}, "
             f"{p.mail.author if p.mail else p.author} wrote:"]
     shown: set[str] = set()
@@ -189,7 +206,8 @@ def _reply_body(res: ReviewResult, p) -> list[str]:
             # this hunk, else its first line in the hunk
             anchors: dict[int, list[tuple[Finding, str]]] = {}
             for f, lead, side, sign in [(f, "This patch introduces", 1, "+") for f in p.new] + \
-                    [(f, "This patch removes", 0, "-") for f in p.fixed]:
+                    [(f, "This patch removes", 0, "-") for f in p.fixed] + \
+                    [(na.finding, _LOST, 0, "-") for na in p.not_analysed]:
                 if f.path != fi["path"] or f.fingerprint in shown:
                     continue
                 inside = [i for i, ln in enumerate(lines)
@@ -215,12 +233,13 @@ def _reply_body(res: ReviewResult, p) -> list[str]:
                 body.append(("> " + text).rstrip())
                 for f, lead in anchors.get(i, ()):
                     body.append("")
-                    body.extend(_comment(f, lead))  # ends with a blank line
+                    body.extend(_comment(f, lead, why.get(f.fingerprint)))  # ends blank
             if last + 1 < len(lines):
                 body.append("> [...]")
     rest_new = [f for f in p.new if f.fingerprint not in shown]
     rest_fixed = [f for f in p.fixed if f.fingerprint not in shown]
-    if rest_new or rest_fixed:
+    rest_lost = [na for na in p.not_analysed if na.finding.fingerprint not in shown]
+    if rest_new or rest_fixed or rest_lost:
         body.append("")
         body.append("Outside the hunks of this patch:")
         body.append("")
@@ -228,6 +247,8 @@ def _reply_body(res: ReviewResult, p) -> list[str]:
             body.extend(_comment(f, "New"))
         for f in rest_fixed:
             body.extend(_comment(f, "Gone"))
+        for na in rest_lost:
+            body.extend(_comment(na.finding, _LOST, na.why()))
     while body and not body[-1]:
         body.pop()
     body += ["", "-- ", "rmaplint"]
@@ -246,7 +267,7 @@ def review_email(res: ReviewResult) -> str:
 
     out = io.StringIO()
     for p in res.patches:
-        if not (p.new or p.fixed):
+        if not (p.new or p.fixed or p.not_analysed):
             continue
         msg = EmailMessage(policy=_POLICY)
         msg["From"] = "rmaplint <rmaplint@localhost>"
@@ -265,10 +286,15 @@ _UNIXFROM = "From rmaplint Mon Sep 17 00:00:00 2001"
 _POLICY = email.policy.default.clone(linesep="\n", max_line_length=998)
 
 
-def _comment(f: Finding, lead: str) -> list[str]:
+_LOST = "After this patch rmaplint cannot look for"
+
+
+def _comment(f: Finding, lead: str, why: str | None = None) -> list[str]:
     region = f"line {f.line}" if f.line == f.end_line else f"lines {f.line}-{f.end_line}"
     text = f"{lead} a {f.rule} {f.severity} in {f.function}() ({region}): {f.message}"
     out = _wrap(text)
+    if why:
+        out.extend(_wrap(f"It is not analysed, not fixed: {why}."))
     if f.justification:
         out.extend(_wrap(f"The code justifies it: {f.justification}"))
     out.append("")

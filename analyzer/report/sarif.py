@@ -7,7 +7,10 @@ fingerprint (which survives line shifts, so a service tracks a finding across co
 are relative URIs under ``%SRCROOT%``; a justified finding is an in-source suppression.
 
 ``review`` and ``history`` add ``baselineState``: *new* for what the series (or range)
-introduced and left behind, *unchanged* for what it kept, *absent* for what it removed.
+introduced and left behind, *unchanged* for what it kept, *absent* for what it removed. A
+finding its end could not look for (parse errors: not analysed) is never *absent*: it keeps
+the state of where it came from (*unchanged* from the base, *new* from a patch), with the
+reason in its ``notAnalysed`` property and a warning notification.
 The tests validate every document against the official schema (tests/data/).
 """
 
@@ -295,6 +298,22 @@ def review_sarif(res: ReviewResult, rules, provenance: Provenance | None = None)
         if fp not in rows and fp not in transient and \
                 last.get(fp, (ReviewStatus.NEW,))[0] != ReviewStatus.FIXED:
             rows[fp] = (f, "unchanged", {"patch": p.index, "commit": p.commit})
+    notes = []
+    for na in res.not_analysed:
+        fp = na.finding.fingerprint
+        ev = last.get(fp)
+        about: dict[str, Any] = {"notAnalysed": na.why()}
+        if ev is not None and ev[0] == ReviewStatus.NEW:
+            about.update(patch=ev[1].index, commit=ev[1].commit)
+        rows[fp] = (na.finding, "new" if "patch" in about else "unchanged", about)
+        notes.append({"level": "warning", "message": {
+            "text": f"{na.finding.path}: a {na.finding.rule} finding in "
+                    f"{na.finding.function}() is not analysed at the end of the series: "
+                    f"{na.why()}"},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": artifact_location(na.finding.path),
+                "region": _region(na.degraded.line if na.degraded else 1, None,
+                                  na.degraded.column if na.degraded else 1)}}]})
     items = sorted(rows.values(), key=lambda t: _key(t[0]))
     props = {
         "base": res.base,
@@ -302,10 +321,11 @@ def review_sarif(res: ReviewResult, rules, provenance: Provenance | None = None)
         "patches": [{"index": p.index, "subject": p.subject, "commit": p.commit,
                      "new": [f.fingerprint for f in p.new],
                      "fixed": [f.fingerprint for f in p.fixed],
-                     "unchanged": [f.fingerprint for f in p.unchanged]} for p in res.patches],
+                     "unchanged": [f.fingerprint for f in p.unchanged],
+                     "notAnalysed": [na.finding.fingerprint for na in p.not_analysed]}
+                    for p in res.patches],
         "transient": [f.to_json() for f in res.transient],
     }
-    notes = []
     if res.failure is not None:
         fl = res.failure
         notes.append({"level": "error", "message": {
@@ -329,7 +349,11 @@ def history_sarif(res: HistoryResult, repo, rules, provenance: Provenance | None
             state = "new"
         else:
             state = "unchanged"
-        items.append((t.finding, state, {"introduced": t.introduced, "removed": t.removed}))
+        about: dict[str, Any] = {"introduced": t.introduced, "removed": t.removed}
+        if t.not_analysed is not None and t.removed is None:
+            about["notAnalysed"] = {"since": t.not_analysed_since,
+                                    "reason": t.not_analysed.why()}
+        items.append((t.finding, state, about))
     items.sort(key=lambda t: _key(t[0]))
     props = {"range": res.range, "start": res.start, "revision": res.end,
              "revisions": [{"commit": r.commit, "subject": r.subject} for r in res.revisions]}

@@ -25,7 +25,22 @@ def check_terse(run, paths: PathStyle = PLAIN) -> str:
     return "".join(ln + "\n" for ln in out)
 
 
-def check_text(run, paths: PathStyle = PLAIN) -> str:
+def degraded_lines(run, paths: PathStyle = PLAIN) -> list[str]:
+    """``check --list-degraded``: one ``path:line: function: degraded: reason`` line per
+    function parse errors degraded (at its first parse error), ``not analysed`` for one a
+    parse error hid entirely, ``(file scope)`` for unreadable text outside any function."""
+    out = []
+    for r in run.reports:
+        for d in r.degraded:
+            what = "degraded" if d.analysed or not d.function else "not analysed"
+            out.append(f"{paths.show(r.path)}:{d.line}: {d.function or '(file scope)'}: "
+                       f"{what}: {d.reason}")
+    return out
+
+
+def check_text(run, paths: PathStyle = PLAIN, list_degraded: bool = False) -> str:
+    """The finding lines, files that could not be analysed first (``path:1:1: error:``),
+    then the summary; ``list_degraded``: then the degraded functions (:func:`degraded_lines`)."""
     out = []
     for r in run.reports:
         if r.status == FileStatus.ERROR:
@@ -40,6 +55,8 @@ def check_text(run, paths: PathStyle = PLAIN) -> str:
         f"{s['findings']} findings in {s['seconds']:.1f}s"
         + (f" ({s['cache_hits']} files from cache)" if s["cache_hits"] else "")
         + (f", {s['baselined']} silenced by the baseline" if s.get("baselined") else ""))
+    if list_degraded:
+        out.extend(degraded_lines(run, paths))
     return "\n".join(out) + "\n"
 
 

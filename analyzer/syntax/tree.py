@@ -375,6 +375,23 @@ class Param:
     type: str
 
 
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """Where and why a frontend could not read a function (or file-level text): the first
+    parse error, 1-based line and column, and a one-line reason; ``count`` parse errors in
+    all."""
+
+    line: int
+    column: int
+    message: str
+    count: int = 1
+
+    def describe(self) -> str:
+        more = f" (and {self.count - 1} more parse error{'s' if self.count > 2 else ''})" \
+            if self.count > 1 else ""
+        return self.message + more
+
+
 @dataclass(frozen=True)
 class Function:
     name: str
@@ -388,6 +405,8 @@ class Function:
     annotations: tuple[Annotation, ...] = ()
     degraded: bool = False
     comments: tuple[tuple[int, str], ...] = field(default=(), compare=False)  # (line, text)
+    # with ``degraded``: the first parse error inside it (None: the frontend gave no reason)
+    parse_error: ParseError | None = field(default=None, compare=False)
 
 
 def children(s: Stmt):

@@ -106,13 +106,15 @@ def verdict_of(res: ReviewResult, where: str) -> Verdict:
     note, *pass* otherwise; findings justified in the source do not count."""
     new = list(res.remaining)
     new_fps = {f.fingerprint for f in new}
+    unknown = {na.finding.fingerprint for na in res.not_analysed}
     fixed: dict[str, Finding] = {}
     for p in res.patches:
         for f in p.fixed:
-            if f.fingerprint not in new_fps:
+            if f.fingerprint not in new_fps and f.fingerprint not in unknown:
                 fixed.setdefault(f.fingerprint, f)
     files = sorted({f for p in res.patches for f in p.files})
-    v = Verdict(B4Status.PASS, B4Outcome.REVIEWED, where, new, list(fixed.values()), files)
+    v = Verdict(B4Status.PASS, B4Outcome.REVIEWED, where, new, list(fixed.values()), files,
+                not_analysed=list(res.not_analysed))
     if any(f.severity == Severity.ERROR for f in v.counted):
         v.status = B4Status.FAIL
     elif v.counted:
@@ -154,4 +156,6 @@ def _filtered(res: ReviewResult, select) -> ReviewResult:
     res.remaining = select(res.remaining)
     for p in res.patches:
         p.new = select(p.new)
+    kept = {f.fingerprint for f in select([na.finding for na in res.not_analysed])}
+    res.not_analysed = [na for na in res.not_analysed if na.finding.fingerprint in kept]
     return res

@@ -5,6 +5,11 @@ findings exist; for each finding, the commit that introduced it and the one that
 Only the files a commit changes are analysed again; everything else is carried over, and
 the result cache (keyed by blob id) serves any file content seen before, in this run or an
 earlier one. The cost grows with the changed files, not with the number of revisions.
+
+A finding that disappears where a commit leaves the code unreadable (its function has parse
+errors, a parse error hides it, or its file cannot be analysed) is not removed: it is *not
+analysed* since that commit, until a commit makes the code readable again and shows it
+(the same episode goes on) or shows it gone (that commit removes it).
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ from ..errors import InputError
 from ..findings.finding import Finding
 from ..model.lockmodel import LockModel
 from ..source.reader import GitSource
-from .results import ANALYSED, HISTORY_SNAPSHOTS, HistoryResult, Removal, Revision, Tracked
+from .results import (
+    ANALYSED,
+    HISTORY_SNAPSHOTS,
+    HistoryResult,
+    NotAnalysed,
+    Removal,
+    Revision,
+    Tracked,
+)
 from .review import RevisionAnalyser, changed_files, commit_info, commits_in, git
 
 
@@ -65,6 +78,8 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
 
     for x0 in (x for fs in current.values() for x in fs):
         opened(x0, None)
+    # path → findings gone from it where the analysis could not look (not analysed)
+    unseen: dict[str, list[NotAnalysed]] = {}
     for i, commit in enumerate(commits, 1):
         parent, subject, _, _ = commit_info(repo, commit)
         if progress is not None:
@@ -74,13 +89,21 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
         reports = analyser.reports(commit, files)
         before: dict[str, str] = {}  # fingerprint -> path, over the changed files
         after: dict[str, Finding] = {}
+        lost: dict[str, NotAnalysed] = {}  # gone from code this commit leaves unreadable
         for f in files:
-            for x in current.get(f, []):
+            prev = current.get(f, []) + [na.finding for na in unseen.pop(f, [])]
+            for x in prev:
                 before[x.fingerprint] = f
             now = list(reports[f].findings) if f in reports else []  # deleted file: none
             current[f] = now
             for x in now:
                 after.setdefault(x.fingerprint, x)
+            fps = {x.fingerprint for x in now}
+            for x in prev:
+                if x.fingerprint not in fps:
+                    na = analyser.not_analysed(commit, f, reports.get(f), x)
+                    if na is not None:
+                        lost[x.fingerprint] = na
         # a fingerprint still present in an unchanged file is not gone either
         elsewhere = {x.fingerprint for p, fs in current.items() if p not in files for x in fs}
         for fp, x in after.items():
@@ -94,12 +117,21 @@ def history(repo: Path, rev_range: str, paths: list[str], model: LockModel,
                     fp not in {y.fingerprint for y in current.get(src, [])}:
                 t.moves.append((commit, src, x.path))  # gone from src, now in x.path
             t.finding = x
+            t.not_analysed = t.not_analysed_since = None  # seen again
         for fp in set(before) - set(after) - elsewhere:
+            if fp in lost:
+                t = res.tracked[live[fp]]
+                if t.not_analysed is None:
+                    t.not_analysed, t.not_analysed_since = lost[fp], commit
+                unseen.setdefault(lost[fp].finding.path, []).append(lost[fp])
+                continue
             t = res.tracked[live.pop(fp)]
-            t.removed, t.how = commit, Removal.FIXED
+            t.removed, t.how = commit, Removal.FIXED  # not_analysed kept: since when unseen
         res.revisions.append(Revision(commit, subject,
                                       sorted({x.fingerprint for fs in current.values()
-                                              for x in fs}), len(files)))
+                                              for x in fs}), len(files),
+                                      sorted({na.finding.fingerprint for nas in unseen.values()
+                                              for na in nas})))
     if keep is not None:
         res.tracked = {k: t for k, t in res.tracked.items() if keep(t.finding)}
     if snapshots:

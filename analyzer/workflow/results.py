@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..findings.coverage import Degraded
 from ..findings.finding import Finding
 
 ANALYSED = (".c", ".h")
@@ -73,6 +74,33 @@ class ReviewStatus(StrEnum):
     MOVED = "moved"  # left one file and appeared in another with its function
     REMAINING = "remaining"  # the series leaves it behind
     TRANSIENT = "transient"  # added by one patch, removed by a later one
+    NOT_ANALYSED = "not-analysed"  # gone from a report that could not look for it
+
+
+@dataclass(frozen=True)
+class NotAnalysed:
+    """A finding present before and absent after, where *after* could not have found it: its
+    function has parse errors (or a parse error hid it: ``degraded``), or its file could not
+    be analysed (``error``). It is not *fixed*: nobody knows."""
+
+    finding: Finding  # as last seen
+    degraded: Degraded | None = None
+    error: str | None = None  # the file's error (status error, or not read at all)
+
+    def why(self) -> str:
+        """``parse errors in foo() at 12:5: expected ')'``."""
+        if self.degraded is not None:
+            return self.degraded.describe()
+        return f"{self.finding.path} could not be analysed: {self.error or 'unknown reason'}"
+
+    def to_json(self) -> dict:
+        """The finding with ``not_analysed``: why."""
+        why: dict[str, Any] = {"reason": self.why()}
+        if self.degraded is not None:
+            why["degraded"] = self.degraded.to_json()
+        if self.error is not None:
+            why["error"] = self.error
+        return {**self.finding.to_json(), "not_analysed": why}
 
 
 @dataclass(frozen=True)
@@ -102,12 +130,17 @@ class PatchReview:
     moved: list[tuple[Finding, Finding]] = field(default_factory=list)  # (before, after)
     diff: str = ""  # with snapshots: ``git diff -U3`` of its .c/.h files (parent → commit)
     patch: str = ""  # with patch texts: ``git format-patch -1 --stdout --no-stat`` of it
+    # present before it, absent after it where the analysis could not look: never *fixed*
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
+    # fixed findings an earlier patch had left not analysed: fingerprint → that patch
+    fixed_unseen_since: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"index": self.index, "subject": self.subject, "commit": self.commit,
                 "files": self.files, "new": [f.to_json() for f in self.new],
                 "fixed": [f.to_json() for f in self.fixed],
-                "unchanged": [f.to_json() for f in self.unchanged], **self.extra}
+                "unchanged": [f.to_json() for f in self.unchanged],
+                "not_analysed": [x.to_json() for x in self.not_analysed], **self.extra}
 
 
 @dataclass
@@ -122,6 +155,9 @@ class ReviewResult:
     # (revision, path) → FileReport with text and traces: the files a patch changes after it,
     # those with a finding it fixes before it, and those at the end of the series
     snapshots: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # findings of the base or of a patch, absent at the end of the series where the end
+    # could not look for them (neither fixed nor transient)
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
 
     @property
     def series_length(self) -> int:
@@ -138,7 +174,8 @@ class ReviewResult:
         doc = {"schema": "rmaplint-review/1", "base": self.base,
                "patches": [p.to_json() for p in self.patches],
                "verdict": {"remaining": [f.to_json() for f in self.remaining],
-                           "transient": [f.to_json() for f in self.transient]}}
+                           "transient": [f.to_json() for f in self.transient],
+                           "not_analysed": [x.to_json() for x in self.not_analysed]}}
         if self.failure is not None:
             doc["failure"] = {"index": self.failure.index, "subject": self.failure.subject,
                               "file": self.failure.file, "message": self.failure.message}
@@ -159,6 +196,8 @@ class Revision:
     subject: str
     findings: list[str]  # fingerprints present after this commit
     analysed: int = 0  # files analysed for it
+    # fingerprints of findings seen before, not looked for after it (parse errors)
+    not_analysed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -168,6 +207,11 @@ class Tracked:
     removed: str | None = None
     how: Removal | None = None  # with removed
     moves: list[tuple[str, str, str]] = field(default_factory=list)  # (commit, from, to)
+    # not looked for since the commit ``not_analysed_since`` (its function or file unreadable
+    # there): neither removed nor seen; cleared when it is seen again, kept when a later
+    # commit shows it gone (``removed``: the first commit that could look)
+    not_analysed: NotAnalysed | None = None
+    not_analysed_since: str | None = None
 
 
 @dataclass
@@ -185,17 +229,26 @@ class HistoryResult:
         """The last commit of the range (the start when it has none)."""
         return self.revisions[-1].commit if self.revisions else self.start
 
+    @property
+    def not_analysed(self) -> list[Tracked]:
+        """The findings the end of the range could not look for (parse errors)."""
+        return [t for t in self.tracked.values()
+                if t.not_analysed is not None and t.removed is None]
+
     def last_seen(self, t: Tracked) -> str | None:
-        """The revision where ``t`` was last present: the one before its removal, else the
-        end of the range (the start, for one removed by the first commit)."""
-        if t.removed is None:
+        """The revision where ``t`` was last present: the one before its removal (or before
+        the commit it is not analysed since), else the end of the range (the start, for one
+        removed by the first commit)."""
+        gone = t.not_analysed_since or t.removed
+        if gone is None:
             return self.end
         order = [r.commit for r in self.revisions]
-        i = order.index(t.removed)
+        i = order.index(gone)
         return order[i - 1] if i else self.start
 
     def timeline(self) -> dict[tuple[str, str], list[tuple[str, str, str]]]:
-        """(path, function) → [(commit, "+"|"-", rule)] in order."""
+        """(path, function) → [(commit, "+"|"-"|"?", rule)] in order; "?": not analysed
+        from that commit on (parse errors)."""
         out: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         order = {r.commit: i for i, r in enumerate(self.revisions)}
         events = []
@@ -204,6 +257,9 @@ class HistoryResult:
             if t.introduced is not None:
                 events.append((order[t.introduced], f.path, f.function, t.introduced, "+",
                                f.rule))
+            if t.not_analysed_since is not None:
+                events.append((order[t.not_analysed_since], f.path, f.function,
+                               t.not_analysed_since, "?", f.rule))
             if t.removed is not None:
                 events.append((order[t.removed], f.path, f.function, t.removed, "-", f.rule))
         for _, path, fn, commit, sign, rule in sorted(events):
@@ -216,10 +272,14 @@ class HistoryResult:
             "range": self.range,
             "start": self.start,
             "revisions": [{"commit": r.commit, "subject": r.subject, "findings": r.findings,
-                           "files_analysed": r.analysed} for r in self.revisions],
+                           "files_analysed": r.analysed, "not_analysed": r.not_analysed}
+                          for r in self.revisions],
             "findings": [{**t.finding.to_json(), "introduced": t.introduced,
                           "removed": t.removed, "how": t.how,
-                          "moves": [{"commit": c, "from": a, "to": b} for c, a, b in t.moves]}
+                          "moves": [{"commit": c, "from": a, "to": b} for c, a, b in t.moves],
+                          "not_analysed": None if t.not_analysed is None else
+                          {"since": t.not_analysed_since,
+                           **t.not_analysed.to_json()["not_analysed"]}}
                          for t in self.tracked.values()],
         }
 
@@ -243,8 +303,9 @@ class B4Outcome(StrEnum):
 class Verdict:
     """b4-check's answer for one patch. ``where`` says on what it was checked ("(on HEAD
     1234abcd)", "(already applied as 5678ef90)"); ``new`` holds the findings it adds,
-    justified ones included, ``fixed`` those it removes; ``files`` the .c/.h files it
-    changes; ``failure`` why it does not apply."""
+    justified ones included, ``fixed`` those it removes, ``not_analysed`` those gone from code
+    it leaves unreadable (parse errors: not fixed); ``files`` the .c/.h files it changes;
+    ``failure`` why it does not apply."""
 
     status: B4Status
     outcome: B4Outcome
@@ -253,6 +314,7 @@ class Verdict:
     fixed: list[Finding] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     failure: ApplyFailure | None = None
+    not_analysed: list[NotAnalysed] = field(default_factory=list)  # gone, but not looked for
 
     @property
     def counted(self) -> list[Finding]:

@@ -17,6 +17,13 @@ never run; the commit objects stay unreferenced in the object database until ``g
 
 A finding whose fingerprint leaves one file and appears in another in the same patch has
 *moved* with its function (mm/mmap.c → mm/vma.c): it is neither new nor fixed.
+
+A finding that disappears where the patch leaves the code unreadable — its function has parse
+errors after it (or a parse error hides the function), or its file cannot be analysed — is
+*not analysed*, never *fixed*: the checks could not look for it. It stays unknown until a
+later patch makes the code readable again: seen again, it is the same finding (not new);
+still gone, that patch fixes it. The verdict's ``not_analysed`` holds the findings of the base
+or of a patch that the end of the series cannot look for (neither fixed nor transient).
 """
 
 from __future__ import annotations
@@ -34,9 +41,10 @@ from ..driver.cache import Cache
 from ..driver.run import Checker, FileReport
 from ..errors import InputError
 from ..findings.finding import Finding
+from ..locks.result import FileStatus
 from ..model.lockmodel import LockModel
 from ..source.reader import GitSource, git_env
-from .results import ANALYSED, ApplyFailure, Hunk, PatchReview, ReviewResult
+from .results import ANALYSED, ApplyFailure, Hunk, NotAnalysed, PatchReview, ReviewResult
 from .series import apply_series, read_series
 
 # no hooks, a fixed identity, and no automatic gc/maintenance started in the user's repository
@@ -172,6 +180,26 @@ class RevisionAnalyser:
                         if p in present else None
         return {p: r for p in paths if (r := self._memo.get((rev, p))) is not None}
 
+    def not_analysed(self, rev: str, path: str, report: FileReport | None, f: Finding
+                     ) -> NotAnalysed | None:
+        """Why ``report`` (of ``path`` at ``rev``) could not have found ``f``: its function
+        is degraded or hidden by a parse error, or the file could not be analysed (status
+        error, or present but not read: a symlink, a submodule). None when it could look:
+        the function was analysed cleanly, or is gone, or the file was deleted."""
+        if report is None:
+            if not self._exists(rev, path):
+                return None  # deleted: its code is gone with it
+            return NotAnalysed(f, error=f"not read at {rev[:12]} (not a regular file)")
+        if report.status == FileStatus.ERROR:
+            return NotAnalysed(f, error=report.error or "cannot analyse the file")
+        d = report.degraded_for(f.function)
+        return NotAnalysed(f, d) if d is not None else None
+
+    def _exists(self, rev: str, path: str) -> bool:
+        out = subprocess.run([*_GIT, "cat-file", "-e", f"{rev}:{path}"], cwd=self.repo,
+                             capture_output=True, env=git_env())
+        return out.returncode == 0
+
 
 def _touched(report: FileReport | None, ranges: list[tuple[int, int]]) -> set[str]:
     if report is None:
@@ -196,6 +224,8 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
     shown: dict[tuple[str, str], FileReport] = {}
     patches: list[PatchReview] = []
     introduced: dict[str, Finding] = {}
+    # fingerprint → why: gone where a patch left the code unreadable, not seen since
+    unknown: dict[str, tuple[NotAnalysed, int]] = {}  # … and the patch that lost it
     all_files: set[str] = set()
     n = len(commits)
     for i, commit in enumerate(commits, 1):
@@ -210,9 +240,15 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
         pr = PatchReview(i, subject, commit, parent, files, hunks=hs, author=author, date=date)
         old_all = {x.fingerprint: x for r in before.values() for x in r.findings}
         new_all = {x.fingerprint: x for r in after.values() for x in r.findings}
+        # what an earlier patch left unknown in these files counts as there before this one
+        carried = {k: na.finding for k, (na, _) in unknown.items()
+                   if na.finding.path in files and k not in old_all}
+        for k, x in carried.items():
+            old_all[k] = x
         for f in files:
             a, b = before.get(f), after.get(f)
             fa = {x.fingerprint: x for x in a.findings} if a else {}
+            fa.update((k, x) for k, x in carried.items() if x.path == f)
             fb = {x.fingerprint: x for x in b.findings} if b else {}
             new_ranges = [(h.new_start, h.new_start + max(h.new_len, 1) - 1)
                           for h in hs if h.path == f]
@@ -225,14 +261,26 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
                     pr.moved.append((old_all[k], x))  # moved here from another file
                 else:
                     pr.new.append(x)
-            pr.fixed.extend(x for k, x in fa.items()
-                            if k not in fb and not (k in new_all and new_all[k].path != f))
+            for k, x in fa.items():
+                if k in fb or k in new_all and new_all[k].path != f:
+                    continue
+                na = analyser.not_analysed(commit, f, b, x)
+                if na is None:
+                    pr.fixed.append(x)
+                    if k in unknown:
+                        pr.fixed_unseen_since[k] = unknown.pop(k)[1]
+                elif k not in carried:  # still unknown: said by the patch that lost it
+                    pr.not_analysed.append(na)
+                    unknown[k] = (na, i)
+        for k in new_all:
+            unknown.pop(k, None)
         for x in pr.new:
             introduced.setdefault(x.fingerprint, x)
         if snapshots:
             pr.diff = diff_text(repo, parent, commit, files)
             shown.update(((commit, f), r) for f, r in after.items())
-            shown.update(((parent, x.path), before[x.path]) for x in pr.fixed
+            shown.update(((parent, x.path), before[x.path])
+                         for x in pr.fixed + [na.finding for na in pr.not_analysed]
                          if x.path in before)
         if patch_texts:
             pr.patch = patch_text(repo, commit)
@@ -242,15 +290,26 @@ def review_commits(repo: Path, base: str, commits: list[str], model: LockModel,
     files = sorted(all_files)
     end = analyser.reports(commits[-1], files) if commits else {}
     start = analyser.reports(base, files) if commits else {}
-    base_fps = {x.fingerprint for r in start.values() for x in r.findings}
+    base_f = {x.fingerprint: x for r in start.values() for x in r.findings}
     end_f = {x.fingerprint: x for r in end.values() for x in r.findings}
-    remaining = [x for k, x in end_f.items() if k not in base_fps]
-    transient = [x for k, x in introduced.items() if k not in end_f and k not in base_fps]
+    remaining = [x for k, x in end_f.items() if k not in base_f]
+    # gone at the end: fixed or transient, unless the end could not look for it
+    lost: dict[str, NotAnalysed] = {}
+    for k, x in list(base_f.items()) + list(introduced.items()):
+        if k in end_f or k in lost:
+            continue
+        x = unknown[k][0].finding if k in unknown else x
+        na = analyser.not_analysed(commits[-1], x.path, end.get(x.path), x)
+        if na is not None:
+            lost[k] = na
+    transient = [x for k, x in introduced.items()
+                 if k not in end_f and k not in base_f and k not in lost]
     if snapshots and commits:
         shown.update(((commits[-1], x.path), end[x.path]) for x in remaining if x.path in end)
     key = lambda f: (f.path, f.line, f.rule)  # noqa: E731
     return ReviewResult(repo, base, patches, sorted(remaining, key=key),
-                        sorted(transient, key=key), failure, label, shown)
+                        sorted(transient, key=key), failure, label, shown,
+                        sorted(lost.values(), key=lambda na: key(na.finding)))
 
 
 # ------------------------------------------------- a temporary worktree (unit-test builds)
