@@ -31,7 +31,9 @@ For each case, in a temporary folder:
              work tree (the buggy state), once with ``--rev`` of the fixed commit.
 
 A case is **detected** when the buggy state has a finding (note, warning or error) in the
-case's function that the fixed state does not have. Findings are compared as multisets of
+case's function that the fixed state does not have, and that finding touches the code the
+fix changed: its region, or one of its related lines, within two lines of a buggy hunk (a
+finding the fix only happens to reword elsewhere in the function is not a detection). Findings are compared as multisets of
 keys ``(rule, function, locks, message with every number removed)``: fingerprints and lines
 move when the hunk adds or removes lines, the rule, the lock and the wording do not. A buggy
 finding is new when its key occurs more often in the buggy state than in the fixed one; the
@@ -440,6 +442,27 @@ def compare(buggy: list[dict], fixed: list[dict], function: str) -> tuple[list[d
     return new, noise
 
 
+def hunk_lines(path: Path, hunks: list[dict]) -> list[tuple[int, int]]:
+    """The line spans of the buggy hunks in the buggy file."""
+    text = path.read_text(errors="replace")
+    out = []
+    for h in hunks:
+        body = h.get("buggy", "").strip("\n")
+        i = text.find(body) if body else -1
+        if i < 0:
+            continue
+        first = text.count("\n", 0, i) + 1
+        out.append((first, first + body.count("\n")))
+    return out
+
+
+def touches(f: dict, spans: list[tuple[int, int]], slack: int = 2) -> bool:
+    lines = [(f.get("line", 0), f.get("end_line", f.get("line", 0)))]
+    lines += [(r.get("line", 0), r.get("line", 0)) for r in f.get("related") or ()]
+    return not spans or any(a <= e + slack and b >= s - slack
+                            for a, b in lines for s, e in spans)
+
+
 @dataclass
 class Result:
     id: str
@@ -481,6 +504,8 @@ def run_case(case: Case, store: Store, work: Path, env: dict, keep: bool = False
         buggy = run_check(ct.path, case.file, env=env)
         fixed = run_check(ct.path, case.file, rev=ct.fixed, env=env)
         new, noise = compare(buggy, fixed, case.function)
+        spans = hunk_lines(ct.path / case.file, case.hunks)
+        new = [f for f in new if touches(f, spans)]
         res.noise = len(noise)
         res.new = new
         if new:

@@ -48,10 +48,16 @@ def check(ctx):
         if key in seen:
             continue
         seen.add(key)
-        rel = [e.span.line for e in ctx.events
-               if e.kind == EventKind.RELEASE and e.lock == ev.lock
-               and e.span.line < ev.span.line]
+        earlier = [e for e in ctx.events
+                   if e.kind == EventKind.RELEASE and e.lock == ev.lock
+                   and e.span.line < ev.span.line]
+        rel = [e.span.line for e in earlier]
         related = [(max(rel), "released here before")] if rel else []
+        if some:  # the path: a release before, and the loop it goes round to come here
+            for lp in ctx.fn.cfg.loops:
+                if any(e.block in lp.body for e in [*earlier, ev]):
+                    related.append((lp.span.end_line, f"a path that released it goes round "
+                                                      f"the loop of line {lp.span.line} here"))
         out.append(RULE.finding(ctx, "some-paths" if some else "not-held", Severity.ERROR,
                                 ev.span.line,
                                 ev.span.end_line, [ev.lock], related, (ev.lock,),
