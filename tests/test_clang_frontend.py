@@ -75,6 +75,18 @@ def test_syscall_bodies_are_functions_for_tree_sitter():
     assert fn.name == "__do_sys_munmap"
     assert [(p.name, p.type) for p in fn.params] == [("addr", "unsigned long"), ("len", "size_t")]
     assert fn.span.line == 1 and fn.span.end_line == 5
+    assert not fn.degraded  # the head's missing ';' is the macro's shape, not an error
+
+
+def test_a_syscall_with_type_arguments_is_analysed():
+    text = ("SYSCALL_DEFINE1(old_op, struct op_args __user *, arg)\n{\n"
+            "\tmmap_write_lock(current->mm);\n\treturn 0;\n}\n")
+    [fn] = parse_file("mm/x.c", text, load_data().fallback).functions
+    assert fn.name == "__do_sys_old_op" and not fn.degraded
+    assert [(p.name, p.type) for p in fn.params] == [("arg", "struct op_args __user *")]
+    broken = text.replace("return 0;", "return 0 @@;")
+    [fn] = parse_file("mm/x.c", broken, load_data().fallback).functions
+    assert fn.degraded  # an error in the body still is one
 
 
 # --------------------------------------------------------------------------- clang, plain C

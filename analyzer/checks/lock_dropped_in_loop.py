@@ -227,7 +227,7 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
             continue  # the next iteration starts here: what it reads, it read again
         for e in cfg.blocks[b].succs:
             todo.append((e.target, frozenset(kill)))
-    return sorted(found.items(), key=lambda kv: kv[1])
+    return sorted(found.items(), key=lambda kv: (kv[1], kv[0]))
 
 
 def _root(e) -> str | None:

@@ -236,8 +236,8 @@ class _Converter:
             return None
         args_n = _field(head.named_children[0], "arguments")
         src = self.original  # types as written, not as rewritten
-        texts = [src[a.start_byte:a.end_byte].decode("utf-8", "surrogateescape")
-                 for a in args_n.named_children if a.type != "comment"]
+        inner = src[args_n.start_byte:args_n.end_byte].decode("utf-8", "surrogateescape")
+        texts = _split_args(inner.strip()[1:-1])  # a type argument may read as several nodes
         params = []
         for i in range(1, len(texts) - 1, 2):
             params.append(C.Param(texts[i + 1].strip(), " ".join(texts[i].split())))
@@ -245,8 +245,11 @@ class _Converter:
         self._nested = []
         cbody = self.compound(body)
         name = symbol.format(call.args[0].id)
-        degraded = body.has_error or head.has_error
-        err = (self.parse_error(head) or self.parse_error(body)) if degraded else None
+        # the macro's head reads as a call statement with its ';' missing, and with types
+        # for arguments (``struct x __user *, arg``): errors there are its shape, and the
+        # parameters come from its text, so only the body's errors degrade the function
+        degraded = body.has_error
+        err = self.parse_error(body) if degraded else None
         self._swallowed(name, err)
         return C.Function(
             name=name, path=self.path,
@@ -841,3 +844,21 @@ class _ByteToChar:
     def __call__(self, byte: int) -> int:
         k = self._bisect(self.starts, byte)
         return byte - (self.extra[k - 1] if k else 0)
+
+
+def _split_args(text: str) -> list[str]:
+    """A macro call's argument text split at its top-level commas (comments dropped)."""
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", " ", text, flags=re.S)
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    return out
