@@ -849,7 +849,9 @@ class _ByteToChar:
 def _split_args(text: str) -> list[str]:
     """A macro call's argument text split at its top-level commas (comments dropped)."""
     text = re.sub(r"/\*.*?\*/|//[^\n]*", " ", text, flags=re.S)
-    out, depth, cur = [], 0, []
+    out: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch in "([{":
             depth += 1
