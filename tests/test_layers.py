@@ -35,7 +35,7 @@ LAYERS = [
     {"flow"},
     {"locks"},
     {"findings"},
-    {"checks"},
+    {"checks", "mining"},
     {"driver"},
     {"workflow", "unittests"},
     {"report"},

@@ -1,6 +1,7 @@
 """Rule registry: one module per rule, one line per rule below. A rule module exposes
 ``RULE`` (a :class:`~analyzer.checks.common.Rule`: its id and message formats) and
-``check(ctx) -> Iterable[Finding]``; it reads a solved function (CFG, lock states, events)
+``check(ctx) -> Iterable[Finding]`` (a rule over the whole file also ``check_file(file,
+model)``); it reads a solved function (CFG, lock states, events)
 through :class:`~analyzer.checks.common.CheckContext` and never prints.
 """
 
@@ -25,6 +26,7 @@ RULE_MODULES: tuple[str, ...] = (
     "double_lock",
     "unlock_unheld",
     "lock_order",
+    "unguarded_access",
 )
 
 
@@ -49,4 +51,7 @@ def run_checks(file: FileAnalysis, model: LockModel,
         ctx = CheckContext(file, fn, model)
         for c in checks:
             findings.extend(c.check(ctx))
+    for c in checks:  # rules over the whole file (its accesses counted together)
+        if hasattr(c, "check_file"):
+            findings.extend(c.check_file(file, model))
     return findings

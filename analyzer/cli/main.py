@@ -347,6 +347,23 @@ def _select(run, policy) -> None:
                    for r in run.reports]
 
 
+def cmd_mine(args) -> int:
+    from ..driver.mine import mine_paths
+    from ..driver.run import SourceSpec
+    from ..report.mine import mine_json, mine_text, mine_toml
+
+    root, repo = _root(args)
+    policy = _policy(args, root)
+    spec = SourceSpec(str(root), str(repo) if repo else None, args.rev, policy.rules,
+                      _cache_dir(args), _frontend(args, root))
+    paths = _paths(args, root) if args.paths else ["mm"]
+    with _Progress(args) as prog:
+        run = mine_paths(spec, paths, jobs=args.jobs, progress=prog, everything=args.all)
+    writer = {"json": mine_json, "toml": mine_toml}.get(args.format, mine_text)
+    _write(args, writer(run))
+    return 0
+
+
 def cmd_explain(args) -> int:
     import difflib
 
@@ -913,6 +930,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--write-baseline", metavar="FILE", help="record every finding of this run "
                    "as the baseline")
     c.set_defaults(func=cmd_check)
+
+    mi = sub.add_parser("mine", help="which lock guards which struct member: declared in "
+                        "the tree's comments and mined from the code",
+                        description="Count every read and write of a struct member with the "
+                        "locks held there; list the guards declared in comments and those "
+                        "the code keeps (thresholds: rules/protected.toml [guards]).",
+                        epilog="examples:\n  rmaplint mine mm/\n"
+                        "  rmaplint mine --format json -o guards.json mm/\n"
+                        "  rmaplint mine --format toml mm/hugetlb.c >> rules/protected.toml\n")
+    mi.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default mm)")
+    repo_opt(mi, "tree or git repository (default: the enclosing git work tree, else the "
+                 "current directory)")
+    mi.add_argument("--rev", metavar="REV", help="read files from this git revision")
+    output_opts(mi, ("text", "json", "toml"))
+    mi.add_argument("--all", action="store_true", help="every candidate pair, not only "
+                    "those above the thresholds")
+    frontend_opts(mi)
+    mi.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                    help="worker processes (default 1)")
+    mi.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
+    cache_opts(mi)
+    quiet(mi)
+    mi.set_defaults(func=cmd_mine)
 
     e = sub.add_parser("explain", help="lock state before every line of one function")
     e.add_argument("paths", nargs=1, metavar="PATH", help="the file")

@@ -31,6 +31,7 @@ from ..locks.dataflow import solve_functions
 from ..locks.result import Deps, FileAnalysis, FileStatus
 from ..locks.summaries import FunctionIndex, Summaries
 from ..locks.types import TypeInfo
+from ..mining.declared import declared_guards
 from ..model.lockmodel import LockModel
 from ..source.reader import Source, SourceFile
 from ..syntax import tree as C
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig, ClangFrontend
     from ..frontend.kconfig import KernelConfig
 
-PARSE_VERSION = "3"  # 3: Function.parse_error, ParsedFile.unreadable
+PARSE_VERSION = "4"  # 4: StructDef.notes, anonymous members flattened
 NORETURN_KEY = "noreturn:"  # Deps lookups of "is it declared __noreturn"
 
 
@@ -313,8 +314,10 @@ class Project:
             else FileStatus.OK
         comments = {(tc.path, tc.marker): self.tree_comment(tc.path, tc.marker)
                     for tc in self.model.tree_comments()}
+        declared, mentions = ctx.declared()
         return FileAnalysis(path, status, None, pf, results, sf, time.perf_counter() - t0,
-                            self.model, comments, ctx.deps(), ctx.summaries)
+                            self.model, comments, ctx.deps(), ctx.summaries,
+                            declared=declared, mentions=mentions)
 
 
 def _where(defs) -> str | None:
@@ -402,6 +405,34 @@ class _FileContext:
 
         self.summaries = Summaries(model, self.index, self.types, is_function,
                                    lambda name: self.lookup(name) is not None, noreturn)
+
+    def declared(self) -> tuple[tuple, tuple]:
+        """The guards the struct definitions this file reads declare (type headers, its
+        headers, itself: the layers its types come from), and the unresolved mentions."""
+        project, pf = self.project, self.pf
+        files: list[tuple[str, ParsedFile]] = []
+        for h in dict.fromkeys(project.engine_headers("type_headers")
+                               + project.headers_of(pf)):
+            hp = project.parse(h)  # a header is read by tree-sitter with either frontend
+            if hp is not None:
+                files.append((h, hp))
+        own = pf
+        if pf.frontend == "clang":  # comments are no part of clang's struct types
+            try:
+                own = parse_file(pf.path, project.source.read(pf.path).text,
+                                 project.iterators, project.frontend_data)
+            except InputError:
+                own = pf
+        files.append((pf.path, own))
+        guards: dict = {}
+        mentions: dict = {}
+        for path, f in files:
+            gs, ms = declared_guards(path, f.structs, self.types.structs, project.model)
+            for g in gs:
+                guards.setdefault((g.struct, g.field, g.access, g.lock), g)
+            for m in ms:
+                mentions.setdefault((m.struct, m.field, m.where, m.why), m)
+        return tuple(guards.values()), tuple(mentions.values())
 
     def lookup(self, name: str):
         """A name in the tree's definitions index, recorded for the cache (``Deps``)."""

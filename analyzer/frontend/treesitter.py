@@ -32,6 +32,10 @@ def _parser() -> ts.Parser:
 class StructDef:
     name: str
     fields: dict[str, str]  # field name → type text ("struct anon_vma *")
+    # what the source says beside each member: (field, line, comment text), in order
+    notes: tuple[tuple[str, int, str], ...] = ()
+    doc: tuple[int, str] | None = None  # the comment block above the definition
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ParsedFile:
     inline_functions: tuple[C.Function, ...] = ()
     frontend: str = "tree-sitter"
     prototypes: frozenset[str] = frozenset()  # functions declared at file scope
+    globals: tuple[tuple[str, str], ...] = ()  # objects defined at file scope: (name, type)
     # what a parse error hid from the analysis: (function, its parse error) for a function
     # swallowed whole (inside another one whose body does not close), ("", error) for text
     # outside any function that could not be read
@@ -165,9 +170,11 @@ class _Converter:
         comments: list[tuple[int, str]] = []
         includes: list[str] = []
         self.prototypes: set[str] = set()
+        self.globals: dict[str, str] = {}
         self._top(root, functions, structs, comments, includes)
         return ParsedFile(self.path, tuple(functions), tuple(structs), tuple(comments),
                           tuple(includes), self.errors, prototypes=frozenset(self.prototypes),
+                          globals=tuple(sorted(self.globals.items())),
                           unreadable=tuple(self.hidden))
 
     def _top(self, node, functions, structs, comments, includes):
@@ -222,6 +229,11 @@ class _Converter:
                             name, _ = _declarator_name(d)
                             if name:
                                 self.prototypes.add(name)
+                        else:  # a file-scope object: its type, for its members' accesses
+                            name, stars = _declarator_name(d)
+                            base = self._named_type(ch.child_by_field_name("type"))
+                            if name and base:
+                                self.globals[name] = (base + " " + "*" * stars).strip()
 
     def _macro_function(self, head: ts.Node, body: ts.Node) -> C.Function | None:
         """``SYSCALL_DEFINE2(munmap, unsigned long, addr, size_t, len) { body }``: the
@@ -373,16 +385,77 @@ class _Converter:
                 body = n.child_by_field_name("body")
                 if name is not None and body is not None:
                     fields: dict[str, str] = {}
-                    for fd in body.named_children:
-                        if fd.type != "field_declaration":
-                            continue
-                        base = self._type_text(fd.child_by_field_name("type"))
-                        for d in fd.children_by_field_name("declarator"):
-                            nm, stars = _declarator_name(d)
-                            if nm:
-                                fields[nm] = (base + " " + "*" * stars).strip()
-                    structs.append(StructDef(self.text(name), fields))
+                    notes: list[tuple[str, int, str]] = []
+                    self._fields_of(body, fields, notes)
+                    structs.append(StructDef(self.text(name), fields, tuple(notes),
+                                             self._doc_of(n), n.start_point[0] + 1))
             stack.extend(n.named_children)
+
+    def _fields_of(self, body, fields: dict[str, str], notes: list[tuple[str, int, str]]):
+        """The members of a struct body, an anonymous struct's or union's members as the
+        struct's own (C11: they are), with the comments written beside or above each: the
+        member's trailing comment on its line, and the comment block right above it."""
+        kids = body.children
+        for i, fd in enumerate(kids):
+            if fd.type in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif",
+                           "preproc_elifdef"):
+                self._fields_of(fd, fields, notes)  # every configuration's members
+                continue
+            if fd.type != "field_declaration":
+                continue
+            base_node = fd.child_by_field_name("type")
+            decls = fd.children_by_field_name("declarator")
+            if not decls and base_node is not None \
+                    and base_node.type in ("struct_specifier", "union_specifier") \
+                    and base_node.child_by_field_name("name") is None:
+                inner = base_node.child_by_field_name("body")
+                if inner is not None:
+                    self._fields_of(inner, fields, notes)
+                continue
+            base = self._type_text(base_node)
+            said = []
+            prev = kids[i - 1] if i > 0 else None
+            if prev is not None and prev.type == "comment" \
+                    and prev.end_point[0] >= fd.start_point[0] - 1 \
+                    and (i < 2 or kids[i - 2].end_point[0] < prev.start_point[0]):
+                said.append((prev.start_point[0] + 1, self.text(prev)))
+            nxt = kids[i + 1] if i + 1 < len(kids) else None
+            if nxt is not None and nxt.type == "comment" \
+                    and nxt.start_point[0] == fd.end_point[0]:
+                said.append((nxt.start_point[0] + 1, self.text(nxt)))
+            if b"guarded_by(" in (fd.text or b""):  # the annotation is what it says
+                said.append((fd.start_point[0] + 1, self.text(fd)))
+                m = re.search(r"(\**)\s*(\w+)\s*__\w*guarded_by\s*\(", self.text(fd))
+                if m:  # `int level __guarded_by(lock);` reads as a function declarator
+                    fields[m.group(2)] = (base + " " + m.group(1)).strip()
+                    notes.extend((m.group(2), ln, text) for ln, text in said)
+                    continue
+            for d in decls:
+                nm, stars = _declarator_name(d)
+                if nm:
+                    fields[nm] = (base + " " + "*" * stars).strip()
+                    notes.extend((nm, ln, text) for ln, text in said)
+
+    def _doc_of(self, n) -> tuple[int, str] | None:
+        """The comment right above the declaration a struct definition starts (its
+        kernel-doc block)."""
+        top = n
+        while top.parent is not None and top.parent.type in ("declaration", "type_definition"):
+            top = top.parent
+        prev = top.prev_sibling
+        if prev is not None and prev.type == "comment" \
+                and prev.end_point[0] >= top.start_point[0] - 1:
+            return prev.start_point[0] + 1, self.text(prev)
+        return None
+
+    def _named_type(self, n) -> str:
+        """A declaration's type as a name: ``struct ib_cm`` for ``struct ib_cm { … }``."""
+        if n is None:
+            return ""
+        if n.type in ("struct_specifier", "union_specifier"):
+            name = n.child_by_field_name("name")
+            return f"{n.type.split('_')[0]} {self.text(name)}" if name is not None else ""
+        return self._type_text(n)
 
     def _type_text(self, n) -> str:
         return " ".join(self.text(n).split()) if n is not None else ""

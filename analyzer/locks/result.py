@@ -115,6 +115,10 @@ class FileAnalysis:
     deps: Deps = Deps()
     # the summary provider the analysis used: for tools and tests (checks read results only)
     summaries: object = field(default=None, repr=False, compare=False)
+    # what the struct definitions it reads (its headers', its own) say guards their members:
+    # the :class:`~analyzer.model.lockmodel.Guard` values, and the mentions left unresolved
+    declared: tuple = ()
+    mentions: tuple = ()
 
     @property
     def degraded_functions(self) -> int:

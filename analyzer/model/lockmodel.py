@@ -17,8 +17,11 @@ tree being analysed is the authority on what its own helpers do.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -95,11 +98,65 @@ class AllocRules:
     allocators: frozenset[str] = frozenset()
 
 
+class Access(StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A lock that guards a struct member's reads or writes (``protected.toml``
+    ``[[guard]]``, a member's comment in the tree, or mined from the code)."""
+
+    struct: str
+    field: str
+    lock: str  # a template over {obj} ("{obj}->lock"), or a global's name
+    access: Access
+    source: str = "declared"  # "declared" | "mined"
+    held: int = 0  # mined: accesses holding the lock, of `total` whose lock state is known
+    total: int = 0
+    where: str = ""  # declared: "include/linux/mm_types.h:786"; rules: "rules/protected.toml"
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class GuardRules:
+    declared: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    mutators: tuple[str, ...] = ()
+    marked: frozenset[str] = frozenset()
+    lockless_types: tuple[str, ...] = ()
+    freers: frozenset[str] = frozenset()
+    min_held: int = 4
+    min_confidence: float = 0.85
+    min_score: float = 2.0
+    min_share: float = 0.25
+    chance: float = 0.5
+    examples: int = 5
+
+    @cached_property
+    def mutator_re(self) -> re.Pattern[str] | None:
+        return re.compile("|".join(f"(?:{m})" for m in self.mutators)) if self.mutators \
+            else None
+
+    def is_mutator(self, name: str | None) -> bool:
+        r = self.mutator_re
+        return bool(name and r is not None and r.search(name))
+
+    def is_lockless_type(self, t: str | None) -> bool:
+        if not t:
+            return False
+        words = " ".join(t.split())
+        return any(words == lt or words.startswith(lt + " ") for lt in self.lockless_types)
+
+
 @dataclass(frozen=True, slots=True)
 class Protected:
     structures: tuple[Structure, ...] = ()
     invariant: Invariant = Invariant()
     alloc: AllocRules = AllocRules()
+    guards: tuple[Guard, ...] = ()  # [[guard]]
+    guard_rules: GuardRules = GuardRules()
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,8 +372,28 @@ def _protected(t: Table) -> Protected:
                        frozenset(a.strs("flag_readers", ())),
                        frozenset(a.strs("allocators", ())))
     a.done()
+    guards = []
+    for g in t.tables("guard"):
+        guards.append(Guard(g.str("struct"), g.str("field"), g.str("lock"),
+                            g.enum("access", Access, Access.WRITE),
+                            g.str("source", "declared"), g.int("held", 0), g.int("total", 0),
+                            f"{Path(t.file).name}: {g.where}", g.number("score", 0.0)))
+        g.done()
+    r = t.table("guards", {})
+    rules = GuardRules(r.strs("declared", ()), r.strs("annotations", ()),
+                       r.strs("mutators", ()), frozenset(r.strs("marked", ())),
+                       r.strs("lockless_types", ()), frozenset(r.strs("freers", ())),
+                       r.int("min_held", 4), r.number("min_confidence", 0.85),
+                       r.number("min_score", 2.0), r.number("min_share", 0.25),
+                       r.number("chance", 0.5), r.int("examples", 5))
+    for m in rules.mutators:
+        try:
+            re.compile(m)
+        except re.error as e:
+            r.fail(f"mutators: {m!r} is not a regular expression ({e})")
+    r.done()
     t.done()
-    return Protected(tuple(structures), invariant, alloc)
+    return Protected(tuple(structures), invariant, alloc, tuple(guards), rules)
 
 
 def _engine(t: Table) -> EngineFiles:

@@ -252,6 +252,8 @@ void widget_switch(struct widget_list *wl, struct widget_list *other)
 		locked = other;
 		spin_lock(&locked->lock);
 	}
+	/* other->lock is held only when the branch above was taken */
+	// ruleid: unguarded-access
 	other->users++;
 	if (locked != wl) {
 		spin_unlock(&locked->lock);
