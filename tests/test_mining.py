@@ -137,6 +137,13 @@ void item_free(struct item *it)
 	kfree(it);
 }
 
+void item_gather(struct item *it)
+{
+	LIST_HEAD(gathered);
+
+	list_add(&it->slot, &gathered);
+}
+
 void item_link(struct item *it, void *node)
 {
 	spin_lock(&it->lock);
@@ -167,6 +174,8 @@ def test_accesses_say_held_lacking_and_unknown(tmp_path):
     assert by[("item_free", "hint", Access.WRITE)].private
     # a container mutator given &it->slot writes it
     assert by[("item_link", "slot", Access.WRITE)].lock_state("{obj}->lock") is True
+    # linked into a list on the stack: the function's own business
+    assert by[("item_gather", "slot", Access.WRITE)].private
     # marked lockless: not an access; lock members are never accesses
     assert ("item_link", "cookie", Access.READ) not in by
     assert not any(a.field == "lock" for a in acc)

@@ -117,11 +117,21 @@ class _Collector:
                     p = self.nm.path(a, ev.state)
                     if p is not None:
                         self.freed.add(p)
+        # locals a declaring macro introduces (``LIST_HEAD(pages);``): an upper-case call of
+        # one bare name, as a statement of this function
+        self.locals = set(self.nm.locals)
+        for o in fn.ops:
+            e = o.op.expr
+            if o.op.kind == OpKind.EVAL and isinstance(e, C.Call) and e.name \
+                    and e.name.isupper() and len(e.args) == 1 \
+                    and isinstance(e.args[0], C.Name):
+                self.locals.add(e.args[0].id)
         self._skip = (set(model.primitives) | set(model.guards) | set(model.wrappers)
                       | model.assertions | model.queries | self.rules.marked)
 
     # ------------------------------------------------------------ one access
-    def record(self, m: C.Member, access: Access, line: int, st: State) -> None:
+    def record(self, m: C.Member, access: Access, line: int, st: State,
+               private: bool = False) -> None:
         nm = self.nm
         struct = nm.types.struct_of(m.base, self.vartypes, nm.aliases)
         if struct is None:
@@ -149,7 +159,7 @@ class _Collector:
             t = template(p, base, nm.is_global)
             if t is not None and t not in held and t not in unknown:
                 lacking.add(t)
-        private = base is not None and (
+        private = private or base is not None and (
             any(_within(base, q) for q in st.private)
             or any(_within(base, q) for q in self.freed))
         what = C.render(nm.canon(m, st) or m)
@@ -193,13 +203,19 @@ class _Collector:
                 if not isinstance(f, C.Name):
                     self.expr(f, line, st)
                 mutator = self.rules.is_mutator(name)
+                # a container on the stack (list_add(&page->lru, &local_list)): what the
+                # call links into it or out of it is the function's own business
+                own = mutator and any(isinstance(x := _nocast(a), C.Unary) and x.op == "&"
+                                      and isinstance(x.operand, C.Name)
+                                      and x.operand.id in self.locals for a in args)
                 for a in args:
                     aa = _nocast(a)
                     if isinstance(aa, C.Unary) and aa.op == "&" \
                             and isinstance(_nocast(aa.operand), C.Member):
                         m = _nocast(aa.operand)
                         assert isinstance(m, C.Member)
-                        self.record(m, Access.WRITE if mutator else Access.READ, line, st)
+                        self.record(m, Access.WRITE if mutator else Access.READ, line, st,
+                                    private=own)
                         self.base(m.base, line, st)
                     else:
                         self.expr(a, line, st)
