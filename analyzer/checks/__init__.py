@@ -27,6 +27,7 @@ RULE_MODULES: tuple[str, ...] = (
     "unlock_unheld",
     "lock_order",
     "unguarded_access",
+    "caller_lacks_lock",
 )
 
 

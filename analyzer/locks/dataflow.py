@@ -200,7 +200,7 @@ def _record(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...], converged: bo
                           {k: tuple(v) for k, v in path_facts.items()})
 
 
-_LOCK_EVENTS = (EventKind.ACQUIRE, EventKind.RELEASE)
+_LOCK_EVENTS = (EventKind.ACQUIRE, EventKind.RELEASE, EventKind.ASSERT)
 
 
 def _path_facts(tr: Transfer, block, states, out: dict[tuple, list]) -> None:
