@@ -722,3 +722,21 @@ def test_iterator_body_starting_with_an_operator(body):
     rw = rewrite(src, table)
     assert list(rw.iter_sites.values()) == ["list_for_each_entry"]
     assert len(rw.text) == len(src)
+
+
+def test_a_type_argument_is_no_variable():
+    """``list_first_entry(list, struct page, lru)``: ``page`` is the type, read by nobody —
+    a stale-pointer check must not take it for the variable ``page``."""
+    from analyzer.frontend.treesitter import parse_file
+    from analyzer.syntax import tree as C
+
+    src = ("void f(struct list_head *list)\n{\n\tstruct page *page, *next;\n"
+           "\tnext = list_first_entry(list, struct page, lru);\n"
+           "\tx = min_t(unsigned long, page->a, b);\n}\n")
+    body = parse_file("x.c", src, IteratorTable()).functions[0].body.body
+    first = body[-2].expr.value
+    assert isinstance(first.args[1], C.Opaque) and first.args[1].text == "page"
+    assert isinstance(first.args[0], C.Name) and isinstance(first.args[2], C.Name)
+    second = body[-1].expr.value
+    assert isinstance(second.args[0], C.Opaque)
+    assert isinstance(second.args[1], C.Member)  # a real argument stays an expression

@@ -83,17 +83,23 @@ def _reacquires(rel, lp, cfg, by_block, index, events):
     for ev in by_block.get(rel.block, []):
         if index[id(ev)] > pos and _is_reacquire(ev, rel, events[pos:index[id(ev)]]):
             yield ev
-    seen = {rel.block}
-    todo = deque(e.target for e in cfg.blocks[rel.block].succs)
+    # along the way, the lock's variable may be rebound to another object (``n = n2``
+    # between unlocking the old node's lock and locking the new one's): what is taken after
+    # that is that object's lock, not the one dropped
+    rebound = any(_rebinds(ev, rel, other=True) for ev in by_block.get(rel.block, [])
+                  if index[id(ev)] > pos)
+    seen = {(rel.block, rebound)}
+    todo = deque((e.target, rebound) for e in cfg.blocks[rel.block].succs)
     while todo:
-        b = todo.popleft()
-        if b in seen or b == lp.header or b not in lp.body:
+        b, rebound = todo.popleft()
+        if (b, rebound) in seen or b == lp.header or b not in lp.body:
             continue
-        seen.add(b)
+        seen.add((b, rebound))
         for ev in by_block.get(b, []):
-            if _is_reacquire(ev, rel, ()):
+            rebound = rebound or _rebinds(ev, rel, other=True)
+            if not rebound and _is_reacquire(ev, rel, ()):
                 yield ev
-        todo.extend(e.target for e in cfg.blocks[b].succs)
+        todo.extend((e.target, rebound) for e in cfg.blocks[b].succs)
 
 
 def _walk_continues(block: int, lp, cfg) -> bool:
@@ -117,8 +123,19 @@ def _is_reacquire(ev, rel, between) -> bool:
         return False
     # a helper that switches objects in one call (release the old root, rebind the variable,
     # take the new root) is not a drop of one lock mid-walk: the name was rebound in between
-    return not any(b.kind == EventKind.ASSIGN and b.path is not None
-                   and rel.lock.path.has_prefix(b.path) for b in between)
+    return not any(_rebinds(b, rel) for b in between)
+
+
+def _rebinds(ev, rel, other: bool = False) -> bool:
+    """``ev`` assigns the variable (or a pointer on the path) the released lock is named
+    through; ``other``: with another variable's object (``n = n2``), not with NULL or what
+    a call returns (a lookup may well return the same object again)."""
+    if ev.kind != EventKind.ASSIGN or ev.path is None or not rel.lock.path.has_prefix(ev.path):
+        return False
+    if not other:
+        return True
+    v = ev.value
+    return v is not None and not v.steps and not v.call_root and v.root != ev.path.root
 
 
 def _finding(ctx, lp, rel, acq):

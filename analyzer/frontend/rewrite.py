@@ -669,6 +669,9 @@ class Rewritten:
     iter_sites: dict[int, str]
     guard_sites: dict[int, str]
     contracts: tuple[Contract, ...]
+    # where a type written as a call's argument (``list_first_entry(l, struct page, lru)``)
+    # left its identifier: a type, not a variable
+    type_sites: frozenset[int] = frozenset()
 
 
 # The scanner: comments, literals and preprocessor lines are consumed whole (and skipped);
@@ -826,10 +829,11 @@ def _is_call_paren(text: str, open_idx: int) -> bool:
     return c != "*"
 
 
-def _rewrite_type_arg(chars: list[str], text: str, start: int, end: int) -> None:
+def _rewrite_type_arg(chars: list[str], text: str, start: int, end: int) -> int | None:
     """Make the type ``text[start:end]`` an expression of the same length: drop qualifiers,
     tags and ``*`` (``struct foo *`` -> ``foo``) and join multi-word types with ``_``
-    (``unsigned long`` -> ``unsigned_long``)."""
+    (``unsigned long`` -> ``unsigned_long``). Returns where the identifier it leaves starts
+    (None: none is left)."""
     for m in _QUALIFIER_OR_TAG.finditer(text, start, end):
         _blank(chars, m.start(), m.end())
     for i in range(start, end):
@@ -843,6 +847,8 @@ def _rewrite_type_arg(chars: list[str], text: str, start: int, end: int) -> None
             _blank(chars, a.start(), a.end())
         else:
             chars[a.end() : b.start()] = "_" * len(gap)
+    kept = [w.start() for w in words if not chars[w.start()].isspace()]
+    return kept[0] if kept else None
 
 
 def _toplevel_invocation_close(text: str, start: int, end: int) -> int:
@@ -976,6 +982,7 @@ def rewrite(
     chars: list[str] | None = None
     iter_sites: dict[int, str] = {}
     guard_sites: dict[int, str] = {}
+    type_sites: set[int] = set()
     contracts: list[Contract] = []
     line_cache = [0, 1]
     resume = 0  # tokens before this offset were consumed by a rewrite
@@ -1000,7 +1007,9 @@ def rewrite(
                 continue
             if chars is None:
                 chars = list(text)
-            _rewrite_type_arg(chars, text, start, t.end())
+            at = _rewrite_type_arg(chars, text, start, t.end())
+            if at is not None:
+                type_sites.add(at)
             resume = t.end()
             continue
 
@@ -1135,4 +1144,4 @@ def rewrite(
                         _put(chars, a, "0", b)
 
     out = text if chars is None else "".join(chars)
-    return Rewritten(out, iter_sites, guard_sites, tuple(contracts))
+    return Rewritten(out, iter_sites, guard_sites, tuple(contracts), frozenset(type_sites))

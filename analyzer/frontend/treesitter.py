@@ -737,6 +737,9 @@ class _Converter:
             return C.Opaque("")
         t = n.type
         if t == "identifier" or t in ("true", "false", "field_identifier"):
+            if t == "identifier" and self.rw is not None and self.rw.type_sites \
+                    and self.char_offset(n.start_byte) in self.rw.type_sites:
+                return C.Opaque(self.text(n))  # a type argument: no object
             return C.Name(self.text(n))
         if t == "null":
             return C.Name("NULL")

@@ -50,3 +50,4 @@ class Event:
     inexact: frozenset[Inexact] = frozenset()  # of the summary that produced it
     path: ObjPath | None = None  # ADVANCE / ASSIGN / FORGET: the path concerned
     annotation: bool = False  # sparse's __acquire/__release: a state change, never judged
+    value: ObjPath | None = None  # ASSIGN: the object assigned, when it is one (``n = n2``)

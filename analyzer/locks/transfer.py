@@ -632,7 +632,8 @@ class Transfer:
         was_nonnull = vk in st.nonnull if vk else False
         st = self.kill(st, tk, span.line)
         if emit:
-            emit(Event(EventKind.ASSIGN, span, st, block=blk, path=tk))
+            emit(Event(EventKind.ASSIGN, span, st, block=blk, path=tk,
+                       value=None if null_v else vk))
         if vk is not None and vk in st.private and not any(tk.has_prefix(p)
                                                            for p in st.private):
             st = replace(st, private=st.private - {vk})  # stored elsewhere: published

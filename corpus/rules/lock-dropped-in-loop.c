@@ -269,3 +269,29 @@ void widget_drain(struct widget_list *wl)
 	}
 	spin_unlock(&wl->lock);
 }
+
+struct widget_list *widget_home(struct widget *w);
+
+/*
+ * A hand-off between two lists' locks: the old list's lock is dropped, the variable is
+ * rebound to the other list, and that list's lock is taken. No lock is dropped mid-walk.
+ */
+void widget_sort_home(struct widget **ws, int n)
+{
+	struct widget_list *wl = NULL, *wl2;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		wl2 = widget_home(ws[i]);
+		if (wl != wl2) {
+			if (wl)
+				// ok: lock-dropped-in-loop
+				spin_unlock(&wl->lock);
+			wl = wl2;
+			spin_lock(&wl->lock);
+		}
+		wl->users++;
+	}
+	if (wl)
+		spin_unlock(&wl->lock);
+}
