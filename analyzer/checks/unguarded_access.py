@@ -9,9 +9,10 @@ What it does: takes every access of a struct member in the file
   (:mod:`analyzer.mining.guards`, thresholds in ``protected.toml`` ``[guards]``).
 
 An access whose guard is *lacking* there — known not held on some path, or taken by the
-same function elsewhere and not held here — is reported; one where the lock's state is
-unknown (the function never takes it: a caller may hold it, and a static function's callers
-are already joined into its entry) is not. Init and teardown of a private object, accesses
+same function elsewhere and not held here, or (a write, where every access holding the lock
+is in a function taking it itself) in a function that never takes it — is reported; one
+where the lock's state is otherwise unknown (a caller may hold it; a static function's
+callers are already joined into its entry) is not. Init and teardown of a private object, accesses
 marked lockless (``READ_ONCE``…) and members of self-synchronising types are never reported.
 Members of the structures ``[[structure]]`` describes belong to walk-unlocked and
 modify-unlocked.

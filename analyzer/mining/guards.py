@@ -7,8 +7,9 @@ at one of its accesses, the accesses are counted: *held* (the lock is must-held 
 
 Unknown accesses are left out of the count: a caller may hold the lock. But when every
 access that holds it is in a function that takes it itself — no caller holds it for them, no
-function asserts it — the discipline is *local*, and the accesses in functions that do not
-take it deviate too, provided the pair still passes with them counted.
+function asserts it — the discipline is *local*, and the writes in functions that do not
+take it deviate too, provided the pair still passes with them counted (reads in such
+functions are left alone: a racy read, rechecked or harmless, is a common design).
 
 A pair member ← lock is a guard when it is held at ``min_held`` accesses or more, at
 ``min_confidence`` of those counted, at ``min_share`` of all (a lock held at 6 of 312 reads,
@@ -92,7 +93,7 @@ def mine(accesses: Iterable[Located], rules: GuardRules, everything: bool = Fals
                       and (access == Access.WRITE or _written_under(writes, lock)))
             # local discipline: the functions that do not take it deviate too, when the
             # pair still holds with them counted
-            if passes and local and untaken and is_guard(
+            if passes and local and untaken and access == Access.WRITE and is_guard(
                     len(held), known + len(untaken),
                     z_score(len(held), known + len(untaken), rules.chance), rules):
                 lacking += untaken
