@@ -142,11 +142,18 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_measured(argv: list[str], *, cwd=None, env=None, timeout: float | None = None) -> Sample:
-    """Run ``argv`` to completion; its wall clock, peak RSS, exit status and output."""
-    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+def run_measured(argv: list[str], *, cwd=None, env=None, timeout: float | None = None,
+                 stdin: bytes | None = None) -> Sample:
+    """Run ``argv`` to completion (``stdin``: what it reads); its wall clock, peak RSS, exit
+    status and output."""
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
+            tempfile.TemporaryFile() as fi:
+        if stdin is not None:
+            fi.write(stdin)
+            fi.seek(0)
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fo,
+        p = subprocess.Popen(argv, cwd=cwd, env=env,
+                             stdin=fi if stdin is not None else subprocess.DEVNULL, stdout=fo,
                              stderr=fe, start_new_session=True)
         peak = [0]
         stop = threading.Event()
@@ -277,8 +284,8 @@ class Row:
 
 
 ROW_IDS = ("floor", "cold-j1", "cold-j2", "warm-j1", "warm-j2", "history-cold",
-           "history-per-rev", "series", "whole-files", "whole-mb", "rss-check",
-           "anchor-sparse", "anchor-cocci")
+           "history-per-rev", "series", "b4-check", "html", "whole-files", "whole-mb",
+           "rss-check", "anchor-sparse", "anchor-cocci")
 
 
 def fmt_value(v: float | None, unit: str) -> str:
@@ -414,8 +421,9 @@ class Bench:
         print(f"bench: {msg}", file=sys.stderr, flush=True)
 
     def run(self, what: str, argv: list[str], *, cwd=None, timeout=None, env=None,
-            ok=(0, 1)) -> Sample | None:
-        s = run_measured(argv, cwd=cwd or self.home, env=env or self.env, timeout=timeout)
+            ok=(0, 1), stdin: bytes | None = None) -> Sample | None:
+        s = run_measured(argv, cwd=cwd or self.home, env=env or self.env, timeout=timeout,
+                         stdin=stdin)
         tag = "timed out" if s.timed_out else f"exit {s.rc}"
         self.log(f"{what}: {s.wall:.2f} s, peak RSS {fmt_rss(s.rss)} ({tag})")
         if s.timed_out or s.rc not in ok:
@@ -719,6 +727,68 @@ class Bench:
         self.against(r, "checks of their files, both sides", statistics.median(baseline)
                      if baseline else None, None)
 
+    def b4_block(self) -> None:
+        """b4-check of the last patch of the series on stdin (cold), against a cold check
+        of the files it touches at both sides (what the check has to analyse)."""
+        if not getattr(self, "repo_info", None):
+            self.row("b4-check", "b4-check: one patch, cold", status="no repo")
+            return
+        repo, _, commits = self.repo_info
+        commit, files = commits[-1]
+        parent = self.git(repo, "rev-parse", f"{commit}^")
+        patch = self.git(repo, "format-patch", "-1", "--stdout", commit).encode() + b"\n"
+        runs, baseline = [], []
+        for rnd in range(1, self.repeats + 1):
+            tag = f"round {rnd}/{self.repeats}"
+            cache = self.fresh("cache")
+            s = self.run(f"b4-check of one patch ({len(files)} file(s)), cold ({tag})",
+                         cli("b4-check", "--repo", str(repo), "--base", parent,
+                             "--cache-dir", str(cache)), stdin=patch, cwd=repo)
+            shutil.rmtree(cache, ignore_errors=True)
+            if s:
+                runs.append(s)
+            total = 0.0
+            for rev in (parent, commit):
+                cache = self.fresh("cache")
+                s = self.run(f"check of {len(files)} file(s) at {rev[:12]} ({tag})",
+                             self.check_cmd(files, cache=cache, repo=repo, rev=rev))
+                shutil.rmtree(cache, ignore_errors=True)
+                if s is None:
+                    total = math.nan
+                    break
+                total += s.wall
+            if not math.isnan(total):
+                baseline.append(total)
+        r = self.figure("b4-check", "b4-check: one patch, cold", runs)
+        self.against(r, "checks of its files, both sides",
+                     statistics.median(baseline) if baseline else None, 3.0)
+
+    def html_block(self) -> None:
+        """--format html after a warm cache, against the warm check itself: the report
+        reads the results (and the traces the check stored); it never analyses again."""
+        runs, warm = [], []
+        for rnd in range(1, self.repeats + 1):
+            tag = f"round {rnd}/{self.repeats}"
+            cache = self.fresh("cache")
+            if not self.run(f"check to fill the cache ({tag})",
+                            self.check_cmd(self.check_paths, cache=cache, jobs=2)):
+                shutil.rmtree(cache, ignore_errors=True)
+                continue
+            s = self.run(f"warm check ({tag})",
+                         self.check_cmd(self.check_paths, cache=cache, jobs=1))
+            if s:
+                warm.append(s.wall)
+            argv = ["check", "--repo", str(self.tree), "--jobs", "1", "-q", "--format",
+                    "html", "-o", str(self.fresh("html")), "--cache-dir", str(cache),
+                    *self.check_paths]
+            s = self.run(f"check --format html, warm ({tag})", cli(*argv))
+            shutil.rmtree(cache, ignore_errors=True)
+            if s:
+                runs.append(s)
+        what = "mm/" if not self.args.quick else "the same files"
+        r = self.figure("html", f"html: check --format html {what}, warm", runs)
+        self.against(r, "warm check --jobs 1", statistics.median(warm) if warm else None, 2.0)
+
     # ------------------------------------------------------------------ 6: the whole tree
     def whole_block(self) -> None:
         t0 = time.perf_counter()
@@ -888,10 +958,12 @@ class Bench:
         only = set(self.args.only.split(",")) if self.args.only else None
         self.mm_bytes = size_of(self.tree, self.scope)
         steps = [("main", self.main_block), ("history", self.history_block),
-                 ("series", self.series_block), ("whole", self.whole_block),
+                 ("series", self.series_block), ("b4", self.b4_block),
+                 ("html", self.html_block), ("whole", self.whole_block),
                  ("anchors", self.anchors_block)]
         for name, step in steps:
-            if only and name not in only and not (name == "series" and "history" in only):
+            if only and name not in only and not (name in ("series", "b4")
+                                                  and "history" in only):
                 continue
             try:
                 step()
@@ -904,11 +976,12 @@ class Bench:
                   "warm-j2": "warm: check --jobs 2", "history-cold": "history, cold",
                   "history-per-rev": "history: each extra revision",
                   "series": "series: review of 3 patches, cold",
+                  "b4-check": "b4-check: one patch, cold", "html": "html: check, warm",
                   "whole-files": "whole tree: files/s", "whole-mb": "whole tree: MB/s",
                   "rss-check": "peak RSS: check", "anchor-sparse": "anchor: sparse",
                   "anchor-cocci": "anchor: coccinelle"}
         targets = {"cold-j1": 3.0, "cold-j2": 1.8, "warm-j1": 0.1, "warm-j2": 0.1,
-                   "history-per-rev": 2.0, "rss-check": 1.0}
+                   "history-per-rev": 2.0, "b4-check": 3.0, "html": 2.0, "rss-check": 1.0}
         for id_ in ROW_IDS:  # every row, run or not
             if id_ not in self.rows:
                 t = targets.get(id_)
@@ -1008,7 +1081,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="wall clock the whole-tree run may take; beyond it an evenly spread "
                    "subset is measured and extrapolated (default 300)")
     p.add_argument("--only", metavar="STEPS", help="comma-separated subset of main,history,"
-                   "series,whole,anchors (the other rows print 'not run')")
+                   "series,b4,html,whole,anchors (the other rows print 'not run')")
     p.add_argument("--json", metavar="FILE", help="also write every figure and sample here")
     args = p.parse_args(argv)
     if args.repeats < 1:

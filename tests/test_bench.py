@@ -18,11 +18,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH = REPO_ROOT / "benchmarks" / "bench.py"
 ROW_IDS = ("floor", "cold-j1", "cold-j2", "warm-j1", "warm-j2", "history-cold",
-           "history-per-rev", "series", "whole-files", "whole-mb", "rss-check",
-           "anchor-sparse", "anchor-cocci")
+           "history-per-rev", "series", "b4-check", "html", "whole-files", "whole-mb",
+           "rss-check", "anchor-sparse", "anchor-cocci")
 RUN_IN_QUICK = ROW_IDS[:-2]  # the anchors need --anchors (and sparse, spatch, a build)
 TARGETS = {"cold-j1": "≤ 3×", "cold-j2": "≤ 1.8×", "warm-j1": "≤ 0.1×", "warm-j2": "≤ 0.1×",
-           "history-per-rev": "≤ 2×", "rss-check": "≤ 1×"}
+           "history-per-rev": "≤ 2×", "b4-check": "≤ 3×", "html": "≤ 2×", "rss-check": "≤ 1×"}
 HEADER = ("id", "figure", "median", "baseline", "baseline median", "ratio", "target",
           "result", "peak RSS")
 
