@@ -320,3 +320,21 @@ def test_review_reports_a_patch_that_adds_a_deviant_access(make_git_repo, tmp_pa
     [patch] = doc["patches"]
     new = [(f["rule"], f["kind"], f["function"]) for f in patch["new"]]
     assert new == [("unguarded-access", "mined", "resv_commit")]
+
+
+def test_file_scope_objects_and_other_annotation_spellings(tmp_path):
+    """A file-scope counter is an access of its own, guarded by a global lock; Clang's
+    thread-safety spellings (GUARDED_BY, the attribute) declare it too."""
+    src = ("struct mutex { int x; };\nvoid mutex_lock(struct mutex *m);\n"
+           "void mutex_unlock(struct mutex *m);\n"
+           "static struct mutex mu;\n"
+           "int a GUARDED_BY(mu);\n"
+           "int b __attribute__((guarded_by(mu)));\n"
+           "static int c;\t/* serialized by mu */\n"
+           "void f(void)\n{\n\tmutex_lock(&mu);\n\ta++;\n\tmutex_unlock(&mu);\n"
+           "\tb = 1;\n\tc--;\n}\n")
+    fa, acc = accesses_of(tmp_path, src)
+    assert {(g.field, g.lock) for g in fa.declared if g.access == Access.WRITE} == \
+        {("a", "mu"), ("b", "mu"), ("c", "mu")}
+    states = {(a.field, a.line): a.lock_state("mu") for a in acc if a.struct == ""}
+    assert states == {("a", 11): True, ("b", 13): False, ("c", 14): False}

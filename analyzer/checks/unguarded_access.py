@@ -33,9 +33,9 @@ from ..model.lockmodel import Access, Guard, LockModel
 from .common import CheckContext, Rule
 
 RULE = Rule("unguarded-access", {
-    "declared": "{what} {verb} without {lock}, which guards {struct}.{field}: declared at "
+    "declared": "{what} {verb} without {lock}, which guards {member}: declared at "
                 "{where}{how}",
-    "mined": "{what} {verb} without {lock}, which guards {struct}.{field}: held at {held} of "
+    "mined": "{what} {verb} without {lock}, which guards {member}: held at {held} of "
              "{others} other {accesses} in this file{how}",
 })
 
@@ -108,18 +108,22 @@ def check_file(fa: FileAnalysis, model: LockModel) -> list[Finding]:
             if kind == "declared":
                 out.append(RULE.finding(ctx, "declared", Severity.ERROR, a.line, a.line,
                                         [lock], key=(a.struct, a.field, a.access, g.lock),
-                                        what=a.what, verb=verb, lock=lock, struct=a.struct,
-                                        field=a.field, where=g.where, how=how))
+                                        what=a.what, verb=verb, lock=lock,
+                                        member=_member(a), where=g.where, how=how))
             else:
                 out.append(RULE.finding(ctx, "mined", Severity.WARNING, a.line, a.line,
                                         [lock], key=(a.struct, a.field, a.access, g.lock),
-                                        what=a.what, verb=verb, lock=lock, struct=a.struct,
-                                        field=a.field, held=g.held,
+                                        what=a.what, verb=verb, lock=lock,
+                                        member=_member(a), held=g.held,
                                         others=(g.held + len(m.deviations) - 1) if m
                                         else g.total - 1,
                                         accesses=accesses_word, how=how))
             break  # one finding per access: its first guard lacking
     return out
+
+
+def _member(a: FieldAccess) -> str:
+    return f"{a.struct}.{a.field}" if a.struct else f"the file-scope {a.field}"
 
 
 def render_lock(template: str, what: str) -> str:

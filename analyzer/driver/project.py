@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..errors import InputError
 from ..frontend.macros import macro_function
 from ..frontend.rewrite import IteratorTable, learn_iterators
-from ..frontend.treesitter import ParsedFile, parse_file
+from ..frontend.treesitter import ParsedFile, StructDef, parse_file
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
 from ..locks.result import Deps, FileAnalysis, FileStatus
@@ -427,7 +427,9 @@ class _FileContext:
         guards: dict = {}
         mentions: dict = {}
         for path, f in files:
-            gs, ms = declared_guards(path, f.structs, self.types.structs, project.model)
+            scope = StructDef("", dict(f.globals), f.global_notes)  # file-scope objects
+            gs, ms = declared_guards(path, (*f.structs, scope), self.types.structs,
+                                     project.model)
             for g in gs:
                 guards.setdefault((g.struct, g.field, g.access, g.lock), g)
             for m in ms:

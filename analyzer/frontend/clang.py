@@ -272,6 +272,7 @@ class _TUConverter:
                                                    " ".join(str(d.spelling).split())[:200]))
         includes: list[str] = []
         prototypes: set[str] = set()
+        globals_: dict[str, str] = {}
         for c in self.tu.cursor.get_children():
             k = c.kind
             if k == K.MACRO_INSTANTIATION:
@@ -295,6 +296,9 @@ class _TUConverter:
                     self.header_defs.setdefault(c.spelling, c)
             elif k in (K.STRUCT_DECL, K.UNION_DECL) and c.is_definition():
                 self._struct(c)
+            elif k == K.VAR_DECL and c.spelling and c.location.file is not None \
+                    and c.location.file.name == self.main:
+                globals_[c.spelling] = c.type.spelling  # a file-scope object
             elif k == K.INCLUSION_DIRECTIVE and c.location.file is not None \
                     and c.location.file.name == self.main:
                 includes.append(c.spelling)
@@ -306,7 +310,8 @@ class _TUConverter:
         inline = self._inline_closure(functions)
         return ParsedFile(self.path, tuple(functions), tuple(self.structs), (), tuple(includes),
                           len(self.error_lines), inline_functions=tuple(inline), frontend="clang",
-                          prototypes=frozenset(prototypes))
+                          prototypes=frozenset(prototypes),
+                          globals=tuple(sorted(globals_.items())))
 
     def _struct(self, c) -> None:
         K = self.K

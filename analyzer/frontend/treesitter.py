@@ -51,6 +51,7 @@ class ParsedFile:
     frontend: str = "tree-sitter"
     prototypes: frozenset[str] = frozenset()  # functions declared at file scope
     globals: tuple[tuple[str, str], ...] = ()  # objects defined at file scope: (name, type)
+    global_notes: tuple[tuple[str, int, str], ...] = ()  # what is said beside them
     # what a parse error hid from the analysis: (function, its parse error) for a function
     # swallowed whole (inside another one whose body does not close), ("", error) for text
     # outside any function that could not be read
@@ -171,10 +172,12 @@ class _Converter:
         includes: list[str] = []
         self.prototypes: set[str] = set()
         self.globals: dict[str, str] = {}
+        self.global_notes: list[tuple[str, int, str]] = []
         self._top(root, functions, structs, comments, includes)
         return ParsedFile(self.path, tuple(functions), tuple(structs), tuple(comments),
                           tuple(includes), self.errors, prototypes=frozenset(self.prototypes),
                           globals=tuple(sorted(self.globals.items())),
+                          global_notes=tuple(self.global_notes),
                           unreadable=tuple(self.hidden))
 
     def _top(self, node, functions, structs, comments, includes):
@@ -224,16 +227,41 @@ class _Converter:
                     self._hidden_in(ch, functions)
                 self._structs_in(ch, structs)
                 if t == "declaration":
-                    for d in ch.children_by_field_name("declarator"):
-                        if _find_function_declarator(d) is not None:
-                            name, _ = _declarator_name(d)
-                            if name:
-                                self.prototypes.add(name)
-                        else:  # a file-scope object: its type, for its members' accesses
-                            name, stars = _declarator_name(d)
-                            base = self._named_type(ch.child_by_field_name("type"))
-                            if name and base:
-                                self.globals[name] = (base + " " + "*" * stars).strip()
+                    self._file_scope_declaration(ch)
+
+    def _file_scope_declaration(self, ch: ts.Node) -> None:
+        """Prototypes, and file-scope objects with their types and what the source says
+        beside them (a comment on the line or right above, ``__guarded_by(lock)``)."""
+        base = self._named_type(ch.child_by_field_name("type"))
+        said = []
+        prev = ch.prev_sibling
+        if prev is not None and prev.type == "comment" \
+                and prev.end_point[0] >= ch.start_point[0] - 1 \
+                and (prev.prev_sibling is None
+                     or prev.prev_sibling.end_point[0] < prev.start_point[0]):
+            said.append((prev.start_point[0] + 1, self.text(prev)))
+        nxt = ch.next_sibling
+        if nxt is not None and nxt.type == "comment" and nxt.start_point[0] == ch.end_point[0]:
+            said.append((nxt.start_point[0] + 1, self.text(nxt)))
+        # as written: the rewrite blanks attributes (``__attribute__((guarded_by(mu)))``)
+        text = self.original[ch.start_byte:ch.end_byte].decode("utf-8", "surrogateescape")
+        if re.search(r"guarded_by\s*\(", text, re.I):  # the annotation is what it says
+            said.append((ch.start_point[0] + 1, text))
+            m = re.search(r"(\**)\s*(\w+)\s*(?:__)?\w*guarded_by\s*\(", text, re.I)
+            if m and base:  # `int balance __guarded_by(lock);` reads as a prototype
+                self.globals[m.group(2)] = (base + " " + m.group(1)).strip()
+                self.global_notes.extend((m.group(2), ln, c) for ln, c in said)
+                return
+        for d in ch.children_by_field_name("declarator"):
+            if _find_function_declarator(d) is not None:
+                name, _ = _declarator_name(d)
+                if name:
+                    self.prototypes.add(name)
+            else:  # a file-scope object: its type, for accesses of it and its members
+                name, stars = _declarator_name(d)
+                if name and base:
+                    self.globals[name] = (base + " " + "*" * stars).strip()
+                    self.global_notes.extend((name, ln, c) for ln, c in said)
 
     def _macro_function(self, head: ts.Node, body: ts.Node) -> C.Function | None:
         """``SYSCALL_DEFINE2(munmap, unsigned long, addr, size_t, len) { body }``: the
@@ -423,9 +451,11 @@ class _Converter:
             if nxt is not None and nxt.type == "comment" \
                     and nxt.start_point[0] == fd.end_point[0]:
                 said.append((nxt.start_point[0] + 1, self.text(nxt)))
-            if b"guarded_by(" in (fd.text or b""):  # the annotation is what it says
-                said.append((fd.start_point[0] + 1, self.text(fd)))
-                m = re.search(r"(\**)\s*(\w+)\s*__\w*guarded_by\s*\(", self.text(fd))
+            written = self.original[fd.start_byte:fd.end_byte]
+            if re.search(rb"guarded_by\s*\(", written, re.I):  # the annotation says it
+                raw = written.decode("utf-8", "surrogateescape")
+                said.append((fd.start_point[0] + 1, raw))
+                m = re.search(r"(\**)\s*(\w+)\s*(?:__)?\w*guarded_by\s*\(", raw, re.I)
                 if m:  # `int level __guarded_by(lock);` reads as a function declarator
                     fields[m.group(2)] = (base + " " + m.group(1)).strip()
                     notes.extend((m.group(2), ln, text) for ln, text in said)

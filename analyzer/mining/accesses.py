@@ -1,6 +1,7 @@
 """Every read and write of a struct member in a solved function, with the locks held there.
 
-An access is ``OBJ->field`` (or ``OBJ.field``) whose struct the types know:
+An access is ``OBJ->field`` (or ``OBJ.field``) whose struct the types know, or a use of a
+file-scope object of the file itself (struct "", field its name):
 
 * a *write*: the target of an assignment, ``++``/``--``, or ``&OBJ->field`` handed to a call
   that changes a container (``protected.toml`` ``[guards] mutators``: ``list_add``, an
@@ -99,7 +100,8 @@ class _Collector:
         self.fn = fn
         self.nm = fn.naming
         # the types of names: the function's own over the file's objects
-        self.vartypes = {**(globals_ or {}), **self.nm.vartypes}
+        self.globals = globals_ or {}
+        self.vartypes = {**self.globals, **self.nm.vartypes}
         self.model = model
         self.rules = model.protected.guard_rules
         self.out: list[FieldAccess] = []
@@ -141,6 +143,21 @@ class _Collector:
                                   or self.rules.is_lockless_type(ftype)):
             return
         base = nm.path(m.base, st)
+        what = C.render(nm.canon(m, st) or m)
+        self._add(struct, m.field, access, line, st, base, what, private)
+
+    def record_global(self, name: str, access: Access, line: int, st: State,
+                      private: bool = False) -> None:
+        """An access of a file-scope object itself (``nr_swapfiles++``)."""
+        t = self.globals.get(name)
+        if t is None or name in self.nm.vartypes or self.model.is_lock_type(t) \
+                or self.rules.is_lockless_type(t):
+            return
+        self._add("", name, access, line, st, ObjPath(name), name, private)
+
+    def _add(self, struct: str, field: str, access: Access, line: int, st: State,
+             base: ObjPath | None, what: str, private: bool) -> None:
+        nm = self.nm
         held: set[str] = set()
         lacking: set[str] = set()
         unknown: set[str] = set()  # a fact says "unknown" on some path (a caller's lock)
@@ -162,9 +179,8 @@ class _Collector:
         private = private or base is not None and (
             any(_within(base, q) for q in st.private)
             or any(_within(base, q) for q in self.freed))
-        what = C.render(nm.canon(m, st) or m)
         taken = {t for p in self.taken if (t := template(p, base, nm.is_global)) is not None}
-        self.out.append(FieldAccess(struct, m.field, access, self.fn.function.name, line,
+        self.out.append(FieldAccess(struct, field, access, self.fn.function.name, line,
                                     what, tuple(sorted(held)), tuple(sorted(lacking - held)),
                                     private, tuple(sorted(taken))))
 
@@ -173,17 +189,22 @@ class _Collector:
         match e:
             case None:
                 return
+            case C.Name(id=ident):
+                self.record_global(ident, Access.READ, line, st)
             case C.Member():
                 self.record(e, Access.READ, line, st)
                 self.base(e.base, line, st)
             case C.Assign(target=t, value=v):
                 tt = _nocast(t)
-                while isinstance(tt, C.Index) and isinstance(_nocast(tt.base), C.Member):
+                while isinstance(tt, C.Index) and isinstance(_nocast(tt.base),
+                                                             (C.Member, C.Name)):
                     self.expr(tt.index, line, st)  # X->arr[i] = v writes X->arr's content
                     tt = _nocast(tt.base)
                 if isinstance(tt, C.Member):
                     self.record(tt, Access.WRITE, line, st)
                     self.base(tt.base, line, st)
+                elif isinstance(tt, C.Name):
+                    self.record_global(tt.id, Access.WRITE, line, st)
                 else:
                     self.base(tt, line, st)
                 self.expr(v, line, st)
@@ -192,6 +213,8 @@ class _Collector:
                 if op in ("++", "--", "p++", "p--") and isinstance(oo, C.Member):
                     self.record(oo, Access.WRITE, line, st)
                     self.base(oo.base, line, st)
+                elif op in ("++", "--", "p++", "p--") and isinstance(oo, C.Name):
+                    self.record_global(oo.id, Access.WRITE, line, st)
                 elif op == "&":
                     self.base(oo, line, st)  # an address alone reads nothing
                 else:
@@ -217,6 +240,10 @@ class _Collector:
                         self.record(m, Access.WRITE if mutator else Access.READ, line, st,
                                     private=own)
                         self.base(m.base, line, st)
+                    elif isinstance(aa, C.Unary) and aa.op == "&" \
+                            and isinstance(g := _nocast(aa.operand), C.Name):
+                        self.record_global(g.id, Access.WRITE if mutator else Access.READ,
+                                           line, st, private=own)
                     else:
                         self.expr(a, line, st)
             case C.Binary(left=a, right=b):

@@ -162,6 +162,15 @@ def resolve(struct: str, fields: Mapping[str, str], lock: str,
     parts = re.split(r"->|\.", lock)
     if parts[0].lower() in _NOT_LOCKS:
         return None, f"'{lock}' names no lock"
+    if not struct:  # a file-scope object: guarded by a global lock
+        if "->" in lock:
+            return None, f"'{lock}' is reached through a pointer: no global lock"
+        if len(parts) == 1 and parts[0] in fields and not model.is_lock_type(fields[parts[0]]):
+            return None, f"'{lock}' is a file-scope object but not a lock"
+        if len(parts) == 1 and parts[0] not in fields \
+                and not re.search(r"lock|mutex|sem|rcu", lock, re.I):
+            return None, f"'{lock}' does not name a lock"
+        return lock, ""
 
     def is_lock(t: str | None) -> bool:
         return t is None or model.is_lock_type(t)  # unknown type: trust the comment

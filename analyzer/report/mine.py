@@ -60,6 +60,10 @@ def mine_toml(run) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _name(g) -> str:
+    return f"{g.struct}.{g.field}" if g.struct else f"(file scope) {g.field}"
+
+
 def mine_text(run) -> str:
     out = [f"{run.accesses} member accesses in {len(run.files)} files"]
     if run.declared:
@@ -69,14 +73,14 @@ def mine_text(run) -> str:
             if (g.struct, g.field, g.lock) in seen:
                 continue
             seen.add((g.struct, g.field, g.lock))
-            out.append(f"  {g.struct}.{g.field} <- {g.lock}  ({g.where})")
+            out.append(f"  {_name(g)} <- {g.lock}  ({g.where})")
     out += ["", "mined (score  held/known  unknown):"]
     if not run.guards:
         out.append("  none above the thresholds of protected.toml [guards]")
     for m in run.guards:
         g = m.guard
         dev = f"  deviates: {', '.join(m.deviations[:3])}" if m.deviations else ""
-        out.append(f"  {g.score:5.1f}  {g.held}/{g.total}  {m.unknown:3d}  {g.struct}.{g.field} "
+        out.append(f"  {g.score:5.1f}  {g.held}/{g.total}  {m.unknown:3d}  {_name(g)} "
                    f"{g.access} <- {g.lock}{dev}")
     if run.mentions:
         out += ["", "unresolved mentions:"]
