@@ -338,3 +338,30 @@ def test_file_scope_objects_and_other_annotation_spellings(tmp_path):
         {("a", "mu"), ("b", "mu"), ("c", "mu")}
     states = {(a.field, a.line): a.lock_state("mu") for a in acc if a.struct == ""}
     assert states == {("a", 11): True, ("b", 13): False, ("c", 14): False}
+
+
+def test_struct_wide_local_discipline():
+    """Members written at too few sites for a pair of their own borrow their struct's: every
+    write of its members that holds the lock is in a function taking it, so a function that
+    never takes it deviates — but not one that takes it elsewhere (it knows the lock), and
+    not a header's function (its callers are in other files)."""
+    many = [la for f in ("a", "b", "c") for la in _located(f, Access.WRITE, [True] * 3)]
+    lone = _located("d", Access.WRITE, [True, None])
+    got = [m for m in mine(many + lone, RULES) if m.scope == "struct"]
+    assert [(m.guard.field, m.deviations) for m in got] == [("d", ("x.c:2",))]
+    knows = _located("d", Access.WRITE, [True, False])
+    assert not [m for m in mine(many + knows, RULES) if m.scope == "struct"]
+    from dataclasses import replace as _r
+    header = [Located(la.path, _r(la.access, elsewhere=True)) if la.access.line == 2 else la
+              for la in lone]
+    assert not [m for m in mine(many + header, RULES) if m.scope == "struct"]
+
+
+def test_init_section_functions_run_alone(tmp_path):
+    src = ("struct mutex { int x; };\nvoid mutex_lock(struct mutex *m);\n"
+           "struct box { struct mutex mu; int n; };\n"
+           "static int __init box_setup(struct box *b)\n{\n\tb->n = 1;\n\treturn 0;\n}\n"
+           "void box_set(struct box *b)\n{\n\tb->n = 2;\n}\n")
+    _, acc = accesses_of(tmp_path, src)
+    assert {a.function: a.private for a in acc if a.field == "n"} == \
+        {"box_setup": True, "box_set": False}

@@ -18,7 +18,8 @@ Members of the structures ``[[structure]]`` describes belong to walk-unlocked an
 modify-unlocked.
 
 Kinds: ``declared`` (error) — with where it is declared; ``mined`` (warning) — with the
-evidence ("held at 37 of 39 other writes in this file").
+evidence ("held at 37 of 39 other writes in this file"); ``mined-struct`` (warning) — a member
+with too few writes of its own, under its struct's local discipline.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ RULE = Rule("unguarded-access", {
                 "{where}{how}",
     "mined": "{what} {verb} without {lock}, which guards {member}: held at {held} of "
              "{others} other {accesses} in this file{how}",
+    "mined-struct": "{what} written without {lock}, which guards the writes of struct "
+                    "{struct}'s members: held at {held} of {others} other writes of them in "
+                    "this file, each in a function that takes it; this function never does",
 })
 
 
@@ -52,8 +56,11 @@ def guards_for(fa: FileAnalysis, model: LockModel, accesses: tuple[FieldAccess, 
     mined read pair for that lock): the kernel reads many declared-protected members
     locklessly on purpose (a racy pre-check rechecked under the lock, a pointer set once)."""
     rules = model.protected.guard_rules
-    counts = {(m.guard.struct, m.guard.field, m.guard.access, m.guard.lock): m
-              for m in mine((Located(fa.path, a) for a in accesses), rules, everything=True)}
+    counts: dict[tuple, Mined] = {}
+    for m in mine((Located(fa.path, a) for a in accesses), rules, everything=True):
+        key = (m.guard.struct, m.guard.field, m.guard.access, m.guard.lock)
+        if key not in counts or m.passes and not counts[key].passes:
+            counts[key] = m  # a member's own pair first, its struct's where it has none
     mined = [m for m in counts.values() if m.passes]
     read_guarded = {(m.guard.struct, m.guard.field, m.guard.lock) for m in mined
                     if m.guard.access == Access.READ}
@@ -110,6 +117,11 @@ def check_file(fa: FileAnalysis, model: LockModel) -> list[Finding]:
                                         [lock], key=(a.struct, a.field, a.access, g.lock),
                                         what=a.what, verb=verb, lock=lock,
                                         member=_member(a), where=g.where, how=how))
+            elif m is not None and m.scope == "struct":
+                out.append(RULE.finding(ctx, "mined-struct", Severity.WARNING, a.line, a.line,
+                                        [lock], key=(a.struct, a.field, a.access, g.lock),
+                                        what=a.what, lock=lock, struct=a.struct,
+                                        held=g.held, others=g.total - 1))
             else:
                 out.append(RULE.finding(ctx, "mined", Severity.WARNING, a.line, a.line,
                                         [lock], key=(a.struct, a.field, a.access, g.lock),

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig, ClangFrontend
     from ..frontend.kconfig import KernelConfig
 
-PARSE_VERSION = "4"  # 4: StructDef.notes, anonymous members flattened
+PARSE_VERSION = "4"  # 4: StructDef.notes, anonymous members flattened, globals, attributes
 NORETURN_KEY = "noreturn:"  # Deps lookups of "is it declared __noreturn"
 
 

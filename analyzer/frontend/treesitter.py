@@ -555,6 +555,8 @@ class _Converter:
             degraded=degraded,
             comments=tuple(self._comments),
             parse_error=err,
+            attributes=_attribute_words(
+                self.original[start.start_byte:body.start_byte], words),
         )
 
     def text_of(self, s):
@@ -896,6 +898,13 @@ def _find_function_declarator(n: ts.Node | None) -> ts.Node | None:
             continue
         return None
     return None
+
+
+def _attribute_words(original: bytes, kept: set[str]) -> tuple[str, ...]:
+    """The ``__word`` attributes of a function's head as written that the rewrite blanked
+    (``__init``, ``__meminit``): the section a function lives in says who can run it."""
+    text = original.decode("utf-8", "surrogateescape")
+    return tuple(sorted({w for w in re.findall(r"\b__\w+", text) if w not in kept}))
 
 
 def _declarator_name(n: ts.Node | None) -> tuple[str | None, int]:

@@ -21,9 +21,10 @@ is a choice, not a caller's business. A lock neither held nor lacking is unknown
 access (a caller may hold it).
 
 An access to an object the function allocated and has not published, or frees (an argument
-of a ``freers`` call), is init or teardown; one to a struct the file keeps in a local
-variable is a descriptor of one operation (``struct kasan_report_info info;`` handed down by
-pointer). Both are kept, marked ``private``, and never counted.
+of a ``freers`` call), is init or teardown, and so is every access of a function of the init
+or exit sections (``[guards] alone``: ``__init``, ``__meminit``…); one to a struct the file
+keeps in a local variable is a descriptor of one operation (``struct kasan_report_info
+info;`` handed down by pointer). All are kept, marked ``private``, and never counted.
 """
 
 from __future__ import annotations
@@ -52,10 +53,19 @@ class FieldAccess:
     held: tuple[str, ...]  # templates of the locks must-held there, sorted
     lacking: tuple[str, ...]  # templates known not held there, or managed elsewhere
     private: bool = False  # init or teardown: never counted
-    taken: tuple[str, ...] = ()  # templates of the locks the function acquires itself
+    # templates of the locks the function acquires or asserts itself, or its in-file callers
+    # all hold
+    taken: tuple[str, ...] = ()
+
+    # in a header's function: called from other files, whose locks this file cannot see
+    elsewhere: bool = False
 
     def takes(self, lock: str) -> bool:
         return lock in self.taken
+
+    def never_takes(self, lock: str) -> bool:
+        """Its function never takes ``lock``, and its callers are this file's to judge."""
+        return self.lock_state(lock) is None and lock not in self.taken and not self.elsewhere
 
     def lock_state(self, lock: str) -> bool | None:
         """True: ``lock`` held here; False: known lacking; None: unknown."""
@@ -104,15 +114,27 @@ class _Collector:
         self.vartypes = {**self.globals, **self.nm.vartypes}
         self.model = model
         self.rules = model.protected.guard_rules
+        # boot-time init or module exit code runs alone: all its accesses are private
+        self.alone = bool(set(fn.function.attributes) & self.rules.alone)
+        # a header's function is called from other files: the local discipline of the file
+        # (every access holding the lock takes it here) says nothing of its callers
+        self.header = fn.function.path.endswith(".h")
         self.out: list[FieldAccess] = []
         self.managed: list[ObjPath] = []  # locks the function takes or asserts itself
-        self.taken: list[ObjPath] = []  # … takes
+        # … takes or asserts (the requirement said), or (a static function whose callers are
+        # all in the file) is given held by every caller: the file holds it there, no caller
+        # elsewhere is relied on without saying so
+        self.taken: list[ObjPath] = []
+        entry = fn.entry
+        if fn.entry_from_callers and entry is not None:
+            for k, fact in entry.locks.items():
+                if fact.must:
+                    self.taken.extend(_variants(k.path, entry))
         self.freed: set[ObjPath] = set()
         for ev in fn.events:
             if ev.kind in (EventKind.ACQUIRE, EventKind.ASSERT) and ev.lock is not None:
                 self.managed.extend(_variants(ev.lock.path, ev.state))
-                if ev.kind == EventKind.ACQUIRE:
-                    self.taken.extend(_variants(ev.lock.path, ev.state))
+                self.taken.extend(_variants(ev.lock.path, ev.state))
             if ev.kind == EventKind.CALL and ev.call is not None \
                     and ev.call.name in self.rules.freers:
                 for a in ev.call.args:
@@ -176,13 +198,16 @@ class _Collector:
             t = template(p, base, nm.is_global)
             if t is not None and t not in held and t not in unknown:
                 lacking.add(t)
-        private = private or base is not None and (
+        private = private or self.alone or base is not None and (
             any(_within(base, q) for q in st.private)
             or any(_within(base, q) for q in self.freed))
         taken = {t for p in self.taken if (t := template(p, base, nm.is_global)) is not None}
+        # a lock some path holds (a caller's, joined at a static function's entry) is
+        # handled here, if not everywhere: the function is not one that never takes it
+        taken |= unknown - held - lacking
         self.out.append(FieldAccess(struct, field, access, self.fn.function.name, line,
                                     what, tuple(sorted(held)), tuple(sorted(lacking - held)),
-                                    private, tuple(sorted(taken))))
+                                    private, tuple(sorted(taken)), self.header))
 
     # ------------------------------------------------------------ expressions
     def expr(self, e: C.Expr | None, line: int, st: State) -> None:

@@ -21,6 +21,9 @@ member only ever written at init is read under whatever lock happens to be held.
 teardown accesses (``private``) are never counted. The thresholds are data
 (``protected.toml`` ``[guards]``).
 
+A member written at too few sites for a pair of its own can borrow its struct's local
+discipline (``scope`` "struct", :func:`_struct_wide`).
+
 The lacking accesses of a guard are its *deviations*: what ``unguarded-access`` reports.
 """
 
@@ -53,12 +56,14 @@ class Mined:
     passes: bool  # above the thresholds: a guard
     examples: tuple[str, ...]  # path:line of accesses holding it
     deviations: tuple[str, ...]  # path:line of accesses lacking it
+    scope: str = "member"  # "struct": the evidence is the writes of all the struct's members
 
     def to_json(self) -> dict:
         g = self.guard
         return {"struct": g.struct, "field": g.field, "lock": g.lock, "access": str(g.access),
                 "source": g.source, "held": g.held, "total": g.total,
-                "unknown": self.unknown, "local": self.local, "score": round(g.score, 2),
+                "unknown": self.unknown, "local": self.local, "scope": self.scope,
+                "score": round(g.score, 2),
                 "examples": list(self.examples), "deviations": list(self.deviations)}
 
 
@@ -82,8 +87,7 @@ def mine(accesses: Iterable[Located], rules: GuardRules, everything: bool = Fals
         for lock in candidates:
             held = [la for la in items if la.access.lock_state(lock) is True]
             lacking = [la for la in items if la.access.lock_state(lock) is False]
-            untaken = [la for la in items if la.access.lock_state(lock) is None
-                       and not la.access.takes(lock)]
+            untaken = [la for la in items if la.access.never_takes(lock)]
             local = all(la.access.takes(lock) for la in held)
             known = len(held) + len(lacking)
             z = z_score(len(held), known, rules.chance)
@@ -104,8 +108,55 @@ def mine(accesses: Iterable[Located], rules: GuardRules, everything: bool = Fals
             out.append(Mined(g, len(items) - known, local, passes,
                              tuple(la.where for la in _ordered(held)[:n]),
                              tuple(la.where for la in _ordered(lacking))))
+    out += _struct_wide(groups, out, rules, everything)
     out.sort(key=lambda m: (-m.guard.score, -m.guard.held, m.guard.struct, m.guard.field,
                             m.guard.access, m.guard.lock))
+    return out
+
+
+def _struct_wide(groups: dict[tuple, list[Located]], found: list[Mined], rules: GuardRules,
+                 everything: bool) -> list[Mined]:
+    """Local discipline over a struct's members: where every write of the struct's members
+    that holds a lock is in a function that takes it (or is given it by all its in-file
+    callers) — twice the support a member needs, at the confidence a member needs with the
+    writes of functions that never take it counted — a member written at too few sites for a
+    pair of its own deviates where a function that never takes the lock writes it. Known
+    "lacking" (the function takes the lock elsewhere: it knows the lock) does not count here:
+    that is a choice made by someone who knew the lock."""
+    have = {(m.guard.struct, m.guard.field, m.guard.lock) for m in found
+            if m.passes and m.guard.access == Access.WRITE}
+    members: dict[str, list[tuple[str, list[Located]]]] = defaultdict(list)
+    for (struct, field, access), items in groups.items():
+        if access == Access.WRITE and struct:
+            members[struct].append((field, items))
+    out = []
+    for struct, fields in members.items():
+        if len(fields) < 2:
+            continue
+        items = [la for _, its in fields for la in its]
+        for lock in sorted({t for la in items for t in la.access.held}):
+            held = [la for la in items if la.access.lock_state(lock) is True]
+            if not all(la.access.takes(lock) for la in held):
+                continue
+            untaken = [la for la in items if la.access.never_takes(lock)]
+            lacking = sum(la.access.lock_state(lock) is False for la in items)
+            n = len(held) + lacking + len(untaken)
+            z = z_score(len(held), n, rules.chance)
+            if not (len(held) >= 2 * rules.min_held and len(held) / n >= rules.min_confidence
+                    and z >= rules.min_score):
+                continue
+            for field, its in fields:
+                mh = [la for la in its if la.access.lock_state(lock) is True]
+                dev = [la for la in untaken if la.access.field == field]
+                if (struct, field, lock) in have or not mh \
+                        or any(la.access.lock_state(lock) is False for la in its):
+                    continue
+                if not dev and not everything:
+                    continue
+                g = Guard(struct, field, lock, Access.WRITE, "mined", len(held), n, score=z)
+                out.append(Mined(g, 0, True, bool(dev),
+                                 tuple(la.where for la in _ordered(mh)[:rules.examples]),
+                                 tuple(la.where for la in _ordered(dev)), "struct"))
     return out
 
 

@@ -127,6 +127,7 @@ class GuardRules:
     marked: frozenset[str] = frozenset()
     lockless_types: tuple[str, ...] = ()
     freers: frozenset[str] = frozenset()
+    alone: frozenset[str] = frozenset()
     min_held: int = 4
     min_confidence: float = 0.85
     min_score: float = 2.0
@@ -383,6 +384,7 @@ def _protected(t: Table) -> Protected:
     rules = GuardRules(r.strs("declared", ()), r.strs("annotations", ()),
                        r.strs("mutators", ()), frozenset(r.strs("marked", ())),
                        r.strs("lockless_types", ()), frozenset(r.strs("freers", ())),
+                       frozenset(r.strs("alone", ())),
                        r.int("min_held", 4), r.number("min_confidence", 0.85),
                        r.number("min_score", 2.0), r.number("min_share", 0.25),
                        r.number("chance", 0.5), r.int("examples", 5))

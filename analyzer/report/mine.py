@@ -12,7 +12,7 @@ import json
 SCHEMA = "rmaplint-mine/1"
 
 
-def _guard_json(g, examples=(), deviations=(), unknown=None, local=None) -> dict:
+def _guard_json(g, examples=(), deviations=(), unknown=None, local=None, scope=None) -> dict:
     out = {"struct": g.struct, "field": g.field, "lock": g.lock, "access": str(g.access),
            "source": g.source, "held": g.held, "total": g.total, "score": round(g.score, 2),
            "examples": list(examples), "deviations": list(deviations)}
@@ -22,12 +22,14 @@ def _guard_json(g, examples=(), deviations=(), unknown=None, local=None) -> dict
         out["unknown"] = unknown
     if local is not None:
         out["local"] = local
+    if scope is not None:
+        out["scope"] = scope
     return out
 
 
 def mine_json(run) -> str:
     guards = [_guard_json(g, [g.where]) for g in run.declared]
-    guards += [_guard_json(m.guard, m.examples, m.deviations, m.unknown, m.local)
+    guards += [_guard_json(m.guard, m.examples, m.deviations, m.unknown, m.local, m.scope)
                for m in run.guards]
     doc = {"schema": SCHEMA, "files": len(run.files), "accesses": run.accesses,
            "errors": [{"path": f.path, "error": f.error} for f in run.files if f.error],
@@ -80,8 +82,9 @@ def mine_text(run) -> str:
     for m in run.guards:
         g = m.guard
         dev = f"  deviates: {', '.join(m.deviations[:3])}" if m.deviations else ""
+        wide = " (struct-wide)" if m.scope == "struct" else ""
         out.append(f"  {g.score:5.1f}  {g.held}/{g.total}  {m.unknown:3d}  {_name(g)} "
-                   f"{g.access} <- {g.lock}{dev}")
+                   f"{g.access} <- {g.lock}{wide}{dev}")
     if run.mentions:
         out += ["", "unresolved mentions:"]
         out += [f"  {x.where}: {x.struct}.{x.field}: {x.why}" for x in run.mentions]

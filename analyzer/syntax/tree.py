@@ -407,6 +407,8 @@ class Function:
     comments: tuple[tuple[int, str], ...] = field(default=(), compare=False)  # (line, text)
     # with ``degraded``: the first parse error inside it (None: the frontend gave no reason)
     parse_error: ParseError | None = field(default=None, compare=False)
+    # attribute words of its head the frontend read past (``__init``, ``__meminit``)
+    attributes: tuple[str, ...] = field(default=(), compare=False)
 
 
 def children(s: Stmt):
