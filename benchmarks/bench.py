@@ -710,22 +710,26 @@ class Bench:
             shutil.rmtree(cache, ignore_errors=True)
             if s:
                 runs.append(s)
-            total = 0.0
-            for commit, files in series:
-                for rev in (self.git(repo, "rev-parse", f"{commit}^"), commit):
-                    cache = self.fresh("cache")
-                    s = self.run(f"check of {len(files)} file(s) at {rev[:12]} ({tag})",
-                                 self.check_cmd(files, cache=cache, repo=repo, rev=rev))
-                    shutil.rmtree(cache, ignore_errors=True)
-                    if s is None:
-                        total = math.nan
-                        break
-                    total += s.wall
+            total = sum(self.both_sides(repo, commit, files, tag) for commit, files in series)
             if not math.isnan(total):
                 baseline.append(total)
         r = self.figure("series", f"series: review of {len(series)} patches, cold", runs)
         self.against(r, "checks of their files, both sides", statistics.median(baseline)
                      if baseline else None, None)
+
+    def both_sides(self, repo: Path, commit: str, files: list[str], tag: str) -> float:
+        """Wall clock of cold checks of ``files`` before and after ``commit`` (NaN: one
+        failed): what reviewing the commit has to analyse."""
+        total = 0.0
+        for rev in (self.git(repo, "rev-parse", f"{commit}^"), commit):
+            cache = self.fresh("cache")
+            s = self.run(f"check of {len(files)} file(s) at {rev[:12]} ({tag})",
+                         self.check_cmd(files, cache=cache, repo=repo, rev=rev))
+            shutil.rmtree(cache, ignore_errors=True)
+            if s is None:
+                return math.nan
+            total += s.wall
+        return total
 
     def b4_block(self) -> None:
         """b4-check of the last patch of the series on stdin (cold), against a cold check
@@ -747,16 +751,7 @@ class Bench:
             shutil.rmtree(cache, ignore_errors=True)
             if s:
                 runs.append(s)
-            total = 0.0
-            for rev in (parent, commit):
-                cache = self.fresh("cache")
-                s = self.run(f"check of {len(files)} file(s) at {rev[:12]} ({tag})",
-                             self.check_cmd(files, cache=cache, repo=repo, rev=rev))
-                shutil.rmtree(cache, ignore_errors=True)
-                if s is None:
-                    total = math.nan
-                    break
-                total += s.wall
+            total = self.both_sides(repo, commit, files, tag)
             if not math.isnan(total):
                 baseline.append(total)
         r = self.figure("b4-check", "b4-check: one patch, cold", runs)
