@@ -72,7 +72,7 @@ def guards_for(fa: FileAnalysis, model: LockModel, accesses: tuple[FieldAccess, 
     return out, counts
 
 
-def deviates(a: FieldAccess, path: str, g: Guard, counts: dict[tuple, Mined], rules) -> bool:
+def deviates(a: FieldAccess, path: str, g: Guard, counts: dict[tuple, Mined]) -> bool:
     """``a`` lacks ``g``'s lock: known not held there (or taken elsewhere in the function),
     or — where every access that holds it takes it itself — not taken by its function."""
     state = a.lock_state(g.lock)
@@ -86,7 +86,6 @@ def check_file(fa: FileAnalysis, model: LockModel) -> list[Finding]:
     accesses = file_accesses(fa, model)
     if not accesses:
         return []
-    rules = model.protected.guard_rules
     owned = {(s.struct, s.field) for s in model.protected.structures}
     by_member: dict[tuple, list[tuple[Guard, str]]] = {}
     guards, counts = guards_for(fa, model, accesses)
@@ -99,7 +98,7 @@ def check_file(fa: FileAnalysis, model: LockModel) -> list[Finding]:
         if a.private:
             continue
         for g, kind in by_member.get((a.struct, a.field, a.access), ()):
-            if not deviates(a, fa.path, g, counts, rules):
+            if not deviates(a, fa.path, g, counts):
                 continue
             fn = fns.get(a.function)
             if fn is None:

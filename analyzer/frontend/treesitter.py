@@ -233,25 +233,11 @@ class _Converter:
         """Prototypes, and file-scope objects with their types and what the source says
         beside them (a comment on the line or right above, ``__guarded_by(lock)``)."""
         base = self._named_type(ch.child_by_field_name("type"))
-        said = []
-        prev = ch.prev_sibling
-        if prev is not None and prev.type == "comment" \
-                and prev.end_point[0] >= ch.start_point[0] - 1 \
-                and (prev.prev_sibling is None
-                     or prev.prev_sibling.end_point[0] < prev.start_point[0]):
-            said.append((prev.start_point[0] + 1, self.text(prev)))
-        nxt = ch.next_sibling
-        if nxt is not None and nxt.type == "comment" and nxt.start_point[0] == ch.end_point[0]:
-            said.append((nxt.start_point[0] + 1, self.text(nxt)))
-        # as written: the rewrite blanks attributes (``__attribute__((guarded_by(mu)))``)
-        text = self.original[ch.start_byte:ch.end_byte].decode("utf-8", "surrogateescape")
-        if re.search(r"guarded_by\s*\(", text, re.I):  # the annotation is what it says
-            said.append((ch.start_point[0] + 1, text))
-            m = re.search(r"(\**)\s*(\w+)\s*(?:__)?\w*guarded_by\s*\(", text, re.I)
-            if m and base:  # `int balance __guarded_by(lock);` reads as a prototype
-                self.globals[m.group(2)] = (base + " " + m.group(1)).strip()
-                self.global_notes.extend((m.group(2), ln, c) for ln, c in said)
-                return
+        said, annotated = self._said_beside(ch)
+        if annotated is not None and base:  # `int balance __guarded_by(lock);`
+            self.globals[annotated[0]] = (base + " " + annotated[1]).strip()
+            self.global_notes.extend((annotated[0], ln, c) for ln, c in said)
+            return
         for d in ch.children_by_field_name("declarator"):
             if _find_function_declarator(d) is not None:
                 name, _ = _declarator_name(d)
@@ -423,8 +409,7 @@ class _Converter:
         """The members of a struct body, an anonymous struct's or union's members as the
         struct's own (C11: they are), with the comments written beside or above each: the
         member's trailing comment on its line, and the comment block right above it."""
-        kids = body.children
-        for i, fd in enumerate(kids):
+        for fd in body.children:
             if fd.type in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif",
                            "preproc_elifdef"):
                 self._fields_of(fd, fields, notes)  # every configuration's members
@@ -441,30 +426,40 @@ class _Converter:
                     self._fields_of(inner, fields, notes)
                 continue
             base = self._type_text(base_node)
-            said = []
-            prev = kids[i - 1] if i > 0 else None
-            if prev is not None and prev.type == "comment" \
-                    and prev.end_point[0] >= fd.start_point[0] - 1 \
-                    and (i < 2 or kids[i - 2].end_point[0] < prev.start_point[0]):
-                said.append((prev.start_point[0] + 1, self.text(prev)))
-            nxt = kids[i + 1] if i + 1 < len(kids) else None
-            if nxt is not None and nxt.type == "comment" \
-                    and nxt.start_point[0] == fd.end_point[0]:
-                said.append((nxt.start_point[0] + 1, self.text(nxt)))
-            written = self.original[fd.start_byte:fd.end_byte]
-            if re.search(rb"guarded_by\s*\(", written, re.I):  # the annotation says it
-                raw = written.decode("utf-8", "surrogateescape")
-                said.append((fd.start_point[0] + 1, raw))
-                m = re.search(r"(\**)\s*(\w+)\s*(?:__)?\w*guarded_by\s*\(", raw, re.I)
-                if m:  # `int level __guarded_by(lock);` reads as a function declarator
-                    fields[m.group(2)] = (base + " " + m.group(1)).strip()
-                    notes.extend((m.group(2), ln, text) for ln, text in said)
-                    continue
+            said, annotated = self._said_beside(fd)
+            if annotated is not None:  # `int level __guarded_by(lock);`
+                fields[annotated[0]] = (base + " " + annotated[1]).strip()
+                notes.extend((annotated[0], ln, text) for ln, text in said)
+                continue
             for d in decls:
                 nm, stars = _declarator_name(d)
                 if nm:
                     fields[nm] = (base + " " + "*" * stars).strip()
                     notes.extend((nm, ln, text) for ln, text in said)
+
+    def _said_beside(self, n: ts.Node) -> tuple[list[tuple[int, str]],
+                                                tuple[str, str] | None]:
+        """What the source says beside a declaration (a member or a file-scope object): the
+        comment block right above it (not the previous line's trailing comment), the comment
+        on its last line, and a ``guarded_by`` annotation as written (the rewrite blanks
+        attributes). With an annotation, the declared name and its ``*``s: tree-sitter reads
+        ``int level __guarded_by(lock)`` as a function declarator."""
+        said = []
+        prev = n.prev_sibling
+        if prev is not None and prev.type == "comment" \
+                and prev.end_point[0] >= n.start_point[0] - 1 \
+                and (prev.prev_sibling is None
+                     or prev.prev_sibling.end_point[0] < prev.start_point[0]):
+            said.append((prev.start_point[0] + 1, self.text(prev)))
+        nxt = n.next_sibling
+        if nxt is not None and nxt.type == "comment" and nxt.start_point[0] == n.end_point[0]:
+            said.append((nxt.start_point[0] + 1, self.text(nxt)))
+        written = self.original[n.start_byte:n.end_byte].decode("utf-8", "surrogateescape")
+        if not re.search(r"guarded_by\s*\(", written, re.I):
+            return said, None
+        said.append((n.start_point[0] + 1, written))
+        m = re.search(r"(\**)\s*(\w+)\s*(?:__)?\w*guarded_by\s*\(", written, re.I)
+        return said, ((m.group(2), m.group(1)) if m else None)
 
     def _doc_of(self, n) -> tuple[int, str] | None:
         """The comment right above the declaration a struct definition starts (its

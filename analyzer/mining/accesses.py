@@ -56,7 +56,6 @@ class FieldAccess:
     # templates of the locks the function acquires or asserts itself, or its in-file callers
     # all hold
     taken: tuple[str, ...] = ()
-
     # in a header's function: called from other files, whose locks this file cannot see
     elsewhere: bool = False
 
@@ -121,26 +120,25 @@ class _Collector:
         self.header = fn.function.path.endswith(".h")
         self.out: list[FieldAccess] = []
         self.managed: list[ObjPath] = []  # locks the function takes or asserts itself
-        # … takes or asserts (the requirement said), or (a static function whose callers are
-        # all in the file) is given held by every caller: the file holds it there, no caller
-        # elsewhere is relied on without saying so
-        self.taken: list[ObjPath] = []
-        entry = fn.entry
-        if fn.entry_from_callers and entry is not None:
-            for k, fact in entry.locks.items():
-                if fact.must:
-                    self.taken.extend(_variants(k.path, entry))
         self.freed: set[ObjPath] = set()
         for ev in fn.events:
             if ev.kind in (EventKind.ACQUIRE, EventKind.ASSERT) and ev.lock is not None:
                 self.managed.extend(_variants(ev.lock.path, ev.state))
-                self.taken.extend(_variants(ev.lock.path, ev.state))
             if ev.kind == EventKind.CALL and ev.call is not None \
                     and ev.call.name in self.rules.freers:
                 for a in ev.call.args:
                     p = self.nm.path(a, ev.state)
                     if p is not None:
                         self.freed.add(p)
+        # … and, for a static function whose callers are all in the file, those every caller
+        # holds at its entry: the file holds them there, no caller elsewhere is relied on
+        # without saying so
+        self.taken = list(self.managed)
+        entry = fn.entry
+        if fn.entry_from_callers and entry is not None:
+            for k, fact in entry.locks.items():
+                if fact.must:
+                    self.taken.extend(_variants(k.path, entry))
         # locals a declaring macro introduces (``LIST_HEAD(pages);``): an upper-case call of
         # one bare name, as a statement of this function
         self.locals = set(self.nm.locals)

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..checks.common import comment_body
 from ..model.lockmodel import Access, Guard, LockModel
 
 _NAME = r"[A-Za-z_]\w*"
@@ -51,21 +52,15 @@ class Mention:
                 "text": self.text, "why": self.why}
 
 
-def comment_text(text: str) -> str:
-    t = text.strip()
-    t = t.removeprefix("/*").removesuffix("*/").removeprefix("//")
-    return "\n".join(line.strip().lstrip("*").strip() for line in t.splitlines())
-
-
 def member_notes(doc: tuple[int, str] | None,
                  notes: Iterable[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
     """Each member's comments (its own, and its paragraph of the struct's kernel-doc)."""
-    out = [(f, ln, comment_text(t)) for f, ln, t in notes]
+    out = [(f, ln, comment_body(t)) for f, ln, t in notes]
     if doc is None:
         return out
     first, text = doc
     cur: tuple[str, int, list[str]] | None = None
-    for i, line in enumerate(comment_text(text).splitlines()):
+    for i, line in enumerate(comment_body(text).splitlines()):
         m = _KDOC.match(line)
         if m:
             if cur is not None:
@@ -105,9 +100,8 @@ def declared_guards(path: str, structs: Iterable, fields_of: Mapping[str, Mappin
                 named = [f for f in _members_named(flat, fields)
                          if f != fname and not model.is_lock_type(fields[f])]
                 if named and _PROTECTS.search(flat):
-                    guards.extend(Guard(sd.name, f, "{obj}->" + fname, acc, "declared",
-                                        where=where)
-                                  for f in named for acc in (Access.WRITE, Access.READ))
+                    for f in named:
+                        guards += _both(sd.name, f, "{obj}->" + fname, where)
                 elif _RW.search(flat) or _PROTECTS.search(flat):
                     mentions.append(Mention(sd.name, fname, where, flat,
                                             "a lock member's comment says what it serialises "
@@ -123,9 +117,7 @@ def declared_guards(path: str, structs: Iterable, fields_of: Mapping[str, Mappin
                     for other in dict.fromkeys(named):
                         tpl, _ = resolve(sd.name, fields, said[0].group(1), fields_of, model)
                         if tpl is not None:
-                            guards.extend(Guard(sd.name, other, tpl, acc, "declared",
-                                                where=where)
-                                          for acc in (Access.WRITE, Access.READ))
+                            guards += _both(sd.name, other, tpl, where)
                     continue
             if not found:
                 continue
@@ -135,10 +127,15 @@ def declared_guards(path: str, structs: Iterable, fields_of: Mapping[str, Mappin
                 if tpl is None:
                     mentions.append(Mention(sd.name, fname, where, flat, why))
                     continue
-                for acc in (Access.WRITE, Access.READ):
-                    guards.append(Guard(sd.name, fname, tpl, acc, "declared", where=where))
+                guards += _both(sd.name, fname, tpl, where)
                 break  # the first lock a comment names guards the member
     return guards, mentions
+
+
+def _both(struct: str, field: str, lock: str, where: str) -> list[Guard]:
+    """A declared guard covers both kinds of access (check decides where reads count)."""
+    return [Guard(struct, field, lock, acc, "declared", where=where)
+            for acc in (Access.WRITE, Access.READ)]
 
 
 def _members_named(text: str, fields: Mapping[str, str]) -> list[str]:
