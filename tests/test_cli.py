@@ -17,7 +17,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-FILE_KEYS = {"path", "status", "functions", "degraded_functions", "error", "degraded"}
+FILE_KEYS = {"path", "status", "functions", "degraded_functions", "error", "degraded",
+             "decided"}
 SUMMARY_KEYS = {"files", "files_ok", "files_degraded", "files_error", "functions",
                 "degraded_functions", "degraded_share", "findings", "by_rule", "by_severity",
                 "seconds", "cache_hits"}

@@ -10,6 +10,11 @@ protected by the dropped lock or by another one (still held, or unknown).
 Why it matters: whatever the dropped lock protects can change while it is not held; if it
 protects the list being walked, the cursor may point at a freed entry.
 
+The verdict: *stale* (warning) when a pointer read before the drop is used after the retake;
+*revalidated* (note) when nothing is; *safe* (note) when the walked structure's own lock is
+another one, held across the drop here or — decided at the call sites by
+:mod:`analyzer.driver.context` — by every caller.
+
 Confidence: high for the drop itself (the lock state is must/may-exact); whether it is a bug
 depends on what the lock protects — the message says.
 """
@@ -17,9 +22,11 @@ depends on what the lock protects — the message says.
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 
 from ..findings.finding import Severity
 from ..flow.cfg import LoopKind, OpKind
+from ..locks.calls import need_of
 from ..locks.events import EventKind
 from ..syntax import tree as C
 from ..syntax.exprs import assigned_names, strip
@@ -32,6 +39,8 @@ RULE = Rule("lock-dropped-in-loop", {
             "loop; stale: {stale}",
     "revalidated": "{lock} released at {released}{via} and retaken at {retaken}{via2} "
                    "{where}; revalidated: {how}",
+    "safe": "{lock} released at {released}{via} and retaken at {retaken}{via2} while walking "
+            "{what}; safe: the walk is protected by {protector}, {how}",
 })
 
 
@@ -143,6 +152,9 @@ def _finding(ctx, lp, rel, acq):
     what = C.render(nm.canon(lp.iterated, rel.state)) if lp.iterated is not None else None
     why = ""
     locks = [rel.lock]
+    protector = None  # the walk's own lock when it is not the dropped one
+    protector_held = False
+    mode = None
     if what is not None:
         m = match_structure(lp.iterated, ctx.fn, ctx.model)
         if m is not None:
@@ -155,8 +167,10 @@ def _finding(ctx, lp, rel, acq):
                           "that may have changed)"
                 else:
                     held = held_as(rel.state, pkey)
+                    protector, mode = pkey, s.walk
                     if held is not None and held.must:
                         why = f" (protected by {pkey}, which stays held)"
+                        protector_held = True
                     else:
                         why = f" (protected by {pkey}, not by this lock)"
                     locks.append(pkey)
@@ -173,12 +187,20 @@ def _finding(ctx, lp, rel, acq):
         f = RULE.finding(ctx, "revalidated", Severity.NOTE, rel.span.line, acq.span.line,
                          locks, related, key, where=where, how=how, **args)
         return with_context(ctx, f)
+    if protector_held:
+        f = RULE.finding(ctx, "safe", Severity.NOTE, rel.span.line, acq.span.line, locks,
+                         related, key, what=what, protector=protector,
+                         how="held across the drop", **args)
+        return with_context(ctx, f)
     related += [(ln, f"{v} read before the drop, used after the retake") for v, ln in stale]
     args["stale"] = ", ".join(f"{v} (line {ln})" for v, ln in stale) + \
         " read before the drop and used after the retake"
     if what is not None:
         f = RULE.finding(ctx, "walk", Severity.WARNING, rel.span.line, acq.span.line, locks,
                          related, key, what=what, why=why, **args)
+        if protector is not None and mode is not None:
+            # held by every caller, the walk is safe (analyzer.driver.context decides)
+            f = replace(f, needs=need_of(ctx.fn, protector, mode))
     else:
         f = RULE.finding(ctx, "loop", Severity.WARNING, rel.span.line, acq.span.line, locks,
                          related, key, **args)
@@ -219,7 +241,9 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
     cfg = fn.cfg
     found: dict[str, int] = {}
     seen: set[int] = set()
-    todo: deque[tuple[int, frozenset[str]]] = deque([(acq.block, frozenset())])
+    # assigned again on every path from the drop to the retake: not what was read before
+    between = frozenset(_assigned_between(cfg, lp, rel, acq, ops_by_block))
+    todo: deque[tuple[int, frozenset[str]]] = deque([(acq.block, between)])
     first = True
     while todo:
         b, killed = todo.popleft()
@@ -245,6 +269,55 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
         for e in cfg.blocks[b].succs:
             todo.append((e.target, frozenset(kill)))
     return sorted(found.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+def _assigned_between(cfg, lp, rel, acq, ops_by_block) -> set[str]:
+    """The variables assigned on every path inside the loop from the release to the
+    re-acquire (a must-analysis over the body, the header excluded)."""
+    def defs(b: int, after: int | None, before: int | None) -> set[str]:
+        out: set[str] = set()
+        for op in ops_by_block.get(b, []):
+            at = op.span.start_byte
+            if (after is None or at > after) and (before is None or at < before):
+                out |= _defs(op)
+        return out
+
+    r0, a0 = rel.span.start_byte, acq.span.start_byte
+    if acq.block == rel.block:
+        return defs(rel.block, r0, a0) if a0 > r0 else set()
+    reach = {rel.block}
+    todo = deque([rel.block])
+    while todo:
+        b = todo.popleft()
+        for e in cfg.blocks[b].succs:
+            t = e.target
+            if t not in reach and t in lp.body and t != lp.header and t != rel.block:
+                reach.add(t)
+                todo.append(t)
+    out_of: dict[int, set[str]] = {rel.block: defs(rel.block, r0, None)}
+    preds: dict[int, list[int]] = {b: [] for b in reach}
+    for b in reach:
+        for e in cfg.blocks[b].succs:
+            if e.target in preds and e.target != rel.block:
+                preds[e.target].append(b)
+    order = sorted(reach - {rel.block})
+    changed = True
+    rounds = 0
+    while changed and rounds < 50:
+        changed = False
+        rounds += 1
+        for b in order:
+            ins = [out_of[p] for p in preds[b] if p in out_of]
+            if not ins:
+                continue
+            cur = set.intersection(*ins)
+            new = cur if b == acq.block else cur | defs(b, None, None)
+            if out_of.get(b) != new:
+                out_of[b] = new
+                changed = True
+    if acq.block not in out_of:
+        return set()
+    return out_of[acq.block] | defs(acq.block, None, a0)
 
 
 def _root(e) -> str | None:

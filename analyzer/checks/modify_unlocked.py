@@ -11,13 +11,20 @@ not held on some path; ``no-lock-known`` (warning) — no lock known held and no
 the caller holds it (the kernel usually asserts such a precondition). An object allocated in
 the function and not yet published is not reported.
 
+A ``no-lock-known`` modification is then judged at the call sites, as walk-unlocked's is:
+held by every caller, it is no finding; known not held at one, it is ``caller-lacks``
+(error) naming the chain.
+
 Confidence: high for the first two; ``no-lock-known`` is often a caller holding the lock
 under a spelling the callee's parameters cannot express.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..findings.finding import Severity
+from ..locks.calls import need_of
 from .common import AccessKind, Rule, Verdict
 
 RULE = Rule("modify-unlocked", {
@@ -27,6 +34,7 @@ RULE = Rule("modify-unlocked", {
                 "some path",
     "no-lock-known": "{structure} {what} modified without {lock} held for {mode}: no lock "
                      "known held and no contract says the caller holds it",
+    "caller-lacks": "{structure} {what} modified without {lock} held for {mode}: {callers}",
 })
 
 _KINDS = {Verdict.READ_ONLY: ("read-only", Severity.ERROR),
@@ -42,7 +50,10 @@ def check(ctx):
                 or j.verdict not in _KINDS):
             continue
         kind, sev = _KINDS[j.verdict]
-        out.append(RULE.finding(ctx, kind, sev, acc.line, acc.end_line, [acc.lock_key],
-                                key=(acc.lock_key, acc.what), structure=acc.structure.name,
-                                what=acc.what, lock=acc.lock_key, mode=acc.structure.modify))
+        f = RULE.finding(ctx, kind, sev, acc.line, acc.end_line, [acc.lock_key],
+                         key=(acc.lock_key, acc.what), structure=acc.structure.name,
+                         what=acc.what, lock=acc.lock_key, mode=acc.structure.modify)
+        if kind == "no-lock-known":  # the callers decide it (analyzer.driver.context)
+            f = replace(f, needs=need_of(ctx.fn, acc.lock_key, acc.structure.modify))
+        out.append(f)
     return out

@@ -11,13 +11,22 @@ Kinds: ``not-held`` (error) — the lock is known not held on some path reaching
 not yet visible, or under another object's lock of the same class (``root-assumed-shared``
 reports that), is not reported here.
 
+A ``no-lock-known`` walk is then judged at the function's call sites, found through the
+tree's callers index and up the call chain while a caller passes the object on from its own
+parameters: held by every caller, it is no finding (``--verbose`` and ``explain`` say "held
+by all N callers"); known not held at a call site, it becomes ``caller-lacks`` (error), naming
+the chain; otherwise the note says which callers hold it and which are unknown.
+
 Confidence: high for ``not-held``; ``no-lock-known`` usually means the callers hold the lock
 and nothing in the function says so.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..findings.finding import Severity
+from ..locks.calls import need_of
 from .common import AccessKind, Rule, Verdict
 
 RULE = Rule("walk-unlocked", {
@@ -25,6 +34,7 @@ RULE = Rule("walk-unlocked", {
                 "path",
     "no-lock-known": "{structure} {what} walked without {lock} (needs {mode}): no lock known "
                      "held and no contract says the caller holds it",
+    "caller-lacks": "{structure} {what} walked without {lock} (needs {mode}): {callers}",
 })
 
 
@@ -40,9 +50,12 @@ def check(ctx):
             kind, sev = "no-lock-known", Severity.NOTE
         else:
             continue
-        out.append(RULE.finding(ctx, kind, sev, acc.line, acc.end_line, [acc.lock_key],
-                                key=(acc.lock_key, acc.what), structure=acc.structure.name,
-                                what=acc.what, lock=acc.lock_key, mode=acc.structure.walk))
+        f = RULE.finding(ctx, kind, sev, acc.line, acc.end_line, [acc.lock_key],
+                         key=(acc.lock_key, acc.what), structure=acc.structure.name,
+                         what=acc.what, lock=acc.lock_key, mode=acc.structure.walk)
+        if kind == "no-lock-known":  # the callers decide it (analyzer.driver.context)
+            f = replace(f, needs=need_of(ctx.fn, acc.lock_key, acc.structure.walk))
+        out.append(f)
     return out
 
 

@@ -265,7 +265,7 @@ def _paths_style(top: Path | None):
 def cmd_check(args) -> int:
     from ..driver.run import SourceSpec, check_paths
     from ..report.jsonfmt import check_json
-    from ..report.text import check_terse, check_text, degraded_lines
+    from ..report.text import check_terse, check_text, decided_lines, degraded_lines
 
     if args.list_degraded and (args.terse or args.format in ("sarif", "html")):
         raise InputError("--list-degraded goes with the text report (--format json lists "
@@ -330,10 +330,13 @@ def cmd_check(args) -> int:
                               color_system="auto" if _colour(args) else None)
         if args.list_degraded:
             text += "".join(ln + "\n" for ln in degraded_lines(run, style))
+        if args.verbose:
+            text += "".join(ln + "\n" for ln in decided_lines(run, style))
         args_plain = argparse.Namespace(**{**vars(args), "color": "never"})
         _write(args_plain, text)
     else:
-        _write(args, check_text(run, style, list_degraded=args.list_degraded))
+        _write(args, check_text(run, style, list_degraded=args.list_degraded,
+                                verbose=args.verbose))
     return 1 if policy.fails(run.findings) else 0
 
 
@@ -413,8 +416,37 @@ def cmd_explain(args) -> int:
         text = (f"{files[0]}: {args.function} is defined {len(exs)} times (under #if/#else: "
                 f"each configuration compiles one): {where}\n\n")
     text += "\n".join(explain_text(e) for e in exs)
+    text += _callers_text(args, root, repo, model, clang, files[0])
     _write(args, text)
     return 0
+
+
+def _callers_text(args, root, repo, model, clang, path: str) -> str:
+    """``explain``: the function's findings its callers decide, with the verdict at every
+    call site up the chain (analyzer.driver.context)."""
+    from ..driver.cache import Cache
+    from ..driver.context import Held, held_by_all, tree
+    from ..driver.run import Checker, caller_verdicts
+    from ..locks.calls import Need
+    from ..source.reader import open_source
+
+    cache_dir = _cache_dir(args)
+    with open_source(root, repo, args.rev) as source:
+        checker = Checker(source, model, Cache(Path(cache_dir) if cache_dir else None,
+                                               salt=model.digest), clang=clang)
+        found = caller_verdicts(checker, path, args.function)
+    out = []
+    for f, sites in found:
+        if not sites:
+            continue
+        held = sum(s.verdict == Held.HELD for s in sites)
+        head = f.message.split(": ", 1)[0]
+        verdict = held_by_all(len(sites)) if held == len(sites) else \
+            f"held by {held} of {len(sites)} callers"
+        lock = f.needs.path.render() if isinstance(f.needs, Need) else "the lock"
+        out.append(f"\n{f.path}:{f.line}: [{f.rule}] {head}: {lock} {verdict}")
+        out.extend("  " + ln for ln in tree(sites))
+    return "\n".join(out) + ("\n" if out else "")
 
 
 def cmd_frontends_diff(args) -> int:
@@ -921,6 +953,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "one 'path:line: function: degraded: reason' line per function with parse "
                    "errors (analysed as far as possible; 'not analysed' when a parse error "
                    "hid it); --format json lists them in each file's entry")
+    c.add_argument("--verbose", "-v", action="store_true", help="text: after the report, "
+                   "the findings the function's callers decided away, one 'path:line: "
+                   "function: decided at the callers' line each ('held by all N callers'); "
+                   "--format json lists them in each file's entry")
     frontend_opts(c)
     c.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                    help="worker processes (default 1)")
@@ -963,6 +999,7 @@ def build_parser() -> argparse.ArgumentParser:
     output_opts(e, ("text", "json"))
     e.add_argument("--rules", metavar="DIR", help="rules folder (default: built in)")
     frontend_opts(e)
+    cache_opts(e)
     e.set_defaults(func=cmd_explain)
 
     fd = sub.add_parser("frontends-diff", help="run tree-sitter and clang on the same files "

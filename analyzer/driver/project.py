@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..frontend.macros import macro_function
 from ..frontend.rewrite import IteratorTable, learn_iterators
 from ..frontend.treesitter import ParsedFile, StructDef, parse_file
+from ..index.callers import CALLERS_VERSION, CallerIndex, called_names, digest_of
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
 from ..locks.result import Deps, FileAnalysis, FileStatus
@@ -60,6 +61,7 @@ class Project:
         self._header_funcs: dict[str, dict[str, C.Function]] = {}
         self._defs: dict[str, str] | None = None
         self._index: DefinitionIndex | None = None
+        self._callers: CallerIndex | None = None
         self._macros: dict[tuple[str, str], C.Function | None] = {}
         self._macro_names: dict[str, frozenset[str]] = {}
         self._comments: dict[tuple[str, str], str | None] = {}
@@ -245,6 +247,39 @@ class Project:
                 files.append((path, defs))
             self._index = DefinitionIndex.build(files)
         return self._index
+
+    def callers(self) -> CallerIndex:
+        """Which C files of the engine's ``caller_dirs`` call each name (see
+        :mod:`analyzer.index.callers`): each file's names cached under its identity, the
+        whole index under the digest of them all."""
+        if self._callers is None:
+            scope = tuple(d for d in self.model.engine.caller_dirs if self.source.exists(d))
+            paths = self.source.list_files(list(scope), suffixes=(".c",)) if scope else []
+            idents = []
+            for p in paths:
+                try:
+                    idents.append((p, self.source.identity(p)))
+                except InputError:
+                    continue
+            digest = digest_of(idents)
+            whole = self.cache.get("callers", digest)
+            if isinstance(whole, CallerIndex):
+                self._callers = whole
+                return whole
+            per_file = []
+            for p, ident in idents:
+                key = hashlib.sha1(f"{CALLERS_VERSION}\0{p}\0{ident}".encode()).hexdigest()
+                names = self.cache.get("calls", key)
+                if not isinstance(names, tuple):
+                    try:
+                        names = called_names(self.source.read(p).data)
+                    except InputError:
+                        continue
+                    self.cache.put("calls", key, names)
+                per_file.append((p, names))
+            self._callers = CallerIndex.build(per_file, scope, digest)
+            self.cache.put("callers", digest, self._callers)
+        return self._callers
 
     def definitions(self) -> dict[str, str]:
         """Name → the C file (of rules/engine.toml's ``summary_dirs``) defining it, not

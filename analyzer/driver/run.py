@@ -24,17 +24,19 @@ from ..errors import InputError
 from ..findings.coverage import Degraded
 from ..findings.finding import Finding
 from ..findings.fingerprint import fingerprint_file
+from ..locks.calls import CallTable, Need, call_table
 from ..locks.result import Deps, FileAnalysis, FileStatus
 from ..locks.trace import FunctionTrace, trace
 from ..model.lockmodel import LockModel, load
 from ..source.reader import Source, open_source
 from .cache import Cache
+from .context import Contexts, Decided, decide
 from .project import Project
 
 if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig
 
-RESULT_VERSION = "4"  # 4: FileReport.degraded
+RESULT_VERSION = "5"  # 5: FileReport.calls
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
@@ -55,11 +57,17 @@ class FileReport:
     # and each function's lock trace; None otherwise
     text: str | None = field(default=None, repr=False, compare=False)
     traces: tuple[FunctionTrace, ...] | None = field(default=None, repr=False, compare=False)
+    # each function's call sites and the locks known there (analyzer.locks.calls), which
+    # the callees' findings are decided by (analyzer.driver.context)
+    calls: CallTable = field(default=(), repr=False, compare=False)
+    # findings the callers decided away ("held by all N callers")
+    decided: tuple[Decided, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {"path": self.path, "status": self.status, "functions": self.functions,
                 "degraded_functions": self.degraded_functions, "error": self.error,
-                "degraded": [d.to_json() for d in self.degraded]}
+                "degraded": [d.to_json() for d in self.degraded],
+                "decided": [d.to_json() for d in self.decided]}
 
     def degraded_for(self, function: str) -> Degraded | None:
         """Why ``function``'s findings cannot be trusted to be complete in this report: its
@@ -225,7 +233,7 @@ class Checker:
                                 time.perf_counter() - t0, spans=tuple(
                                     (f.function.name, f.function.span.line,
                                      f.function.span.end_line) for f in fa.functions),
-                                degraded=_degraded(fa))
+                                degraded=_degraded(fa), calls=call_table(fa.functions))
             if traces or self.cache.enabled:
                 fts = _traces(fa, sf.text)
                 self.cache.put("trace", key, CachedTraces(deps, fts))
@@ -344,9 +352,58 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                         progress(i, len(files), rep.path)
                     run.reports.append(rep)
             run.reports.sort(key=lambda r: order[r.path])
+        if any(f.needs is not None for r in run.reports for f in r.findings):
+            checker = Checker(source, model, cache, only_rules, spec.clang)
+            run.reports = decide_at_callers(run.reports, checker)
     run.cache_hits = sum(r.cached for r in run.reports)
     run.seconds = time.perf_counter() - t0
     return run
+
+
+def caller_verdicts(checker: Checker, path: str, function: str) -> list[tuple[Finding, tuple]]:
+    """The findings of ``function`` that its callers decide, each with the verdicts at its
+    call sites (:class:`~analyzer.driver.context.Site` trees): what ``explain`` shows."""
+    rep = checker.check_file(path)
+    table = _tables({path: rep}, checker)
+    ctxs = Contexts(table, checker.project.callers())
+    return [(f, ctxs.sites(f.path, f.function, f.needs)) for f in rep.findings
+            if f.function == function and isinstance(f.needs, Need)]
+
+
+def _tables(have: dict[str, FileReport], checker: Checker) -> Callable[[str], CallTable]:
+    extra: dict[str, CallTable] = {}
+
+    def table(path: str) -> CallTable:
+        if path in have:
+            return have[path].calls
+        if path not in extra:
+            extra[path] = checker.check_file(path).calls
+        return extra[path]
+
+    return table
+
+
+def decide_at_callers(reports: list[FileReport], checker: Checker) -> list[FileReport]:
+    """The reports with every finding that needs a lock from the function's callers
+    decided at its call sites (:mod:`analyzer.driver.context`). A caller's file that is
+    not among the reports is checked (from the cache when it can be) for its call table."""
+    ctxs = Contexts(_tables({r.path: r for r in reports}, checker),
+                    checker.project.callers())
+    out = []
+    for r in reports:
+        if not any(f.needs is not None for f in r.findings):
+            out.append(r)
+            continue
+        kept: list[Finding] = []
+        decided = list(r.decided)
+        for f in r.findings:
+            nf, d = decide(f, ctxs)
+            if nf is not None:
+                kept.append(nf)
+            if d is not None:
+                decided.append(d)
+        out.append(replace(r, findings=tuple(kept), decided=tuple(decided)))
+    return out
 
 
 def _largest_first(source: Source, files: list[str]) -> list[str]:

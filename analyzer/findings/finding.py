@@ -58,6 +58,9 @@ class Finding:
     end_column: int = 0  # 1-based column just past the region's end on end_line; 0: unknown
     kind: str = ""  # the rule's kind of finding (a key of its MESSAGES)
     args: tuple[tuple[str, str], ...] = ()  # the kind's message arguments
+    # a lock the function needs from its callers for this finding to be decided (a
+    # :class:`~analyzer.locks.calls.Need`): judged at the call sites by analyzer.driver.context
+    needs: object = field(default=None, compare=False, repr=False)
 
     @property
     def qualified_rule(self) -> str:

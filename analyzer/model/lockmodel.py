@@ -169,6 +169,8 @@ class EngineFiles:
     type_headers: tuple[str, ...] = ()
     summary_dirs: tuple[str, ...] = ()
     index_headers: tuple[str, ...] = ()
+    # folders (recursive) whose C files are searched for the callers of a function
+    caller_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +403,7 @@ def _protected(t: Table) -> Protected:
 def _engine(t: Table) -> EngineFiles:
     out = EngineFiles(t.strs("iterator_headers", ()), t.strs("summary_headers", ()),
                       t.strs("type_headers", ()), t.strs("summary_dirs", ()),
-                      t.strs("index_headers", ()))
+                      t.strs("index_headers", ()), t.strs("caller_dirs", ()))
     t.done()
     return out
 

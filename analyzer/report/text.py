@@ -38,9 +38,18 @@ def degraded_lines(run, paths: PathStyle = PLAIN) -> list[str]:
     return out
 
 
-def check_text(run, paths: PathStyle = PLAIN, list_degraded: bool = False) -> str:
+def decided_lines(run, paths: PathStyle = PLAIN) -> list[str]:
+    """``check --verbose``: one ``path:line: function: decided at the callers: …`` line per
+    finding the function's callers decided away ("held by all N callers")."""
+    return [f"{paths.show(r.path)}:{d.line}: {d.function}: decided at the callers "
+            f"[{d.rule}]: {d.text}" for r in run.reports for d in r.decided]
+
+
+def check_text(run, paths: PathStyle = PLAIN, list_degraded: bool = False,
+               verbose: bool = False) -> str:
     """The finding lines, files that could not be analysed first (``path:1:1: error:``),
-    then the summary; ``list_degraded``: then the degraded functions (:func:`degraded_lines`)."""
+    then the summary; ``list_degraded``: then the degraded functions (:func:`degraded_lines`);
+    ``verbose``: then what the callers decided (:func:`decided_lines`)."""
     out = []
     for r in run.reports:
         if r.status == FileStatus.ERROR:
@@ -57,6 +66,8 @@ def check_text(run, paths: PathStyle = PLAIN, list_degraded: bool = False) -> st
         + (f", {s['baselined']} silenced by the baseline" if s.get("baselined") else ""))
     if list_degraded:
         out.extend(degraded_lines(run, paths))
+    if verbose:
+        out.extend(decided_lines(run, paths))
     return "\n".join(out) + "\n"
 
 

@@ -157,6 +157,12 @@ class Source(abc.ABC):
         }
         return sorted(found)
 
+    def identity(self, path: str) -> str:
+        """What changes whenever the file's content does, cheaper than reading it where
+        the source can tell (the blob id; a work tree's size, mtime and inode, as git's
+        index keeps them). InputError when the file cannot be read."""
+        return self.read(path).blob_id
+
     def read_many(self, paths: Iterable[str]) -> Iterator[SourceFile]:
         """Read ``paths`` in order, lazily."""
         for path in paths:
@@ -285,6 +291,14 @@ class TreeSource(Source):
         except InputError:  # outside the tree (an #include "../../x.h" that climbs out)
             return False
         return os.path.exists(self._abs(rel))
+
+    def identity(self, path: str) -> str:
+        rel = self._normalize(path)
+        try:
+            st = os.stat(self._abs(rel))
+        except OSError as err:
+            raise InputError(f"cannot read '{rel}' in {self.label}: {err.strerror}") from None
+        return f"stat:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
     def glob(self, folder: str, suffix: str) -> list[str]:
         rel = self._normalize(folder)
@@ -539,6 +553,12 @@ class GitSource(Source):
         if "\n" in rel:
             return False
         return self._query(f"{self.commit}:{rel}").status == "ok"
+
+    def identity(self, path: str) -> str:
+        entry = self._entries.get(self._normalize(path))
+        if entry is not None and entry.type == "blob":
+            return entry.sha
+        return super().identity(path)
 
     def close(self) -> None:
         if self._finalizer is not None:

@@ -1,0 +1,241 @@
+"""Deciding a finding at the function's callers: "held by all N callers".
+
+A check that finds a structure walked or changed with no lock known held, or a walk whose own
+lock is not known held when another lock is dropped in it, cannot tell from the function
+alone whether the callers hold that lock: it attaches a :class:`~analyzer.locks.calls.Need`
+to its finding. This module judges the need at every call site of the function in the tree
+(the callers index finds the files, each file's call table says what the site holds), and
+up the call chain while a caller hands on an object it was given itself:
+
+* **held** — the lock, rebased on the argument, is held at the site in a mode that serves
+  (or, the object not being nameable there, a lock of the same class is: the site then says
+  which lock it holds);
+* **lacks** — it is known not held at the site (released before the call, or never taken
+  on a path that took it elsewhere);
+* **unknown** — the caller passes an object of its own (a local, a call's result), the chain
+  is longer than :data:`MAX_DEPTH`, or a function has no caller in the indexed tree (an entry
+  point: a syscall, an ops table, an exported symbol, or a caller outside ``caller_dirs``).
+
+The verdicts rewrite the findings: a need held by every caller removes a ``no-lock-known``
+walk or modification (kept as a :class:`Decided` note of the report) and makes a
+drop-in-walk *safe*; a caller that lacks the lock makes it ``caller-lacks`` (an error naming
+the chain); otherwise the note says which callers hold it. Everything read is a function of
+the tree's content (the files' call tables are cached with their results), so the verdict is
+the same in a one-file run, a whole-tree run and a warm one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from ..findings.finding import Finding, Related, Severity
+from ..index.callers import CallerIndex
+from ..locks.calls import CallSite, CallTable, FunctionCalls, Need
+
+MAX_DEPTH = 8  # call-chain levels looked up before a need is "unknown"
+MAX_SHOWN = 4  # callers named in a message
+
+
+class Held(StrEnum):
+    HELD = "held"
+    LACKS = "lacks"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """The verdict at one call site: ``chain`` goes from this caller down (name, path, line)."""
+
+    verdict: Held
+    caller: str
+    path: str
+    line: int
+    how: str
+    chain: tuple[tuple[str, str, int], ...] = ()
+    subs: tuple[Site, ...] = ()  # the verdicts at the caller's own callers, when looked up
+
+    def where(self) -> str:
+        return f"{self.caller}() ({self.path}:{self.line})"
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A finding the callers decided away: what is shown by ``--verbose`` and ``explain``."""
+
+    rule: str
+    function: str
+    line: int
+    text: str
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "function": self.function, "line": self.line,
+                "text": self.text}
+
+
+class Contexts:
+    def __init__(self, tables: Callable[[str], CallTable | None], index: CallerIndex | None):
+        self.tables = tables
+        self.index = index
+        self._memo: dict[tuple, tuple[Site, ...]] = {}
+
+    # ------------------------------------------------------------ the call sites
+    def _function(self, path: str, name: str) -> FunctionCalls | None:
+        table = self.tables(path) or ()
+        return next((f for f in table if f.name == name), None)
+
+    def sites(self, path: str, name: str, need: Need, depth: int = 0,
+              stack: frozenset[tuple[str, str]] = frozenset()) -> tuple[Site, ...]:
+        """The verdict at every call site of ``name`` (defined in ``path``) in the tree."""
+        key = (path, name, need.path, need.param, need.mode, need.cls, need.any_object)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = ()  # a cycle reached again reads as "no caller": unknown
+        fn = self._function(path, name)
+        files = [path]
+        if fn is not None and not fn.static and self.index is not None:
+            files = sorted(set(self.index.calling(name)) | {path})
+        out: list[Site] = []
+        for cf in files:
+            table = self.tables(cf) or ()
+            if cf != path and any(f.name == name and f.static for f in table):
+                continue  # that file calls its own static function of the name
+            for g in table:
+                for s in g.sites:
+                    if s.callee == name:
+                        out.append(self._judge(cf, g, s, need, depth,
+                                               stack | {(path, name)}))
+        res = tuple(out)
+        self._memo[key] = res
+        return res
+
+    def _judge(self, path: str, g: FunctionCalls, site: CallSite, need: Need, depth: int,
+               stack: frozenset[tuple[str, str]]) -> Site:
+        here = (g.name, path, site.line)
+        mapped = need.at(site)
+        if mapped is not None:
+            exact = next((lk for lk in site.locks if lk.path == mapped), None)
+            if exact is not None and exact.serves(need.mode):
+                return Site(Held.HELD, g.name, path, site.line, f"holds {mapped}", (here,))
+            if exact is not None and exact.not_held:
+                return Site(Held.LACKS, g.name, path, site.line, f"{mapped} is not held",
+                            (here,))
+        same = next((lk for lk in site.locks
+                     if lk.same_class(need.cls, need.path) and lk.serves(need.mode)), None)
+        if same is not None:
+            return Site(Held.HELD, g.name, path, site.line,
+                        f"holds {same.path}" + (f" ({need.cls})" if need.cls else ""),
+                        (here,))
+        if depth + 1 >= MAX_DEPTH or (path, g.name) in stack:
+            return Site(Held.UNKNOWN, g.name, path, site.line, "the chain goes on", (here,))
+        if mapped is not None and mapped.version is None and not mapped.call_root \
+                and (mapped.root in g.params or need.param is None):
+            up = Need(g.name, mapped, g.params.index(mapped.root)
+                      if mapped.root in g.params else None, need.cls, need.mode)
+        else:
+            # the caller passes its own object (a local, a lookup's result, an expression):
+            # from here up, a lock of the class held at the call is what can be known
+            up = Need(g.name, need.path, None, need.cls, need.mode, any_object=True)
+        subs = self.sites(path, g.name, up, depth + 1, stack)
+        if not subs:
+            why = "has no caller in the indexed tree" if not g.static else \
+                "is called only through a pointer"
+            return Site(Held.UNKNOWN, g.name, path, site.line, f"{g.name}() {why}", (here,))
+        lacking = [s for s in subs if s.verdict == Held.LACKS]
+        if lacking:
+            s = lacking[0]
+            return Site(Held.LACKS, g.name, path, site.line, s.how, (here, *s.chain), subs)
+        if all(s.verdict == Held.HELD for s in subs):
+            return Site(Held.HELD, g.name, path, site.line, held_by_all(len(subs)),
+                        (here,), subs)
+        return Site(Held.UNKNOWN, g.name, path, site.line,
+                    f"held by {sum(s.verdict == Held.HELD for s in subs)} of its "
+                    f"{len(subs)} callers", (here,), subs)
+
+
+# --------------------------------------------------------------------------- the findings
+
+
+def held_by_all(n: int) -> str:
+    """'held by all 3 callers', 'held by its caller'."""
+    return "held by its caller" if n == 1 else f"held by all {n} callers"
+
+
+def tree(sites, depth: int = 0) -> list[str]:
+    """The verdicts as an indented tree, caller by caller (``explain``)."""
+    out = []
+    for s in sites:
+        out.append(f"{'  ' * depth}{s.verdict}: {s.where()}: {s.how}")
+        out.extend(tree(s.subs, depth + 1))
+    return out
+
+
+def _names(sites: list[Site]) -> str:
+    shown = ", ".join(s.where() for s in sites[:MAX_SHOWN])
+    more = len(sites) - MAX_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _chain(s: Site) -> str:
+    return " → ".join(f"{n}() ({p}:{ln})" for n, p, ln in reversed(s.chain))
+
+
+def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
+    """The finding as its callers decide it (None: decided away, with the Decided note)."""
+    need = f.needs
+    if not isinstance(need, Need):
+        return f, None
+    sites = list(ctxs.sites(f.path, f.function, need))
+    if not sites:
+        return replace(f, message=f.message + "; no caller in the indexed tree (an entry "
+                       "point, a pointer's target, or callers outside it)"), None
+    lock = need.path.render()
+    held = [s for s in sites if s.verdict == Held.HELD]
+    lacks = [s for s in sites if s.verdict == Held.LACKS]
+    n = len(sites)
+    if f.rule == "lock-dropped-in-loop":
+        if len(held) == n:
+            how = f"{held_by_all(n)} ({_names(held)})"
+            args = dict(f.args)
+            args.update(how=how, protector=lock)
+            msg = (f"{args.get('lock', '')} released at {args.get('released', '')}"
+                   f"{args.get('via', '')} and retaken at {args.get('retaken', '')}"
+                   f"{args.get('via2', '')} while walking {args.get('what', '')}; safe: the "
+                   f"walk is protected by {lock}, {how}")
+            return replace(f, severity=Severity.NOTE, kind="safe", message=msg,
+                           args=tuple(sorted(args.items())),
+                           related=f.related + _related(held)), None
+        return replace(f, message=f.message + f"; {lock} {_tally(held, lacks, sites)}"), None
+    if len(held) == n:
+        text = f"{f.message.split(': ', 1)[0]}: {lock} {held_by_all(n)} ({_names(held)})"
+        return None, Decided(f.rule, f.function, f.line, text)
+    if lacks:
+        s = lacks[0]
+        callers = f"not held at its caller {s.where()}: {s.how} (call chain: " \
+                  f"{_chain(s)} → {f.function}())"
+        if len(lacks) > 1:
+            callers += f"; {len(lacks) - 1} more callers lack it"
+        args = dict(f.args)
+        args["callers"] = callers
+        head = f.message.split(": ", 1)[0]
+        return replace(f, severity=Severity.ERROR, kind="caller-lacks",
+                       message=f"{head}: {callers}", args=tuple(sorted(args.items())),
+                       related=f.related + _related(lacks)), None
+    return replace(f, message=f.message + f"; {_tally(held, lacks, sites)}"), None
+
+
+def _tally(held: list[Site], lacks: list[Site], sites: list[Site]) -> str:
+    unknown = [s for s in sites if s.verdict == Held.UNKNOWN]
+    parts = [f"held by {len(held)} of {len(sites)} callers"
+             + (f" ({_names(held)})" if held else "")]
+    if unknown:
+        u = unknown[0]
+        parts.append(f"unknown at {_names(unknown)}: {u.how}" if len(unknown) == 1
+                     else f"unknown at {_names(unknown)} (first: {u.how})")
+    return "; ".join(parts)
+
+
+def _related(sites: list[Site]) -> tuple[Related, ...]:
+    return tuple(Related(s.path, s.line, f"caller {s.caller}(): {s.how}")
+                 for s in sites[:MAX_SHOWN])

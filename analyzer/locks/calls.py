@@ -1,0 +1,134 @@
+"""What a function's call sites know about locks: the input of the analysis across callers.
+
+A :class:`CallTable` lists, for every function of a file, each call of another function by
+name with the callee's arguments as object paths (in the caller's canonical naming) and the
+locks known at the call: held for read, for write, in an unstated mode, or known not held.
+It is a value computed from the frozen results of one file and cached with the file's
+report, so a function's callers can be consulted without analysing their files again.
+
+:func:`need_of` turns a lock a function needs into a :class:`Need`: the lock's path with
+its root named by parameter position (or a global, the same name at every caller), so a
+caller's site can rebase it on the argument it passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..model.enums import Mode
+from .events import EventKind
+from .lockid import LockId, ObjPath
+from .result import FunctionResult
+from .state import Poss
+
+
+@dataclass(frozen=True, slots=True)
+class LockAt:
+    """A lock's fact at a call site: ``poss`` are the letters of :class:`Poss`."""
+
+    path: ObjPath
+    cls: str | None
+    poss: str
+
+    @property
+    def must(self) -> bool:
+        return bool(self.poss) and set(self.poss) <= {Poss.READ, Poss.WRITE, Poss.ANY}
+
+    @property
+    def not_held(self) -> bool:
+        return self.poss == Poss.NOT_HELD
+
+    def same_class(self, cls: str | None, path: ObjPath) -> bool:
+        """Of the class ``cls``; or, its own class unknown (``current->mm``: no type for
+        ``current``), named by the same member as ``path``'s lock."""
+        if self.cls is not None:
+            return cls is not None and self.cls == cls
+        return self.path.field is not None and self.path.field == path.field
+
+    def serves(self, mode: str) -> bool:
+        """Held on every path in a mode that serves a need of ``mode``."""
+        if not self.must:
+            return False
+        return mode != Mode.WRITE or set(self.poss) <= {Poss.WRITE, Poss.ANY}
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    callee: str
+    line: int
+    args: tuple[ObjPath | None, ...]
+    locks: tuple[LockAt, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCalls:
+    name: str
+    line: int
+    static: bool
+    params: tuple[str, ...]
+    sites: tuple[CallSite, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """A lock a function needs held when it is called (to walk or keep a structure):
+    ``param`` is the position of the parameter the path starts from, or None for a global
+    (``root`` is then the same object at every caller)."""
+
+    function: str
+    path: ObjPath
+    param: int | None
+    cls: str | None
+    mode: str
+    # the object could not be followed up the chain (a caller's own local, a lookup's
+    # result): from there on, any lock of the class serves
+    any_object: bool = False
+
+    def at(self, site: CallSite) -> ObjPath | None:
+        """The needed lock in the caller's naming at ``site``: rebased on the argument."""
+        if self.any_object:
+            return None
+        if self.param is None:
+            return self.path
+        if self.param >= len(site.args) or site.args[self.param] is None:
+            return None
+        arg = site.args[self.param]
+        assert arg is not None
+        return self.path.rebase(ObjPath(self.path.root), arg)
+
+
+CallTable = tuple[FunctionCalls, ...]
+
+
+def call_table(results: Iterable[FunctionResult]) -> CallTable:
+    out = []
+    for r in results:
+        fn = r.function
+        sites = []
+        for ev in r.events:
+            c = ev.call
+            if ev.kind != EventKind.CALL or c is None or not c.name or c.name == fn.name:
+                continue
+            args = tuple(r.naming.path(a, ev.state) for a in c.args)
+            locks = tuple(LockAt(k.path, k.cls, "".join(sorted(f.poss)))
+                          for k, f in sorted(ev.state.locks.items(), key=lambda kf: kf[0].path)
+                          if f.must or f.not_held)
+            sites.append(CallSite(c.name, ev.span.line, args, locks))
+        out.append(FunctionCalls(fn.name, fn.span.line, fn.is_static,
+                                 tuple(p.name for p in fn.params), tuple(sites)))
+    return tuple(out)
+
+
+def need_of(r: FunctionResult, lock: LockId, mode: str) -> Need | None:
+    """The lock as a need of the function ``r`` analysed; None when it is named through a
+    local (nothing a caller passes) or an old value of a variable."""
+    p = lock.path
+    if p.version is not None or p.call_root:
+        return None
+    params = [q.name for q in r.function.params]
+    if p.root in params:
+        return Need(r.function.name, p, params.index(p.root), lock.cls, str(mode))
+    if p.root in r.naming.vartypes:
+        return None  # a local
+    return Need(r.function.name, p, None, lock.cls, str(mode))

@@ -1,0 +1,184 @@
+"""Findings decided at the function's callers (analyzer.driver.context): "held by all N
+callers", a caller that lacks the lock through a chain across two folders, the safe verdict
+of a lock dropped in a walk protected by a lock the callers hold, and the callers index."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analyzer.driver.cache import Cache
+from analyzer.driver.context import Contexts, Held
+from analyzer.driver.run import Checker, SourceSpec, caller_verdicts, check_paths
+from analyzer.index.callers import CallerIndex, called_names
+from analyzer.locks.calls import CallSite, FunctionCalls, LockAt, Need
+from analyzer.locks.lockid import parse_path
+from analyzer.model import lockmodel
+from analyzer.source.reader import TreeSource
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "corpus" / "context"
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """The fixture tree: mm/ and kernel/ callers, the rule fixtures' headers in include/."""
+    t = tmp_path / "tree"
+    shutil.copytree(FIXTURES, t, ignore=shutil.ignore_patterns("*.md"))
+    (t / "include").mkdir()
+    for h in ("anon.h", "kernel.h"):
+        shutil.copy(ROOT / "corpus" / "rules" / h, t / "include" / h)
+    return t
+
+
+def run(tree: Path, paths: list[str], jobs: int = 1, cache: Path | None = None):
+    spec = SourceSpec(str(tree), None, None, None, str(cache) if cache else None)
+    return check_paths(spec, paths, jobs=jobs)
+
+
+def of(run_, path: str):
+    return next(r for r in run_.reports if r.path == path)
+
+
+def test_walk_held_by_every_caller_is_decided_away(tree):
+    rep = of(run(tree, ["mm/chain.c"]), "mm/chain.c")
+    assert not [f for f in rep.findings if f.function == "chain_count"]
+    decided = [d for d in rep.decided if d.function == "chain_count"]
+    assert len(decided) == 1 and decided[0].rule == "walk-unlocked"
+    assert "held by all 2 callers" in decided[0].text
+    assert "count_locked() (mm/users.c:" in decided[0].text
+
+
+def test_caller_that_dropped_the_lock_is_named_with_its_chain(tree):
+    rep = of(run(tree, ["mm/chain.c"]), "mm/chain.c")
+    [f] = [f for f in rep.findings if f.function == "chain_sum"]
+    assert (f.rule, f.kind, f.severity) == ("walk-unlocked", "caller-lacks", "error")
+    assert "sum_after_unlock() (kernel/users.c:" in f.message
+    assert any(r.path == "kernel/users.c" for r in f.related)
+    # the caller that holds it is no excuse for the one that does not
+    assert "sum_locked" not in f.message
+
+
+def test_chain_of_three_across_two_folders(tree):
+    model = lockmodel.load()
+    checker = Checker(TreeSource(tree), model, Cache(None))
+    [(f, sites)] = caller_verdicts(checker, "mm/chain.c", "chain_count")
+    assert f.rule == "walk-unlocked"
+    by = {s.caller: s for s in sites}
+    assert set(by) == {"count_locked", "count_for"}
+    assert by["count_locked"].verdict == Held.HELD
+    up = by["count_for"]  # count_for -> count_twice (static) -> count_all takes the lock
+    assert up.verdict == Held.HELD and up.path == "mm/users.c"
+    [twice] = {s.caller for s in up.subs}
+    assert twice == "count_twice"
+    top = [t for s in up.subs for t in s.subs]
+    assert top and all(t.caller == "count_all" and t.path == "kernel/users.c"
+                       and t.verdict == Held.HELD for t in top)
+
+
+def test_drop_in_walk_protected_by_the_callers_lock_is_safe(tree):
+    rep = of(run(tree, ["mm/chain.c"]), "mm/chain.c")
+    [f] = [f for f in rep.findings if f.rule == "lock-dropped-in-loop"]
+    assert (f.severity, f.kind) == ("note", "safe")
+    assert "protected by src->vm_mm->mmap_lock, held by its caller" in f.message
+    assert "copy_locked() (mm/users.c:" in f.message
+
+
+def test_without_its_callers_the_drop_stays_a_warning(tree):
+    (tree / "mm" / "users.c").unlink()
+    rep = of(run(tree, ["mm/chain.c"]), "mm/chain.c")
+    [f] = [f for f in rep.findings if f.rule == "lock-dropped-in-loop"]
+    assert f.severity == "warning"
+    assert "no caller in the indexed tree" in f.message
+    # chain_sum keeps one caller, which dropped the lock
+    [w] = [f for f in rep.findings if f.function == "chain_sum"]
+    assert w.severity == "error" and w.kind == "caller-lacks"
+
+
+def test_same_verdicts_alone_whole_tree_parallel_and_warm(tree, tmp_path):
+    def seen(r):
+        rep = of(r, "mm/chain.c")
+        return sorted((f.fingerprint, f.severity, f.message) for f in rep.findings), \
+            sorted(d.text for d in rep.decided)
+
+    alone = seen(run(tree, ["mm/chain.c"]))
+    assert seen(run(tree, ["."])) == alone
+    assert seen(run(tree, ["."], jobs=2)) == alone
+    cache = tmp_path / "cache"
+    assert seen(run(tree, ["mm/chain.c"], cache=cache)) == alone
+    warm = run(tree, ["mm/chain.c"], cache=cache)
+    assert warm.cache_hits == 1 and seen(warm) == alone
+
+
+def test_a_new_caller_changes_the_verdict_on_a_warm_cache(tree, tmp_path):
+    cache = tmp_path / "cache"
+    run(tree, ["mm/chain.c"], cache=cache)
+    (tree / "kernel" / "late.c").write_text(
+        '#include "anon.h"\nint chain_count(struct vm_area_struct *src);\n'
+        "int late(struct vm_area_struct *vma)\n{\n\treturn chain_count(vma);\n}\n")
+    rep = of(run(tree, ["mm/chain.c"], cache=cache), "mm/chain.c")
+    [w] = [f for f in rep.findings if f.function == "chain_count"]
+    assert "held by 2 of 3 callers" in w.message and "late() (kernel/late.c:" in w.message
+
+
+def test_verbose_and_explain_show_the_callers(tree):
+    env_cmd = [sys.executable, "-m", "analyzer.cli"]
+    out = subprocess.run([*env_cmd, "check", "--no-cache", "--verbose", "mm/chain.c"],
+                         cwd=tree, capture_output=True, text=True)
+    assert "mm/chain.c:11: chain_count: decided at the callers [walk-unlocked]" in out.stdout
+    ex = subprocess.run([*env_cmd, "explain", "--no-cache", "mm/chain.c", "chain_count"],
+                        cwd=tree, capture_output=True, text=True)
+    assert ex.returncode == 0, ex.stderr
+    assert "src->vm_mm->mmap_lock held by all 2 callers" in ex.stdout
+    assert "held: count_all() (kernel/users.c:" in ex.stdout
+
+
+# ----------------------------------------------------------------------- the values
+
+
+def test_called_names_are_call_positions_without_keywords():
+    names = called_names(b"int f(void)\n{\n\tif (g(1)) return h (2);\n\tsizeof(x);\n}\n")
+    assert names == ("f", "g", "h")
+
+
+def test_callers_index_lists_files_in_path_order():
+    ix = CallerIndex.build([("b.c", ("x",)), ("a.c", ("x", "y"))], ("mm",), "d")
+    assert ix.calling("x") == ("a.c", "b.c") and ix.calling("z") == ()
+    assert ix.covers("mm/a.c") and not ix.covers("mmx/a.c")
+
+
+def _site(callee, args, locks=()):
+    return CallSite(callee, 10, tuple(parse_path(a) if a else None for a in args),
+                    tuple(locks))
+
+
+def test_need_rebases_on_the_argument_and_the_class_serves_for_another_object():
+    need = Need("walk", parse_path("src->vm_mm->mmap_lock"), 0, "mm_struct.mmap_lock", "read")
+    assert need.at(_site("walk", ["prev"])) == parse_path("prev->vm_mm->mmap_lock")
+    assert need.at(_site("walk", [None])) is None
+    held = LockAt(parse_path("mm->mmap_lock"), "mm_struct.mmap_lock", "R")
+    tables = {"a.c": (FunctionCalls("walk", 1, False, ("src",), ()),),
+              "b.c": (FunctionCalls("user", 1, False, ("mm", "v"),
+                                    (_site("walk", ["v"], [held]),)),)}
+    ctx = Contexts(lambda p: tables.get(p), CallerIndex.build(
+        [("b.c", ("walk",))], ("",), "d"))
+    [s] = ctx.sites("a.c", "walk", need)
+    assert s.verdict == Held.HELD and "mm->mmap_lock" in s.how
+    # a write need is not served by a lock held for read
+    wneed = Need("walk", need.path, 0, need.cls, "write")
+    [s] = ctx.sites("a.c", "walk", wneed)
+    assert s.verdict == Held.UNKNOWN and "no caller" in s.how
+
+
+def test_a_static_function_of_the_same_name_elsewhere_is_not_a_caller():
+    need = Need("walk", parse_path("v->lock"), 0, None, "read")
+    tables = {"a.c": (FunctionCalls("walk", 1, False, ("v",), ()),),
+              "b.c": (FunctionCalls("walk", 1, True, ("v",), ()),
+                      FunctionCalls("user", 5, False, ("v",), (_site("walk", ["v"]),)))}
+    ctx = Contexts(lambda p: tables.get(p), CallerIndex.build(
+        [("b.c", ("walk",))], ("",), "d"))
+    assert ctx.sites("a.c", "walk", need) == ()
