@@ -18,7 +18,7 @@ import pytest
 
 from analyzer.driver.cache import Cache
 from analyzer.driver.project import Project
-from analyzer.driver.run import Checker, SourceSpec, check_paths
+from analyzer.driver.run import Checker, SourceSpec, check_paths, decide_at_callers
 from analyzer.model.lockmodel import load
 from analyzer.source.reader import TreeSource
 
@@ -28,20 +28,28 @@ TREE = ROOT / "corpus" / "independence"
 
 def signature(reports) -> dict[str, list[tuple]]:
     return {r.path: sorted((f.fingerprint, f.rule, f.kind, f.line, f.message)
-                           for f in r.findings) for r in reports}
+                           for f in r.findings) + sorted(("decided", d.line, d.text)
+                                                         for d in r.decided)
+            for r in reports}
 
 
-def one_file_runs(tree: Path, files: list[str], shared: Project | None = None):
-    """Every file checked by a checker of its own (a one-file ``rmaplint check``). With
-    ``shared``, its pure tree tables (iterators, definitions index) are reused, as a
-    one-file run would compute exactly the same ones."""
+def one_file_runs(tree: Path, files: list[str], shared: Project | None = None,
+                  callers_cache: Path | None = None):
+    """Every file checked by a checker of its own (a one-file ``rmaplint check``), its
+    findings then decided at its callers as ``check`` does. With ``shared``, its pure tree
+    tables (iterators, definitions index) are reused, as a one-file run would compute
+    exactly the same ones; the callers' files are read through one checker whose cache
+    (``callers_cache``) holds their content-addressed results."""
     model = load()
+    callers = Checker(TreeSource(tree), model, Cache(callers_cache, salt=model.digest))
+    if shared is not None:
+        callers.project.share_tree_tables(shared)
     out = []
     for path in files:
         checker = Checker(TreeSource(tree), model, Cache(None))
         if shared is not None:
             checker.project.share_tree_tables(shared)
-        out.append(checker.check_file(path))
+        out.append(decide_at_callers([checker.check_file(path)], callers)[0])
     return signature(out)
 
 
@@ -53,7 +61,7 @@ def runs_agree(tree: Path, paths: list[str], tmp_path: Path, shared_tables: bool
     shared = None
     if shared_tables:
         shared = Project(TreeSource(tree), load())
-    single = one_file_runs(tree, files, shared)
+    single = one_file_runs(tree, files, shared, tmp_path / "callers")
     j2 = check_paths(spec, paths, jobs=2)
     cached = SourceSpec(str(tree), None, None, None, str(tmp_path / "cache"))
     cold = check_paths(cached, paths, jobs=2)

@@ -446,7 +446,10 @@ def _callers_text(args, root, repo, model, clang, path: str) -> str:
         lock = f.needs.path.render() if isinstance(f.needs, Need) else "the lock"
         out.append(f"\n{f.path}:{f.line}: [{f.rule}] {head}: {lock} {verdict}")
         out.extend("  " + ln for ln in tree(sites))
-    return "\n".join(out) + ("\n" if out else "")
+    if not out:
+        return ""
+    return "\nDecided at the callers (up the call chain, through the callers index):\n" + \
+        "\n".join(ln[1:] if ln.startswith("\n") else ln for ln in out) + "\n"
 
 
 def cmd_frontends_diff(args) -> int:

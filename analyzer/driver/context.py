@@ -56,8 +56,10 @@ class Site:
     chain: tuple[tuple[str, str, int], ...] = ()
     subs: tuple[Site, ...] = ()  # the verdicts at the caller's own callers, when looked up
 
-    def where(self) -> str:
-        return f"{self.caller}() ({self.path}:{self.line})"
+    def where(self, here: str = "") -> str:
+        """``caller() (path:line)``, or ``caller() (line N)`` in the file ``here``."""
+        at = f"line {self.line}" if self.path == here else f"{self.path}:{self.line}"
+        return f"{self.caller}() ({at})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,14 +173,15 @@ def tree(sites, depth: int = 0) -> list[str]:
     return out
 
 
-def _names(sites: list[Site]) -> str:
-    shown = ", ".join(s.where() for s in sites[:MAX_SHOWN])
+def _names(sites: list[Site], here: str = "") -> str:
+    shown = ", ".join(s.where(here) for s in sites[:MAX_SHOWN])
     more = len(sites) - MAX_SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _chain(s: Site) -> str:
-    return " → ".join(f"{n}() ({p}:{ln})" for n, p, ln in reversed(s.chain))
+def _chain(s: Site, here: str = "") -> str:
+    return " → ".join(f"{n}() ({f'line {ln}' if p == here else f'{p}:{ln}'})"
+                      for n, p, ln in reversed(s.chain))
 
 
 def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
@@ -196,7 +199,7 @@ def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
     n = len(sites)
     if f.rule == "lock-dropped-in-loop":
         if len(held) == n:
-            how = f"{held_by_all(n)} ({_names(held)})"
+            how = f"{held_by_all(n)} ({_names(held, f.path)})"
             args = dict(f.args)
             args.update(how=how, protector=lock)
             msg = (f"{args.get('lock', '')} released at {args.get('released', '')}"
@@ -206,14 +209,15 @@ def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
             return replace(f, severity=Severity.NOTE, kind="safe", message=msg,
                            args=tuple(sorted(args.items())),
                            related=f.related + _related(held)), None
-        return replace(f, message=f.message + f"; {lock} {_tally(held, lacks, sites)}"), None
+        return replace(f, message=f.message + f"; {lock} {_tally(held, sites, f.path)}"), None
     if len(held) == n:
-        text = f"{f.message.split(': ', 1)[0]}: {lock} {held_by_all(n)} ({_names(held)})"
+        text = f"{f.message.split(': ', 1)[0]}: {lock} {held_by_all(n)} " \
+               f"({_names(held, f.path)})"
         return None, Decided(f.rule, f.function, f.line, text)
     if lacks:
         s = lacks[0]
-        callers = f"not held at its caller {s.where()}: {s.how} (call chain: " \
-                  f"{_chain(s)} → {f.function}())"
+        callers = f"not held at its caller {s.where(f.path)}: {s.how} (call chain: " \
+                  f"{_chain(s, f.path)} → {f.function}())"
         if len(lacks) > 1:
             callers += f"; {len(lacks) - 1} more callers lack it"
         args = dict(f.args)
@@ -222,17 +226,17 @@ def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
         return replace(f, severity=Severity.ERROR, kind="caller-lacks",
                        message=f"{head}: {callers}", args=tuple(sorted(args.items())),
                        related=f.related + _related(lacks)), None
-    return replace(f, message=f.message + f"; {_tally(held, lacks, sites)}"), None
+    return replace(f, message=f.message + f"; {_tally(held, sites, f.path)}"), None
 
 
-def _tally(held: list[Site], lacks: list[Site], sites: list[Site]) -> str:
+def _tally(held: list[Site], sites: list[Site], here: str) -> str:
     unknown = [s for s in sites if s.verdict == Held.UNKNOWN]
     parts = [f"held by {len(held)} of {len(sites)} callers"
-             + (f" ({_names(held)})" if held else "")]
+             + (f" ({_names(held, here)})" if held else "")]
     if unknown:
         u = unknown[0]
-        parts.append(f"unknown at {_names(unknown)}: {u.how}" if len(unknown) == 1
-                     else f"unknown at {_names(unknown)} (first: {u.how})")
+        parts.append(f"unknown at {_names(unknown, here)}: {u.how}" if len(unknown) == 1
+                     else f"unknown at {_names(unknown, here)} (first: {u.how})")
     return "; ".join(parts)
 
 
