@@ -17,6 +17,7 @@ from functools import cached_property
 
 from ..findings.finding import Finding, Related, Severity
 from ..flow.cfg import Loop, LoopKind
+from ..locks.calls import need_of
 from ..locks.events import Event, EventKind
 from ..locks.lockid import LockId, ObjPath
 from ..locks.result import FileAnalysis, FunctionResult
@@ -309,6 +310,18 @@ class Rule:
                        tuple(Related(ctx.path, ln, msg) for ln, msg in related),
                        justification=just, key=tuple(str(k) for k in key), kind=kind,
                        args=tuple(sorted(texts.items())))
+
+
+def access_finding(ctx: CheckContext, rule: Rule, kind: str, severity: Severity,
+                   acc: Access, mode: Mode) -> Finding:
+    """The finding of a walk or a modification of a protected structure; a
+    ``no-lock-known`` one carries the need its callers decide (analyzer.driver.context)."""
+    f = rule.finding(ctx, kind, severity, acc.line, acc.end_line, [acc.lock_key],
+                     key=(acc.lock_key, acc.what), structure=acc.structure.name,
+                     what=acc.what, lock=acc.lock_key, mode=mode)
+    if kind == "no-lock-known":
+        f = replace(f, needs=need_of(ctx.fn, acc.lock_key, mode))
+    return f
 
 
 def with_context(ctx: CheckContext, f: Finding) -> Finding:

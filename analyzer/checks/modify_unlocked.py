@@ -21,11 +21,8 @@ under a spelling the callee's parameters cannot express.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..findings.finding import Severity
-from ..locks.calls import need_of
-from .common import AccessKind, Rule, Verdict
+from .common import AccessKind, Rule, Verdict, access_finding
 
 RULE = Rule("modify-unlocked", {
     "read-only": "{structure} {what} modified without {lock} held for {mode}: held only for "
@@ -50,10 +47,5 @@ def check(ctx):
                 or j.verdict not in _KINDS):
             continue
         kind, sev = _KINDS[j.verdict]
-        f = RULE.finding(ctx, kind, sev, acc.line, acc.end_line, [acc.lock_key],
-                         key=(acc.lock_key, acc.what), structure=acc.structure.name,
-                         what=acc.what, lock=acc.lock_key, mode=acc.structure.modify)
-        if kind == "no-lock-known":  # the callers decide it (analyzer.driver.context)
-            f = replace(f, needs=need_of(ctx.fn, acc.lock_key, acc.structure.modify))
-        out.append(f)
+        out.append(access_finding(ctx, RULE, kind, sev, acc, acc.structure.modify))
     return out

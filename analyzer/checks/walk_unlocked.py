@@ -23,11 +23,8 @@ and nothing in the function says so.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..findings.finding import Severity
-from ..locks.calls import need_of
-from .common import AccessKind, Rule, Verdict
+from .common import AccessKind, Rule, Verdict, access_finding
 
 RULE = Rule("walk-unlocked", {
     "not-held": "{structure} {what} walked without {lock} (needs {mode}): not held on some "
@@ -50,12 +47,7 @@ def check(ctx):
             kind, sev = "no-lock-known", Severity.NOTE
         else:
             continue
-        f = RULE.finding(ctx, kind, sev, acc.line, acc.end_line, [acc.lock_key],
-                         key=(acc.lock_key, acc.what), structure=acc.structure.name,
-                         what=acc.what, lock=acc.lock_key, mode=acc.structure.walk)
-        if kind == "no-lock-known":  # the callers decide it (analyzer.driver.context)
-            f = replace(f, needs=need_of(ctx.fn, acc.lock_key, acc.structure.walk))
-        out.append(f)
+        out.append(access_finding(ctx, RULE, kind, sev, acc, acc.structure.walk))
     return out
 
 
