@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import cache
 
 from ..findings.finding import Finding, Related, Severity
 from ..index.callers import CallerIndex
@@ -199,16 +200,8 @@ def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
     n = len(sites)
     if f.rule == "lock-dropped-in-loop":
         if len(held) == n:
-            how = f"{held_by_all(n)} ({_names(held, f.path)})"
-            args = dict(f.args)
-            args.update(how=how, protector=lock)
-            msg = (f"{args.get('lock', '')} released at {args.get('released', '')}"
-                   f"{args.get('via', '')} and retaken at {args.get('retaken', '')}"
-                   f"{args.get('via2', '')} while walking {args.get('what', '')}; safe: the "
-                   f"walk is protected by {lock}, {how}")
-            return replace(f, severity=Severity.NOTE, kind="safe", message=msg,
-                           args=tuple(sorted(args.items())),
-                           related=f.related + _related(held)), None
+            return _reworded(f, "safe", Severity.NOTE, _related(held), protector=lock,
+                             how=f"{held_by_all(n)} ({_names(held, f.path)})"), None
         return replace(f, message=f.message + f"; {lock} {_tally(held, sites, f.path)}"), None
     if len(held) == n:
         text = f"{f.message.split(': ', 1)[0]}: {lock} {held_by_all(n)} " \
@@ -220,13 +213,25 @@ def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
                   f"{_chain(s, f.path)} → {f.function}())"
         if len(lacks) > 1:
             callers += f"; {len(lacks) - 1} more callers lack it"
-        args = dict(f.args)
-        args["callers"] = callers
-        head = f.message.split(": ", 1)[0]
-        return replace(f, severity=Severity.ERROR, kind="caller-lacks",
-                       message=f"{head}: {callers}", args=tuple(sorted(args.items())),
-                       related=f.related + _related(lacks)), None
+        return _reworded(f, "caller-lacks", Severity.ERROR, _related(lacks),
+                         callers=callers), None
     return replace(f, message=f.message + f"; {_tally(held, sites, f.path)}"), None
+
+
+def _reworded(f: Finding, kind: str, severity: Severity, related: tuple[Related, ...],
+              **extra: str) -> Finding:
+    """The finding as another kind of its rule, worded by the rule's own message."""
+    args = {**dict(f.args), **extra}
+    text = _messages()[f.rule][kind].format(**args)
+    return replace(f, severity=severity, kind=kind, message=text,
+                   args=tuple(sorted(args.items())), related=f.related + related)
+
+
+@cache
+def _messages() -> dict[str, dict[str, str]]:
+    from ..checks import load_checks  # the rules import the lock model; load them late
+
+    return {m.RULE.id: dict(m.RULE.messages) for m in load_checks()}
 
 
 def _tally(held: list[Site], sites: list[Site], here: str) -> str:

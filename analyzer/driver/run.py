@@ -334,6 +334,7 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
         model = load(Path(spec.rules) if spec.rules else None)
         cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
         run = CheckRun()
+        checker: Checker | None = None
         if jobs <= 1 or len(files) <= 1:
             checker = Checker(source, model, cache, only_rules, spec.clang)
             for i, p in enumerate(files):
@@ -353,7 +354,9 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                     run.reports.append(rep)
             run.reports.sort(key=lambda r: order[r.path])
         if any(f.needs is not None for r in run.reports for f in r.findings):
-            checker = Checker(source, model, cache, only_rules, spec.clang)
+            # the workers' projects are gone: the callers' tables come through one here
+            if checker is None:
+                checker = Checker(source, model, cache, only_rules, spec.clang)
             run.reports = decide_at_callers(run.reports, checker)
     run.cache_hits = sum(r.cached for r in run.reports)
     run.seconds = time.perf_counter() - t0

@@ -20,7 +20,7 @@ from ..model.enums import Mode
 from .events import EventKind
 from .lockid import LockId, ObjPath
 from .result import FunctionResult
-from .state import Poss
+from .state import HELD, Poss
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class LockAt:
 
     @property
     def must(self) -> bool:
-        return bool(self.poss) and set(self.poss) <= {Poss.READ, Poss.WRITE, Poss.ANY}
+        return bool(self.poss) and set(self.poss) <= HELD
 
     @property
     def not_held(self) -> bool:
