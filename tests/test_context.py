@@ -14,6 +14,7 @@ import pytest
 from analyzer.driver.cache import Cache
 from analyzer.driver.context import Contexts, Held
 from analyzer.driver.run import Checker, SourceSpec, caller_verdicts, check_paths
+from analyzer.index.bodies import bodies
 from analyzer.index.callers import CallerIndex, called_names
 from analyzer.locks.calls import CallSite, FunctionCalls, LockAt, Need
 from analyzer.locks.lockid import parse_path
@@ -182,3 +183,55 @@ def test_a_static_function_of_the_same_name_elsewhere_is_not_a_caller():
     ctx = Contexts(lambda p: tables.get(p), CallerIndex.build(
         [("b.c", ("walk",))], ("",), "d"))
     assert ctx.sites("a.c", "walk", need) == ()
+
+
+# ------------------------------------------------------------------ sleeping down the tree
+
+def sleeps(run_, path: str = "mm/sleepy.c"):
+    return [f for f in of(run_, path).findings if f.rule == "sleep-in-atomic"]
+
+
+def test_sleep_two_calls_down_in_other_folders_is_reported_with_the_chain(tree):
+    [f] = sleeps(run(tree, ["mm/sleepy.c"]))
+    assert (f.function, f.severity, f.kind) == ("stats_add", "error", "chain")
+    assert "st->lock" in f.message
+    # the whole chain, each step with the file and line of its call
+    for step in ("stats_refill() (kernel/waits.c:", "pool_grow() (lib/pool.c:",
+                 "pool_resize() (lib/pool.c:", "takes a mutex: mutex_lock(m)"):
+        assert step in f.message
+
+
+def test_a_helper_that_drops_the_callers_lock_or_does_not_sleep_is_quiet(tree):
+    assert {f.function for f in sleeps(run(tree, ["mm/sleepy.c"]))} == {"stats_add"}
+
+
+def test_sleep_chain_alone_equals_whole_tree_and_follows_an_edit_on_a_warm_cache(tree,
+                                                                                  tmp_path):
+    alone = [(f.fingerprint, f.message) for f in sleeps(run(tree, ["mm/sleepy.c"]))]
+    assert [(f.fingerprint, f.message) for f in sleeps(run(tree, ["."], jobs=2))] == alone
+    cache = tmp_path / "cache"
+    assert len(sleeps(run(tree, ["mm/sleepy.c"], cache=cache))) == 1
+    pool = tree / "lib" / "pool.c"
+    text = pool.read_text()
+    pool.write_text(text.replace("\tmutex_lock(m);\n", "").replace("\tmutex_unlock(m);\n", ""))
+    warm = run(tree, ["mm/sleepy.c"], cache=cache)
+    assert warm.cache_hits == 0 and sleeps(warm) == []  # a file three calls down changed
+    pool.write_text(text)
+    assert len(sleeps(run(tree, ["mm/sleepy.c"], cache=cache))) == 1
+
+
+def test_bodies_are_read_by_the_kernel_layout():
+    text = ("static int helper(struct x *a,\n\t\t  int b)\n{\n\tfoo(a->b, bar(b));\n"
+            "\tops->cb(a);\n\t/* baz(a); */\n\treturn 0;\n}\n\n"
+            "struct page *\nexported(void)\n{\n\treturn helper(NULL, 1);\n}\n"
+            "#define wrap(x)\tdo { spin_unlock(&(x)->lock); \\\n\tmsleep(1); } while (0)\n")
+    found = bodies(text)
+    assert set(found) == {"helper", "exported", "wrap"}
+    h = found["helper"]
+    assert h.static and h.line == 1
+    assert [(c.name, c.line, c.args) for c in h.calls] == [("foo", 4, "a->b, bar(b)"),
+                                                         ("bar", 4, "b")]
+    assert not found["exported"].static and [c.name for c in found["exported"].calls] == \
+        ["helper"]
+    assert found["wrap"].macro and [c.name for c in found["wrap"].calls] == \
+        ["spin_unlock", "msleep"]

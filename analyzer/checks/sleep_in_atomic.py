@@ -9,9 +9,11 @@ every path, reports
   ``cond_resched()``, ``msleep()``, ``vfree()``, ``synchronize_rcu()``, …);
 * a call of a function of this file that may sleep: one whose body does either of the above,
   or calls such a function of the file, and releases no spinning lock (a helper that drops
-  the caller's spinlock around its sleep is the usual, correct shape).
+  the caller's spinlock around its sleep is the usual, correct shape);
+* a call of any other function that may sleep down the call chain, across the tree
+  (:mod:`analyzer.locks.sleeps`), with the chain as the message.
 
-An allocation that may sleep in direct reclaim is reclaim-under-lock's.
+An allocation at the call itself that may sleep in direct reclaim is reclaim-under-lock's.
 
 Confidence: high that the lock is held and spins; high that the listed calls and sleeping
 locks sleep; a helper of the file is judged on its whole body, so one that sleeps only on a
@@ -22,12 +24,14 @@ from __future__ import annotations
 
 from ..findings.finding import Severity
 from ..locks.events import EventKind
+from ..locks.sleeps import render
 from ..model.enums import LockKind
 from .common import Rule
 from .reclaim_under_lock import _kind_of_class
 
 RULE = Rule("sleep-in-atomic", {
     "held": "{what} may sleep while {held}",
+    "chain": "{what} may sleep while {held}: {chain}",
 })
 
 _cache: tuple[object, dict[str, str]] | None = None
@@ -40,9 +44,15 @@ def check(ctx):
     out = []
     seen: set[int] = set()
     for ev in ctx.events:
-        what = _sleeps(ev, ctx, sleepy)
-        if what is None or ev.span.line in seen:
+        if ev.span.line in seen:
             continue
+        what = _sleeps(ev, ctx, sleepy)
+        chain = None
+        if what is None:
+            chain = _chain(ev, ctx, sleepy)
+            if chain is None:
+                continue
+            what = f"{ev.call.name}()"
         held = [(k, f) for k, f in ev.state.held()
                 if f.must and k != ev.lock and _spins(k, f, ctx)]
         if not held:
@@ -50,10 +60,31 @@ def check(ctx):
         seen.add(ev.span.line)
         text = "; ".join(f"{k.describe()} is {f.certainty}-held (a "
                          f"{_kind(k, f, ctx)}: atomic context)" for k, f in held)
-        out.append(RULE.finding(ctx, "held", Severity.ERROR, ev.span.line, ev.span.end_line,
-                                [k for k, _ in held], key=(what, *(k for k, _ in held)),
-                                what=what, held=text))
+        locks = [k for k, _ in held]
+        key = (what, *locks)
+        if chain is None:
+            f = RULE.finding(ctx, "held", Severity.ERROR, ev.span.line, ev.span.end_line,
+                             locks, key=key, what=what, held=text)
+        else:
+            f = RULE.finding(ctx, "chain", Severity.ERROR, ev.span.line, ev.span.end_line,
+                             locks, key=key, what=what, held=text, chain=render(chain))
+        out.append(f)
     return out
+
+
+def _chain(ev, ctx, sleepy: dict[str, str]):
+    """The call chain down the tree to a sleep, for a call whose callee is not judged from
+    this file's events: a function of another file (or this file's, calling into one)."""
+    if ev.kind != EventKind.CALL or ev.call is None or not ev.call.name:
+        return None
+    name = ev.call.name
+    chains = ctx.file.sleeps
+    if chains is None or name == ctx.function.name or name in sleepy \
+            or name in ctx.model.sleepers or ctx.model.primitive(name) is not None:
+        return None
+    if not any(f.must and _spins(k, f, ctx) for k, f in ev.state.held()):
+        return None  # only asked where it matters: the chain reads other files
+    return chains.chain(name, ctx.path)
 
 
 def _sleeps(ev, ctx, sleepy: dict[str, str]) -> str | None:

@@ -26,10 +26,12 @@ from ..errors import InputError
 from ..frontend.macros import macro_function
 from ..frontend.rewrite import IteratorTable, learn_iterators
 from ..frontend.treesitter import ParsedFile, StructDef, parse_file
-from ..index.callers import CALLERS_VERSION, CallerIndex, called_names, digest_of
+from ..index.bodies import Body, bodies
+from ..index.callers import CALLERS_VERSION, CallerIndex, TreeDefinitions, called_names, digest_of
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
 from ..locks.result import Deps, FileAnalysis, FileStatus
+from ..locks.sleeps import SleepChains
 from ..locks.summaries import FunctionIndex, Summaries
 from ..locks.types import TypeInfo
 from ..mining.declared import declared_guards
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
 PARSE_VERSION = "4"  # 4: StructDef.notes, anonymous members flattened, globals, attributes
 NORETURN_KEY = "noreturn:"  # Deps lookups of "is it declared __noreturn"
+TREEDEF_KEY = "treedef:"  # Deps lookups of "which C files define it, tree-wide"
 
 
 class Project:
@@ -62,6 +65,9 @@ class Project:
         self._defs: dict[str, str] | None = None
         self._index: DefinitionIndex | None = None
         self._callers: CallerIndex | None = None
+        self._tree_defs: TreeDefinitions | None = None
+        self._bodies: dict[str, dict[str, Body]] = {}
+        self._tree_ident: tuple[list[tuple[str, str]], str, tuple[str, ...]] | None = None
         self._macros: dict[tuple[str, str], C.Function | None] = {}
         self._macro_names: dict[str, frozenset[str]] = {}
         self._comments: dict[tuple[str, str], str | None] = {}
@@ -253,33 +259,77 @@ class Project:
         :mod:`analyzer.index.callers`): each file's names cached under its identity, the
         whole index under the digest of them all."""
         if self._callers is None:
-            scope = tuple(d for d in self.model.engine.caller_dirs if self.source.exists(d))
-            paths = self.source.list_files(list(scope), suffixes=(".c",)) if scope else []
-            idents = []
-            for p in paths:
+            self._build_tree_indexes()
+        assert self._callers is not None
+        return self._callers
+
+    def tree_defs(self) -> TreeDefinitions:
+        """Which C files of the engine's ``caller_dirs`` define each name, not static: read
+        with the callers index (one read of each file), cached apart from it (a worker that
+        resolves a call loads this, not every file's calls)."""
+        if self._tree_defs is None:
+            digest = self._tree_digest()[1]
+            whole = self.cache.get("treedefs", digest)
+            if isinstance(whole, TreeDefinitions):
+                self._tree_defs = whole
+            else:
+                self._build_tree_indexes()
+        assert self._tree_defs is not None
+        return self._tree_defs
+
+    def _tree_digest(self) -> tuple[list[tuple[str, str]], str, tuple[str, ...]]:
+        if self._tree_ident is not None:
+            return self._tree_ident
+        scope = tuple(d for d in self.model.engine.caller_dirs if self.source.exists(d))
+        paths = self.source.list_files(list(scope), suffixes=(".c",)) if scope else []
+        idents = []
+        for p in paths:
+            try:
+                idents.append((p, self.source.identity(p)))
+            except InputError:
+                continue
+        self._tree_ident = (idents, digest_of(idents), scope)
+        return self._tree_ident
+
+    def _build_tree_indexes(self) -> None:
+        idents, digest, scope = self._tree_digest()
+        whole = self.cache.get("callers", digest)
+        defs = self.cache.get("treedefs", digest)
+        if isinstance(whole, CallerIndex) and isinstance(defs, TreeDefinitions):
+            self._callers, self._tree_defs = whole, defs
+            return
+        per_file = []
+        per_file_defs = []
+        for p, ident in idents:
+            key = hashlib.sha1(f"{CALLERS_VERSION}\0{p}\0{ident}".encode()).hexdigest()
+            entry = self.cache.get("calls", key)
+            if not (isinstance(entry, tuple) and len(entry) == 2):
                 try:
-                    idents.append((p, self.source.identity(p)))
+                    data = self.source.read(p).data
                 except InputError:
                     continue
-            digest = digest_of(idents)
-            whole = self.cache.get("callers", digest)
-            if isinstance(whole, CallerIndex):
-                self._callers = whole
-                return whole
-            per_file = []
-            for p, ident in idents:
-                key = hashlib.sha1(f"{CALLERS_VERSION}\0{p}\0{ident}".encode()).hexdigest()
-                names = self.cache.get("calls", key)
-                if not isinstance(names, tuple):
-                    try:
-                        names = called_names(self.source.read(p).data)
-                    except InputError:
-                        continue
-                    self.cache.put("calls", key, names)
-                per_file.append((p, names))
-            self._callers = CallerIndex.build(per_file, scope, digest)
-            self.cache.put("callers", digest, self._callers)
-        return self._callers
+                names = called_names(data)
+                text = data.decode("utf-8", "replace")
+                defined = tuple(sorted({n for n, k in scan(p, text) if k == DefKind.FUNCTION}))
+                entry = (names, defined)
+                self.cache.put("calls", key, entry)
+            per_file.append((p, entry[0]))
+            per_file_defs.append((p, entry[1]))
+        self._callers = CallerIndex.build(per_file, scope, digest)
+        self._tree_defs = TreeDefinitions.build(per_file_defs, digest)
+        self.cache.put("callers", digest, self._callers)
+        self.cache.put("treedefs", digest, self._tree_defs)
+
+    def bodies_of(self, path: str) -> dict[str, Body]:
+        """The functions (and macros) of a file read as text (:mod:`analyzer.index.bodies`)."""
+        found = self._bodies.get(path)
+        if found is None:
+            try:
+                found = bodies(self.source.read(path).text)
+            except InputError:
+                found = {}
+            self._bodies[path] = found
+        return found
 
     def definitions(self) -> dict[str, str]:
         """Name → the C file (of rules/engine.toml's ``summary_dirs``) defining it, not
@@ -301,6 +351,9 @@ class Project:
             for name, where in deps.lookups:
                 if name.startswith(NORETURN_KEY):
                     if (name[len(NORETURN_KEY):] in index.noreturn) != (where is not None):
+                        return False
+                elif name.startswith(TREEDEF_KEY):
+                    if _joined(self.tree_defs().get(name[len(TREEDEF_KEY):])) != where:
                         return False
                 elif _where(index.all(name)) != where:
                     return False
@@ -352,7 +405,12 @@ class Project:
         declared, mentions = ctx.declared()
         return FileAnalysis(path, status, None, pf, results, sf, time.perf_counter() - t0,
                             self.model, comments, ctx.deps(), ctx.summaries,
-                            declared=declared, mentions=mentions)
+                            declared=declared, mentions=mentions, sleeps=ctx.sleeps,
+                            final_deps=ctx.deps)
+
+
+def _joined(paths: tuple[str, ...]) -> str | None:
+    return ";".join(paths) or None
 
 
 def _where(defs) -> str | None:
@@ -440,6 +498,36 @@ class _FileContext:
 
         self.summaries = Summaries(model, self.index, self.types, is_function,
                                    lambda name: self.lookup(name) is not None, noreturn)
+        self.sleeps = SleepChains(model, self._bodies_for)
+
+    def _bodies_for(self, name: str, from_path: str) -> list[tuple[str, Body]]:
+        """What a call of ``name`` in ``from_path`` may run, read as text: the file's own
+        function or macro; else the non-static definitions of C files tree-wide (every
+        one: #if alternatives, other architectures); else a header's inline function or
+        macro. Every file read is recorded in the deps."""
+        project = self.project
+        own = project.bodies_of(from_path).get(name)
+        if own is not None:
+            if from_path != self.pf.path:
+                self.read_from.add(from_path)
+            return [(from_path, own)]
+        paths = project.tree_defs().get(name)
+        self.lookups[TREEDEF_KEY + name] = _joined(paths)
+        out = []
+        for p in paths:
+            b = project.bodies_of(p).get(name)
+            if b is not None and not b.static and not b.macro:
+                self.read_from.add(p)
+                out.append((p, b))
+        if out:
+            return out
+        for d in self.lookup_all(name):
+            if d.kind in (DefKind.INLINE, DefKind.MACRO):
+                b = project.bodies_of(d.path).get(name)
+                if b is not None:
+                    self.read_from.add(d.path)
+                    out.append((d.path, b))
+        return out
 
     def declared(self) -> tuple[tuple, tuple]:
         """The guards the struct definitions this file reads declare (type headers, its
@@ -473,9 +561,13 @@ class _FileContext:
 
     def lookup(self, name: str):
         """A name in the tree's definitions index, recorded for the cache (``Deps``)."""
+        defs = self.lookup_all(name)
+        return defs[0] if defs else None
+
+    def lookup_all(self, name: str):
         defs = self.project.index().all(name)
         self.lookups[name] = _where(defs)
-        return defs[0] if defs else None
+        return defs
 
     def _macro(self, name: str) -> C.Function | None:
         """A function-like macro read as a function: defined in the file, in a header it

@@ -225,9 +225,9 @@ class Checker:
         fts: tuple[FunctionTrace, ...] = ()
         try:
             fa = self.project.analyse_file(path)
-            deps = fa.deps
             found = checks.run_checks(fa, self.model, self.only_rules) \
                 if fa.status != FileStatus.ERROR else []
+            deps = fa.final_deps() if fa.final_deps is not None else fa.deps
             report = FileReport(path, fa.status, len(fa.functions), fa.degraded_functions,
                                 fa.error, tuple(fingerprint_file(found, sf.text)),
                                 time.perf_counter() - t0, spans=tuple(

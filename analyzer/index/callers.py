@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-CALLERS_VERSION = "1"
+CALLERS_VERSION = "2"  # 2: each file's non-static definitions beside its calls
 
 _CALL = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 _NOT_CALLS = frozenset((b"if", b"while", b"for", b"switch", b"return", b"sizeof", b"typeof",
@@ -40,17 +40,40 @@ class CallerIndex:
     @classmethod
     def build(cls, per_file: Iterable[tuple[str, tuple[str, ...]]], scope: tuple[str, ...],
               digest: str) -> CallerIndex:
-        out: dict[str, list[str]] = {}
-        for path, names in sorted(per_file):
-            for n in names:
-                out.setdefault(n, []).append(path)
-        return cls({n: tuple(v) for n, v in out.items()}, scope, digest)
+        return cls(_inverted(per_file), scope, digest)
 
     def calling(self, name: str) -> tuple[str, ...]:
         return self.files.get(name, ())
 
     def covers(self, path: str) -> bool:
         return any(path == d or path.startswith(d.rstrip("/") + "/") for d in self.scope)
+
+
+@dataclass(frozen=True)
+class TreeDefinitions:
+    """Name → the C files of the same folders that define it, not static (path order): where
+    a call of another file's function may go, tree-wide (the definitions index of
+    :mod:`analyzer.index.definitions` covers only the engine's ``summary_dirs``)."""
+
+    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    digest: str = ""
+
+    @classmethod
+    def build(cls, per_file: Iterable[tuple[str, tuple[str, ...]]],
+              digest: str) -> TreeDefinitions:
+        return cls(_inverted(per_file), digest)
+
+    def get(self, name: str) -> tuple[str, ...]:
+        return self.files.get(name, ())
+
+
+def _inverted(per_file: Iterable[tuple[str, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
+    """Per file its names → per name its files (path order)."""
+    out: dict[str, list[str]] = {}
+    for path, names in sorted(per_file):
+        for n in names:
+            out.setdefault(n, []).append(path)
+    return {n: tuple(v) for n, v in out.items()}
 
 
 def digest_of(identities: Iterable[tuple[str, str]]) -> str:

@@ -8,7 +8,7 @@ again or rebuilds a CFG.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -119,6 +119,11 @@ class FileAnalysis:
     # the :class:`~analyzer.model.lockmodel.Guard` values, and the mentions left unresolved
     declared: tuple = ()
     mentions: tuple = ()
+    # may a callee the file does not define sleep (analyzer.locks.sleeps.SleepChains, for
+    # sleep-in-atomic): reads other files' bodies as text, recorded in ``final_deps``
+    sleeps: object = field(default=None, repr=False, compare=False)
+    # the deps once the checks have run (the sleep chains read files on demand)
+    final_deps: Callable[[], Deps] | None = field(default=None, repr=False, compare=False)
 
     @property
     def degraded_functions(self) -> int:

@@ -200,6 +200,9 @@ class LockModel:
     noreturn: frozenset[str] = frozenset()  # the compiler's own never-returning builtins
     # calls that may sleep (besides acquiring a sleeping lock, which the primitives say)
     sleepers: frozenset[str] = frozenset()
+    # sleepers that sleep only when an argument says so (might_sleep_if(blocking)): a call
+    # chain does not follow the argument, so deeper down they are not evidence
+    conditional_sleepers: frozenset[str] = frozenset()
     # calls that pin an object or re-validate an iterator across a lock drop
     revalidators: frozenset[str] = frozenset()
     protected: Protected = Protected()
@@ -344,12 +347,13 @@ def _locks(t: Table) -> dict:
     lock_types = t.strs("lock_types", ())
     noreturn = frozenset(t.strs("noreturn", ()))
     sleepers = frozenset(t.strs("sleepers", ()))
+    conditional_sleepers = frozenset(t.strs("conditional_sleepers", ()))
     revalidators = frozenset(t.strs("revalidators", ()))
     t.done()
     return dict(primitives=prims, guards=guards, wrappers=wrappers, classes=tuple(classes),
                 structs=structs, transparent=transparent, assertions=assertions,
                 queries=queries, lock_types=lock_types, noreturn=noreturn, sleepers=sleepers,
-                revalidators=revalidators)
+                conditional_sleepers=conditional_sleepers, revalidators=revalidators)
 
 
 def _protected(t: Table) -> Protected:
