@@ -235,3 +235,40 @@ def test_bodies_are_read_by_the_kernel_layout():
         ["helper"]
     assert found["wrap"].macro and [c.name for c in found["wrap"].calls] == \
         ["spin_unlock", "msleep"]
+
+
+# ------------------------------------------------------------------ double lock in a callee
+
+def test_a_lock_taken_again_inside_a_callee_is_a_double_lock_with_the_chain(tree):
+    found = {f.function: f for f in of(run(tree, ["mm/relock.c"]), "mm/relock.c").findings
+             if f.rule == "double-lock"}
+    assert set(found) == {"queue_setup_failed", "queue_account"}
+    direct, deep = found["queue_setup_failed"], found["queue_account"]
+    assert (direct.kind, direct.severity) == ("callee", "error")
+    assert "q->mutex" in direct.message and "inside queue_remove()" in direct.message
+    assert "queue_remove() (kernel/queue.c:" in direct.message
+    assert [r.message for r in direct.related] == ["first acquired here"]
+    # two calls down, through a global the caller holds
+    assert "queue_count() (kernel/queue.c:" in deep.message
+    assert "queues_recount() (kernel/queue.c:" in deep.message
+    assert "takes queues_lock: spin_lock(&queues_lock)" in deep.message
+
+
+def test_retakes_follow_arguments_and_skip_cycles_and_moved_parameters():
+    from analyzer.locks.retakes import Retakes, rebase
+
+    text = (FIXTURES / "kernel" / "queue.c").read_text()
+    found = bodies(text)
+    model = lockmodel.load(None)
+    rt = Retakes(model, lambda name, path: [(path, found[name])] if name in found else [])
+    assert [(r.lock, r.param) for r in rt.of_call("queue_remove", "k.c")] == [("q->mutex", 0)]
+    assert rt.of_call("queue_wait", "k.c") == ()  # released first: the caller's, retaken
+    assert [(r.lock, r.param) for r in rt.of_call("queue_lock_parent", "k.c")] == \
+        [("q->parent->mutex", 0)]
+    assert rt.of_call("queue_up_lock", "k.c") == ()  # q names the parent by then
+    assert [(r.lock, r.param) for r in rt.of_call("queue_count", "k.c")] == \
+        [("queues_lock", None)]
+    assert rt.of_call("queue_maybe_lock", "k.c") == ()  # only on the path a flag picks
+    assert rebase("p->m", "p", "&s->inner") == "s->inner.m"
+    assert rebase("p->m", "p", "q->parent") == "q->parent->m"
+    assert rebase("p->m", "p", "f(x)") is None

@@ -7,6 +7,10 @@ the two readers blocks the second one: lockdep reports it as recursive locking) 
 rwlock_t too: with queued rwlocks a reader waits behind a waiting writer outside interrupt
 context, so a nested read_lock() of the same lock can deadlock.
 
+Kind ``callee``: a call, with a lock held on every path, of a function that takes the lock
+again down its call chain and drops it before returning (no net effect: no summary says it),
+found by :mod:`analyzer.locks.retakes` in the callees' bodies across the tree.
+
 Not reported: an acquire through a helper whose summary is inexact (``Inexact``: too many
 paths to be summarised path by path, or it takes the lock on some paths only with nothing in
 its result to say which). A lock handed to a function whose effects are unknown is unknown
@@ -21,13 +25,18 @@ from __future__ import annotations
 
 from ..findings.finding import Severity
 from ..locks.events import EventKind
+from ..locks.retakes import rebase
+from ..locks.sleeps import render
 from ..model.enums import Mode
+from ..syntax import tree as C
 from .common import Rule, first_acquire_line
 
 RULE = Rule("double-lock", {
     "held": "{lock} acquired{mode}{via} while already {how} {where}{extra}",
     "some-paths": "{lock} acquired{mode}{via} while already {how} on some paths reaching "
                   "here{extra}",
+    "callee": "{lock} acquired{mode} inside {callee}() while already {how} {where}{extra}: "
+              "{chain}",
 })
 
 
@@ -50,7 +59,75 @@ def check(ctx):
             continue
         seen.add(key)
         out.append(_finding(ctx, ev, fact))
+    out.extend(_through_callees(ctx, {line for line, _ in seen}))
     return out
+
+
+def _through_callees(ctx, reported: set[int]):
+    """A call, with a lock held on every path, of a function that takes that lock again
+    down its call chain (and gives it back: no summary effect says so)."""
+    retakes = ctx.file.retakes
+    if retakes is None:
+        return []
+    out = []
+    for ev in ctx.events:
+        if ev.kind != EventKind.CALL or ev.call is None or not ev.call.name \
+                or ev.span.line in reported or ev.call.name == ctx.function.name:
+            continue
+        held = [(k, f) for k, f in ev.state.held() if f.must]
+        if not held or ctx.model.primitive(ev.call.name) is not None:
+            continue
+        for r in retakes.of_call(ev.call.name, ctx.path):
+            found = _held_as(ctx, ev, r, held)
+            if found is None:
+                continue
+            k, fact = found
+            out.append(_callee_finding(ctx, ev, k, fact, r))
+            reported.add(ev.span.line)
+            break
+    return out
+
+
+def _held_as(ctx, ev, r, held):
+    """The held lock the callee's acquire ``r`` names at this call, if any."""
+    if r.param is None:
+        want = r.lock
+    else:
+        if r.param >= len(ev.call.args):
+            return None
+        arg = ev.call.args[r.param]
+        ap = ctx.fn.naming.path(arg, ev.state)
+        if ap is None or ap.version is not None:
+            return None
+        param = r.lock.split("->")[0].split(".")[0]
+        text = ap.render()
+        if isinstance(arg, C.Unary) and arg.op == "&":
+            text = "&" + text
+        mine = rebase(r.lock, param, text)
+        if mine is None:
+            return None
+        want = mine
+    for k, f in held:
+        if k.path.version is None and k.path.render() == want:
+            return k, f
+    return None
+
+
+def _callee_finding(ctx, ev, k, fact, r):
+    prev = first_acquire_line(ctx, k, before=ev.span.line - 1)
+    how = "held" if fact.mode == Mode.ANY else f"held for {fact.mode}"
+    mode = f" for {r.mode}" if r.mode in (Mode.READ, Mode.WRITE) else ""
+    extra = ""
+    if r.mode == Mode.READ and fact.only_read:
+        extra = " (read after read: deadlocks if a writer queues between the two)"
+    where = "here"
+    if prev is None and ctx.fn.entry_from_callers:
+        where = "by every caller of this static function"
+    related = [(prev, "first acquired here")] if prev is not None else []
+    return RULE.finding(ctx, "callee", Severity.ERROR, ev.span.line, ev.span.end_line,
+                        [k], related, (k, ev.call.name), lock=k.describe(), mode=mode,
+                        callee=ev.call.name, how=how, where=where, extra=extra,
+                        chain=render(r.steps))
 
 
 def _held_on_a_path(ctx, ev):

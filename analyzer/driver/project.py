@@ -31,6 +31,7 @@ from ..index.callers import CALLERS_VERSION, CallerIndex, TreeDefinitions, calle
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
 from ..locks.result import Deps, FileAnalysis, FileStatus
+from ..locks.retakes import Retakes
 from ..locks.sleeps import SleepChains
 from ..locks.summaries import FunctionIndex, Summaries
 from ..locks.types import TypeInfo
@@ -406,7 +407,7 @@ class Project:
         return FileAnalysis(path, status, None, pf, results, sf, time.perf_counter() - t0,
                             self.model, comments, ctx.deps(), ctx.summaries,
                             declared=declared, mentions=mentions, sleeps=ctx.sleeps,
-                            final_deps=ctx.deps)
+                            retakes=ctx.retakes, final_deps=ctx.deps)
 
 
 def _joined(paths: tuple[str, ...]) -> str | None:
@@ -499,6 +500,7 @@ class _FileContext:
         self.summaries = Summaries(model, self.index, self.types, is_function,
                                    lambda name: self.lookup(name) is not None, noreturn)
         self.sleeps = SleepChains(model, self._bodies_for)
+        self.retakes = Retakes(model, self._bodies_for)
 
     def _bodies_for(self, name: str, from_path: str) -> list[tuple[str, Body]]:
         """What a call of ``name`` in ``from_path`` may run, read as text: the file's own

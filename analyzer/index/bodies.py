@@ -26,6 +26,11 @@ _NOT_CALLS = frozenset(("if", "while", "for", "switch", "return", "sizeof", "typ
                         "__asm__", "asm_volatile_goto", "alignof", "_Alignof", "offsetof",
                         "__builtin_expect", "likely", "unlikely", "ARRAY_SIZE", "container_of",
                         "__must_hold", "__acquires", "__releases"))
+_ASSIGNED = re.compile(r"(?<![\w.>])([A-Za-z_]\w*)\s*(?:[-+*/%|&^]|<<|>>)?=(?!=)"
+                       r"|(?<![\w.>])([A-Za-z_]\w*)\s*(?:\+\+|--)|(?:\+\+|--)\s*([A-Za-z_]\w*)\b")
+_DECLARED = re.compile(r"(?:\b(?:struct|union|enum)\s+\w+|\b[a-z_]\w*_t\b|\b(?:int|long|short|"
+                       r"unsigned|signed|char|bool|void|u8|u16|u32|u64|s8|s16|s32|s64))"
+                       r"\s*(?:\*\s*)*([A-Za-z_]\w*)\s*(?=[=;,\[])")
 _HEAD_LINES = 8  # a definition's head is at most this many lines above its "{"
 MAX_ARGS = 400  # characters of a call's argument text kept
 
@@ -35,6 +40,10 @@ class CallText:
     name: str
     line: int  # 1-based
     args: str  # the text between the call's parentheses (cut at MAX_ARGS)
+    # run on every path through the body that reaches its statement: a statement of the
+    # body's own block (not nested in a branch or a loop), not itself an if/loop/case, not
+    # behind a ?:, && or || in its statement
+    always: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +53,9 @@ class Body:
     static: bool
     calls: tuple[CallText, ...]
     macro: bool = False
+    params: tuple[str, ...] = ()  # the parameters' names, in order
+    assigned: frozenset[str] = frozenset()  # names the body assigns (``x = …``, ``x++``)
+    locals: frozenset[str] = frozenset()  # names the body declares
 
 
 def _blank(m: re.Match) -> str:
@@ -74,15 +86,80 @@ def _args(text: str, start: int) -> str:
     return " ".join(text[start:i].split())[:MAX_ARGS]
 
 
-def _calls(text: str, first_line: int) -> tuple[CallText, ...]:
+_BRANCHING = re.compile(r"\s*(?:\}\s*)?(?:if|else|for|while|switch|case|default|do)\b")
+
+
+def _calls(text: str, first_line: int, base: int = 1) -> tuple[CallText, ...]:
+    """The calls of a body's text (which opens with its "{": ``base`` 1; a macro's: 0)."""
     out = []
+    depth, parens, at, line = 0, 0, 0, first_line
+    stmt = 0  # where the current statement starts
     for m in _CALL.finditer(text):
+        for i in range(at, m.start()):
+            c = text[i]
+            if c == "{":
+                depth += 1
+                stmt = i + 1
+            elif c == "}":
+                depth -= 1
+                stmt = i + 1
+            elif c == "(":
+                parens += 1
+            elif c == ")":
+                parens -= 1
+            elif c == ";" and parens <= 0:
+                stmt = i + 1
+            elif c == "\n":
+                line += 1
+        at = m.start()
         name = m.group(1)
         if name in _NOT_CALLS:
             continue
-        line = first_line + text.count("\n", 0, m.start())
-        out.append(CallText(name, line, _args(text, m.end())))
+        prefix = text[stmt:m.start()]
+        always = depth <= base and not _BRANCHING.match(prefix) \
+            and not any(t in prefix for t in ("?", "&&", "||"))
+        out.append(CallText(name, line, _args(text, m.end()), always))
     return tuple(out)
+
+
+def _params(head: str, name: str) -> tuple[str, ...]:
+    m = re.search(rf"\b{re.escape(name)}\s*\(", head)
+    if m is None:
+        return ()
+    out = []
+    for p in _split(_args(head, m.end())):
+        fp = re.search(r"\(\s*\*\s*(\w+)\s*\)", p)  # a function pointer: (*fn)(…)
+        if fp:
+            out.append(fp.group(1))
+            continue
+        w = re.search(r"(\w+)\s*(?:\[[^\]]*\])*\s*$", p)
+        if w and p.strip() not in ("void", "...") and w.group(1) != p.strip():
+            out.append(w.group(1))
+        elif w and p.strip() not in ("void", "..."):
+            out.append(w.group(1))  # a macro's parameter: a bare name
+    return tuple(out)
+
+
+def _split(args: str) -> list[str]:
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(args):
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            out.append(args[start:i])
+            start = i + 1
+    if args.strip():
+        out.append(args[start:])
+    return out
+
+
+def _names(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(assigned, declared) names of a body's text."""
+    assigned = {g for m in _ASSIGNED.finditer(text) for g in m.groups() if g}
+    declared = {m.group(1) for m in _DECLARED.finditer(text)}
+    return frozenset(assigned), frozenset(declared)
 
 
 def _head_name(head: str) -> str | None:
@@ -118,8 +195,10 @@ def bodies(text: str) -> dict[str, Body]:
         name = _head_name(head) if "(" in head and "=" not in head.split("(")[0] else None
         if name is not None and name not in out:
             body = "\n".join(lines[i:k])
+            assigned, declared = _names(body)
             out[name] = Body(name, j + 2, re.search(r"\bstatic\b", head) is not None,
-                             _calls(body, i + 1))
+                             _calls(body, i + 1), params=_params(head, name),
+                             assigned=assigned, locals=declared)
         i = k + 1
     for m in re.finditer(r"^[ \t]*#[ \t]*define[ \t]+(\w+)\(([^)]*)\)", src, re.M):
         name = m.group(1)
@@ -136,6 +215,9 @@ def bodies(text: str) -> dict[str, Body]:
                 break
             end = nl + 1
         first = src.count("\n", 0, m.start()) + 1
-        out[name] = Body(name, first, False,
-                         _calls(src[m.end():end], first), macro=True)
+        text = src[m.end():end]
+        assigned, declared = _names(text)
+        params = tuple(p.strip() for p in m.group(2).split(",") if p.strip())
+        out[name] = Body(name, first, False, _calls(text, first, 0), macro=True, params=params,
+                         assigned=assigned, locals=declared)
     return out

@@ -122,6 +122,9 @@ class FileAnalysis:
     # may a callee the file does not define sleep (analyzer.locks.sleeps.SleepChains, for
     # sleep-in-atomic): reads other files' bodies as text, recorded in ``final_deps``
     sleeps: object = field(default=None, repr=False, compare=False)
+    # which locks a callee takes down the chain (analyzer.locks.retakes.Retakes, for
+    # double-lock through a callee), read the same way
+    retakes: object = field(default=None, repr=False, compare=False)
     # the deps once the checks have run (the sleep chains read files on demand)
     final_deps: Callable[[], Deps] | None = field(default=None, repr=False, compare=False)
 

@@ -16,7 +16,8 @@ void anon_vma_bump(struct anon_vma *anon_vma)
 
 /*
  * A static helper that takes the lock its only caller already holds: reported in the helper,
- * whose entry state is its callers' (the call leaves the lock as it found it).
+ * whose entry state is its callers', and at the call (kind "callee": the helper takes it
+ * again and gives it back, so its summary has no net effect).
  */
 static void widget_count(struct widget_list *wl)
 {
@@ -30,7 +31,7 @@ void widget_reset(struct widget_list *wl)
 {
 	spin_lock(&wl->lock);
 	wl->users = 0;
-	// todoruleid: double-lock
+	// ruleid: double-lock
 	widget_count(wl);
 	spin_unlock(&wl->lock);
 }

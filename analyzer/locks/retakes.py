@@ -1,0 +1,216 @@
+"""Which locks a call takes down the call chain, by the callee's parameters: the evidence of
+a double lock through a callee.
+
+A helper that takes and drops a lock (``blk_trace_remove(q)``: lock ``q->debugfs_mutex``,
+work, unlock) has no net effect, so its summary says nothing about it; called with that lock
+already held it deadlocks all the same. This reads the callee's body as text
+(:mod:`analyzer.index.bodies`) and lists its acquires whose lock is named from a parameter
+the body never assigns (``&q->debugfs_mutex``: parameter 0, ``->debugfs_mutex``), or from a
+file-scope name (a global mutex), down to :data:`MAX_DEPTH` calls below the callee through
+arguments passed on unchanged. An acquire preceded in the body by a release of the same
+lock (the helper drops the caller's lock and retakes it: the cycle the engine's summaries
+carry) is not one; nor is a trylock, which does not wait.
+
+When a name has several definitions every one must take the lock (``#if`` alternatives);
+a name with no definition in sight takes nothing that can be shown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..index.bodies import Body
+from ..model.enums import Action, Mode
+from ..model.lockmodel import LockModel
+from .sleeps import Resolver, Step, _first_arg
+
+MAX_DEPTH = 2  # calls below the callee
+MAX_BODIES = 200
+
+_ROOT = re.compile(r"^([A-Za-z_]\w*)")
+_PATH = re.compile(r"^[A-Za-z_]\w*(?:(?:->|\.)[A-Za-z_]\w*)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Retake:
+    lock: str  # "p->m.x": rooted at the parameter ``param`` (its name), or a global
+    param: int | None  # position of the parameter the lock is named from; None: a global
+    mode: Mode
+    steps: tuple[Step, ...]  # from the callee down to the acquire
+
+
+def lock_text(arg: str) -> str | None:
+    """The lock an argument names, as a path (``&q->m`` → ``q->m``, ``&(x)->m`` → ``x->m``),
+    or None when it is no plain member path (a call, an index, arithmetic)."""
+    t = arg.replace(" ", "")
+    t = re.sub(r"(?<![\w\]])\((\w+)\)", r"\1", t)
+    if t.startswith("&"):
+        t = t[1:]
+    while t.startswith("(") and t.endswith(")"):
+        t = t[1:-1]
+    return t if _PATH.match(t) else None
+
+
+def rebase(lock: str, param: str, arg: str) -> str | None:
+    """``lock`` (rooted at ``param``) in terms of the argument passed for it, or None."""
+    t = arg.replace(" ", "")
+    rest = lock[len(param):]
+    if t.startswith("&"):  # &s->inner passed for p: p->m is s->inner.m
+        base = lock_text(t)
+        if base is None or not rest.startswith("->"):
+            return None
+        return base + "." + rest[2:]
+    base = lock_text(t)
+    return None if base is None else base + rest
+
+
+_Effects = tuple[tuple[Retake, ...], tuple[Retake, ...]]
+
+
+class Retakes:
+    """Answers "which locks may a call of ``name`` from a file take?" (memoised)."""
+
+    def __init__(self, model: LockModel, resolve: Resolver):
+        self.model = model
+        self.resolve = resolve
+        self.memo: dict[tuple[str, str], _Effects] = {}
+        self._active: set[tuple[str, str]] = set()
+        self._budget = 0
+
+    def of_call(self, name: str, from_path: str) -> tuple[Retake, ...]:
+        self._budget = MAX_BODIES
+        return self._of_call(name, from_path, 0)
+
+    def _of_call(self, name: str, from_path: str, depth: int) -> tuple[Retake, ...]:
+        return self._effects(name, from_path, depth)[0]
+
+    def _effects(self, name: str, from_path: str, depth: int) -> _Effects:
+        """(acquires every definition makes on every path, locks some definition releases
+        before taking them) of a call of ``name``."""
+        if depth > MAX_DEPTH or self.model.primitive(name) is not None \
+                or name in self.model.transparent:
+            return (), ()
+        defs = self.resolve(name, from_path)
+        if not defs:
+            return (), ()
+        per_def = [self._of_body(p, b, depth) for p, b in defs]
+        first = per_def[0][0]
+        # every alternative takes it (keyed by lock and parameter; the first's chain shown)
+        keep = [r for r in first
+                if all(any((o.lock, o.param) == (r.lock, r.param) for o in other[0])
+                       for other in per_def[1:])]
+        drops = tuple(dict.fromkeys(d for e in per_def for d in e[1]))
+        return tuple(keep), drops
+
+    def _of_body(self, path: str, body: Body, depth: int) -> _Effects:
+        key = (path, body.name)
+        if key in self.memo:
+            return self.memo[key]
+        if key in self._active or self._budget <= 0:
+            return (), ()
+        self._budget -= 1
+        self._active.add(key)
+        try:
+            result = self._judge(path, body, depth)
+        finally:
+            self._active.discard(key)
+        if self._budget > 0:
+            self.memo[key] = result
+        return result
+
+    def _judge(self, path: str, body: Body, depth: int) -> _Effects:
+        params = list(body.params)
+        released: dict[tuple[str, int | None], Retake] = {}
+        out: dict[tuple[str, int | None], Retake] = {}
+
+        def keyed(lock: str) -> tuple[str, int | None] | None:
+            m = _ROOT.match(lock)
+            if m is None:
+                return None
+            root = m.group(1)
+            if root in params:
+                if root in body.assigned:
+                    return None  # the parameter names another object by then
+                return lock, params.index(root)
+            if root in body.assigned or root in body.locals:
+                return None  # a local: nothing the caller can hold
+            return lock, None
+
+        def add(lock: str, mode: Mode, steps: tuple[Step, ...], always: bool) -> None:
+            k = keyed(lock)
+            if k is None or k in released or not always:
+                return  # dropped first: the caller's lock, given back and retaken
+            out.setdefault(k, Retake(lock, k[1], mode, steps))
+
+        def drop(lock: str) -> None:
+            k = keyed(lock)
+            if k is not None and k not in out:
+                released.setdefault(k, Retake(lock, k[1], Mode.ANY, ()))
+
+        for call in body.calls:
+            prim = self.model.primitive(call.name)
+            if prim is not None:
+                if prim.annotation:
+                    continue
+                lock = lock_text(_nth_arg(call.args, prim.arg))
+                if lock is None:
+                    continue
+                if prim.field:
+                    lock = f"{lock}->{prim.field}"
+                if prim.action == Action.RELEASE:
+                    drop(lock)
+                elif prim.action == Action.ACQUIRE or (prim.action == Action.TRYLOCK
+                                                       and prim.waits):
+                    add(lock, prim.mode, (Step(body.name, path, call.line,
+                                               f"takes {lock}: {call.name}({call.args})"),),
+                        call.always)
+                continue
+            if call.name == body.name or call.name in self.model.sleepers:
+                continue
+            below, drops = self._effects(call.name, path, depth + 1)
+            if not below and not drops:
+                continue
+            args = _split_args(call.args)
+            for r in drops:
+                mine = self._mine(r, args)
+                if mine is not None:
+                    drop(mine)
+            for r in below:
+                mine = self._mine(r, args)
+                if mine is not None:
+                    add(mine, r.mode, (Step(body.name, path, call.line,
+                                            f"calls {call.name}()"), *r.steps), call.always)
+        return tuple(out.values()), tuple(released.values())
+
+    @staticmethod
+    def _mine(r: Retake, args: list[str]) -> str | None:
+        """A callee's lock in terms of this body's names, through the call's arguments."""
+        if r.param is None:
+            return r.lock
+        if r.param >= len(args):
+            return None
+        callee_param = r.lock.split("->")[0].split(".")[0]
+        return rebase(r.lock, callee_param, args[r.param])
+
+
+def _split_args(args: str) -> list[str]:
+    out, depth, start = [], 0, 0
+    for i, c in enumerate(args):
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            out.append(args[start:i].strip())
+            start = i + 1
+    if args.strip():
+        out.append(args[start:].strip())
+    return out
+
+
+def _nth_arg(args: str, n: int) -> str:
+    if n == 0:
+        return _first_arg(args)
+    parts = _split_args(args)
+    return parts[n] if n < len(parts) else ""
