@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from ..findings.finding import Severity
 from ..locks.events import EventKind, Inexact
+from ..locks.state import UNKNOWN
+from ..syntax import tree as C
 from .common import Rule
 
 RULE = Rule("unlock-unheld", {
     "not-held": "{lock} released{via} but it is not held on any path reaching here",
     "some-paths": "{lock} released{via} but it is not held on some paths reaching here",
+    "unpaired": "{lock} released{via} on a path that never took it: this function takes "
+                "it itself on line {taken} (so its callers do not hold it), and a path "
+                "reaches here without that acquire",
 })
 
 
@@ -34,6 +39,7 @@ def check(ctx):
     # releases of it are not judged (rwlock_t readers, or after a reported double-lock)
     nested = {ev.lock for ev in ctx.events
               if ev.kind == EventKind.ACQUIRE and ev.fact is not None and ev.fact.may}
+    own = _taken_from_entry(ctx)
     for ev in ctx.events:
         if ev.kind != EventKind.RELEASE or ev.lock is None or ev.fact is None \
                 or ev.annotation:
@@ -43,6 +49,16 @@ def check(ctx):
         some = not ev.fact.not_held and ev.fact.may and ev.fact.maybe_not_held and any(
             f is not None and f.not_held for f in ctx.fn.facts_on_paths(ev))
         if not ev.fact.not_held and not some:
+            taken = own.get(ev.lock)
+            if taken is not None and taken < ev.span.line and _from_entry(ctx, ev):
+                key = (ev.span.line, ev.lock)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(RULE.finding(
+                        ctx, "unpaired", Severity.ERROR, ev.span.line, ev.span.end_line,
+                        [ev.lock], [(taken, "taken here, on the other paths")], (ev.lock,),
+                        lock=ev.lock.describe(), taken=taken,
+                        via=f" (in {ev.via}())" if ev.via else ""))
             continue
         key = (ev.span.line, ev.lock)
         if key in seen:
@@ -63,4 +79,43 @@ def check(ctx):
                                 ev.span.end_line, [ev.lock], related, (ev.lock,),
                                 lock=ev.lock.describe(),
                                 via=f" (in {ev.via}())" if ev.via else ""))
+    return out
+
+
+def _taken_from_entry(ctx) -> dict:
+    """Locks this function takes itself, with a plain acquire that is a statement of its
+    own block (run whenever the function gets that far, not chosen by a flag) and that finds
+    the lock as the caller left it: the callers do not hold it (or that acquire would
+    deadlock), so a release that still finds it as the caller left it has no acquire. Lock
+    → the first such acquire's line."""
+    top = _top_lines(ctx.function.body)
+    params = {p.name for p in ctx.function.params}
+    locals_ = set(ctx.fn.naming.vartypes) - params
+    out: dict = {}
+    forgotten = {ev.lock for ev in ctx.events if ev.kind == EventKind.FORGET}
+    for ev in ctx.events:
+        if ev.kind != EventKind.ACQUIRE or ev.trylock or ev.annotation or ev.lock is None \
+                or ev.inexact or ev.lock in forgotten:
+            continue
+        p = ev.lock.path
+        if p.version is not None or p.call_root or p.root in locals_:
+            continue  # named through a local: the function's own object, tracked apart
+        if (ev.fact is None or ev.fact.poss == UNKNOWN) and ev.span.line in top:
+            out.setdefault(ev.lock, ev.span.line)
+    return out
+
+
+def _from_entry(ctx, ev) -> bool:
+    """Some partition of the paths reaching ``ev`` finds its lock as the caller left it
+    (no fact: the state never named it)."""
+    return ev.fact.poss == UNKNOWN or any(
+        f is None or f.poss == UNKNOWN for f in ctx.fn.facts_on_paths(ev))
+
+
+def _top_lines(body: C.Compound) -> set[int]:
+    """The lines of the expression statements and declarations directly in ``body``."""
+    out: set[int] = set()
+    for s in body.body:
+        if isinstance(s, (C.ExprStmt, C.Decl)):
+            out.update(range(s.span.line, s.span.end_line + 1))
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 import time
 from dataclasses import replace
 from functools import cached_property
@@ -410,6 +411,24 @@ class Project:
                             retakes=ctx.retakes, final_deps=ctx.deps)
 
 
+_PP_IF = re.compile(r"^\s*#\s*(if|ifdef|ifndef|endif)\b")
+
+
+def _conditional_lines(text: str) -> frozenset[int]:
+    """The (1-based) lines of a C file inside a preprocessor conditional."""
+    out = set()
+    depth = 0
+    for i, line in enumerate(text.split("\n"), 1):
+        m = _PP_IF.match(line)
+        if m is not None:
+            depth += -1 if m.group(1) == "endif" else 1
+            depth = max(depth, 0)
+            continue
+        if depth:
+            out.add(i)
+    return frozenset(out)
+
+
 def _joined(paths: tuple[str, ...]) -> str | None:
     return ";".join(paths) or None
 
@@ -431,6 +450,7 @@ class _FileContext:
         self.read_from: set[str] = set()  # files whose bodies it read
         self.far_inline: dict[str, C.Function] = {}
         self._headers: list[str] | None = None  # headers_of(pf), resolved once
+        self._if_lines: frozenset[int] | None = None  # lines inside #if blocks
         own = {f.name: f for f in pf.functions}
         model = project.model
         if pf.frontend == "clang":
@@ -460,6 +480,10 @@ class _FileContext:
 
             def alternatives(name: str, far: bool) -> list[C.Function]:
                 out = [f for f in pf.functions if f.name == name]
+                if any(not f.is_static and not self._conditional(f.span.line) for f in out):
+                    # defined here outside any #if: whenever this file is built its body is
+                    # the one (a header's stub of the same name would not compile beside it)
+                    return out
                 for h in headers:
                     hf = project.header_functions(h).get(name)
                     if hf is not None:
@@ -501,6 +525,16 @@ class _FileContext:
                                    lambda name: self.lookup(name) is not None, noreturn)
         self.sleeps = SleepChains(model, self._bodies_for)
         self.retakes = Retakes(model, self._bodies_for)
+
+    def _conditional(self, line: int) -> bool:
+        """Whether a line of the analysed file is inside an #if/#ifdef/#ifndef block."""
+        if self._if_lines is None:
+            try:
+                text = self.project.source.read(self.pf.path).text
+            except InputError:
+                text = ""
+            self._if_lines = _conditional_lines(text)
+        return line in self._if_lines
 
     def _bodies_for(self, name: str, from_path: str) -> list[tuple[str, Body]]:
         """What a call of ``name`` in ``from_path`` may run, read as text: the file's own

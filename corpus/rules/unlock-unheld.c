@@ -350,3 +350,48 @@ void widget_tag_all(struct widget **batch, int n)
 	// ok: unlock-unheld
 	spin_unlock(&wl->lock);
 }
+
+/*
+ * An early exit that jumps to the unlock label before the lock is taken: the function takes
+ * the lock itself (a statement of its own block, as the caller left it), so no caller holds
+ * it, and the jump releases a lock nobody took.
+ */
+struct tag_list {
+	spinlock_t lock;
+	int gen;
+};
+
+int tags_rename(struct tag_list *tl, int key)
+{
+	int err = 0;
+
+	if (key < 0) {
+		err = -EINVAL;
+		goto out;
+	}
+	spin_lock(&tl->lock);
+	tl->gen = key;
+out:
+	// ruleid: unlock-unheld
+	spin_unlock(&tl->lock);
+	return err;
+}
+
+/* The caller's flag says who holds the lock: the acquire is a branch, not the function's. */
+void tags_touch(struct tag_list *tl, int locked)
+{
+	if (!locked)
+		spin_lock(&tl->lock);
+	tl->gen++;
+	// ok: unlock-unheld
+	spin_unlock(&tl->lock);
+}
+
+/* Gives the caller's lock back and takes it again: the release comes first. */
+void tags_relax(struct tag_list *tl)
+{
+	// ok: unlock-unheld
+	spin_unlock(&tl->lock);
+	cond_resched();
+	spin_lock(&tl->lock);
+}
