@@ -28,6 +28,7 @@ RULE_MODULES: tuple[str, ...] = (
     "lock_order",
     "unguarded_access",
     "caller_lacks_lock",
+    "irq_enable_under_lock",
 )
 
 

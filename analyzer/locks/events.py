@@ -51,3 +51,4 @@ class Event:
     path: ObjPath | None = None  # ADVANCE / ASSIGN / FORGET: the path concerned
     annotation: bool = False  # sparse's __acquire/__release: a state change, never judged
     value: ObjPath | None = None  # ASSIGN: the object assigned, when it is one (``n = n2``)
+    primitive: str | None = None  # ACQUIRE / RELEASE / ASSERT of a primitive: its name

@@ -324,6 +324,7 @@ class Transfer:
             got = self.acquire(st, lock_e, prim.mode, prim.kind, span, evs.append, blk=blk,
                                trylock=not prim.waits)
             ok = prim.success != Success.ZERO
+            evs = [replace(e, primitive=prim.name) for e in evs]
             return [(got, None, ok, (), {}, tuple(evs)), (st, None, not ok, (), {}, ())]
         elif prim.action == Action.COND_ACQUIRE and len(call.args) > 1:
             # __cond_lock(lock, cond): the value is cond, the lock is taken when it is true
@@ -340,7 +341,7 @@ class Transfer:
             return out_
         else:
             out = st
-        return [(out, None, None, (), {}, tuple(evs))]
+        return [(out, None, None, (), {}, tuple(replace(e, primitive=prim.name) for e in evs))]
 
     def _apply_case(self, st: State, summ: Summary, case: SumCase, call: C.Call, span,
                     emit, blk):

@@ -203,6 +203,12 @@ class LockModel:
     # sleepers that sleep only when an argument says so (might_sleep_if(blocking)): a call
     # chain does not follow the argument, so deeper down they are not evidence
     conditional_sleepers: frozenset[str] = frozenset()
+    # interrupt state (irq-enable-under-lock): acquires named with one of these suffixes
+    # disable interrupts, releases named with one of those enable them, and these calls
+    # enable them
+    irq_off_suffixes: tuple[str, ...] = ()
+    irq_on_suffixes: tuple[str, ...] = ()
+    irq_on: frozenset[str] = frozenset()
     # calls that pin an object or re-validate an iterator across a lock drop
     revalidators: frozenset[str] = frozenset()
     protected: Protected = Protected()
@@ -348,12 +354,17 @@ def _locks(t: Table) -> dict:
     noreturn = frozenset(t.strs("noreturn", ()))
     sleepers = frozenset(t.strs("sleepers", ()))
     conditional_sleepers = frozenset(t.strs("conditional_sleepers", ()))
+    irq_off_suffixes = tuple(t.strs("irq_off_suffixes", ()))
+    irq_on_suffixes = tuple(t.strs("irq_on_suffixes", ()))
+    irq_on = frozenset(t.strs("irq_on", ()))
     revalidators = frozenset(t.strs("revalidators", ()))
     t.done()
     return dict(primitives=prims, guards=guards, wrappers=wrappers, classes=tuple(classes),
                 structs=structs, transparent=transparent, assertions=assertions,
                 queries=queries, lock_types=lock_types, noreturn=noreturn, sleepers=sleepers,
-                conditional_sleepers=conditional_sleepers, revalidators=revalidators)
+                conditional_sleepers=conditional_sleepers, revalidators=revalidators,
+                irq_off_suffixes=irq_off_suffixes, irq_on_suffixes=irq_on_suffixes,
+                irq_on=irq_on)
 
 
 def _protected(t: Table) -> Protected:
