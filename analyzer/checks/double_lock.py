@@ -114,16 +114,7 @@ def _held_as(ctx, ev, r, held):
 
 
 def _callee_finding(ctx, ev, k, fact, r):
-    prev = first_acquire_line(ctx, k, before=ev.span.line - 1)
-    how = "held" if fact.mode == Mode.ANY else f"held for {fact.mode}"
-    mode = f" for {r.mode}" if r.mode in (Mode.READ, Mode.WRITE) else ""
-    extra = ""
-    if r.mode == Mode.READ and fact.only_read:
-        extra = " (read after read: deadlocks if a writer queues between the two)"
-    where = "here"
-    if prev is None and ctx.fn.entry_from_callers:
-        where = "by every caller of this static function"
-    related = [(prev, "first acquired here")] if prev is not None else []
+    prev, related, how, mode, extra, where = _words(ctx, k, ev, fact, r.mode, "here")
     return RULE.finding(ctx, "callee", Severity.ERROR, ev.span.line, ev.span.end_line,
                         [k], related, (k, ev.call.name), lock=k.describe(), mode=mode,
                         callee=ev.call.name, how=how, where=where, extra=extra,
@@ -142,17 +133,24 @@ def _via(ev) -> str:
     return f" (in {ev.via}())" if ev.via else ""
 
 
-def _finding(ctx, ev, fact):
-    prev = first_acquire_line(ctx, ev.lock, before=ev.span.line - 1)
+def _words(ctx, lock, ev, fact, acq_mode, where: str):
+    """The first acquire's line and the message's words for a second acquire of ``lock``
+    in mode ``acq_mode`` at ``ev``, held as ``fact``."""
+    prev = first_acquire_line(ctx, lock, before=ev.span.line - 1)
     how = "held" if fact.mode == Mode.ANY else f"held for {fact.mode}"
-    mode = f" for {ev.mode}" if ev.mode in (Mode.READ, Mode.WRITE) else ""
+    mode = f" for {acq_mode}" if acq_mode in (Mode.READ, Mode.WRITE) else ""
     extra = ""
-    if ev.mode == Mode.READ and fact.only_read:
+    if acq_mode == Mode.READ and fact.only_read:
         extra = " (read after read: deadlocks if a writer queues between the two)"
-    where = "on every path"
     if prev is None and ctx.fn.entry_from_callers:
         where = "by every caller of this static function"
     related = [(prev, "first acquired here")] if prev is not None else []
+    return prev, related, how, mode, extra, where
+
+
+def _finding(ctx, ev, fact):
+    prev, related, how, mode, extra, where = _words(ctx, ev.lock, ev, fact, ev.mode,
+                                                    "on every path")
     return RULE.finding(ctx, "held" if ev.fact.must else "some-paths", Severity.ERROR,
                         ev.span.line, ev.span.end_line,
                         [ev.lock], related, (ev.lock,), lock=ev.lock.describe(), mode=mode,

@@ -127,7 +127,7 @@ def _params(head: str, name: str) -> tuple[str, ...]:
     if m is None:
         return ()
     out = []
-    for p in _split(_args(head, m.end())):
+    for p in split_args(_args(head, m.end())):
         fp = re.search(r"\(\s*\*\s*(\w+)\s*\)", p)  # a function pointer: (*fn)(…)
         if fp:
             out.append(fp.group(1))
@@ -140,7 +140,8 @@ def _params(head: str, name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _split(args: str) -> list[str]:
+def split_args(args: str) -> list[str]:
+    """A call's argument text split at its top-level commas."""
     out, depth, start = [], 0, 0
     for i, c in enumerate(args):
         if c in "([":

@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..index.bodies import Body
+from ..index.bodies import Body, split_args
 from ..model.enums import Action, Mode
 from ..model.lockmodel import LockModel
-from .sleeps import Resolver, Step, _first_arg
+from .sleeps import Resolver, Step
 
 MAX_DEPTH = 2  # calls below the callee
 MAX_BODIES = 200
@@ -171,7 +171,7 @@ class Retakes:
             below, drops = self._effects(call.name, path, depth + 1)
             if not below and not drops:
                 continue
-            args = _split_args(call.args)
+            args = [a.strip() for a in split_args(call.args)]
             for r in drops:
                 mine = self._mine(r, args)
                 if mine is not None:
@@ -194,23 +194,6 @@ class Retakes:
         return rebase(r.lock, callee_param, args[r.param])
 
 
-def _split_args(args: str) -> list[str]:
-    out, depth, start = [], 0, 0
-    for i, c in enumerate(args):
-        if c in "([":
-            depth += 1
-        elif c in ")]":
-            depth -= 1
-        elif c == "," and depth == 0:
-            out.append(args[start:i].strip())
-            start = i + 1
-    if args.strip():
-        out.append(args[start:].strip())
-    return out
-
-
 def _nth_arg(args: str, n: int) -> str:
-    if n == 0:
-        return _first_arg(args)
-    parts = _split_args(args)
-    return parts[n] if n < len(parts) else ""
+    parts = split_args(args)
+    return parts[n].strip() if n < len(parts) else ""

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..index.bodies import Body
+from ..index.bodies import Body, split_args
 from ..model.enums import Action
 from ..model.lockmodel import LockModel
 
@@ -133,7 +133,7 @@ class SleepChains:
         found = False
         for call in body.calls:
             prim = self.model.primitive(call.name)
-            arg = _first_arg(call.args)
+            arg = first_arg(call.args)
             if prim is not None:
                 if prim.action == Action.RELEASE and prim.kind.spins and arg not in taken:
                     found = True
@@ -197,16 +197,9 @@ def _without_calls(text: str, names: frozenset[str]) -> str:
     return " ".join(out)
 
 
-def _first_arg(args: str) -> str:
-    depth = 0
-    for i, c in enumerate(args):
-        if c in "([":
-            depth += 1
-        elif c in ")]":
-            depth -= 1
-        elif c == "," and depth == 0:
-            return args[:i].strip()
-    return args.strip()
+def first_arg(args: str) -> str:
+    parts = split_args(args)
+    return parts[0].strip() if parts else ""
 
 
 def render(chain: tuple[Step, ...]) -> str:
