@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..frontend.macros import macro_function
 from ..frontend.rewrite import IteratorTable, learn_iterators
 from ..frontend.treesitter import ParsedFile, StructDef, parse_file
-from ..index.bodies import Body, bodies
+from ..index.bodies import Body, FileBodies, bodies
 from ..index.callers import CALLERS_VERSION, CallerIndex, TreeDefinitions, called_names, digest_of
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
@@ -68,8 +68,9 @@ class Project:
         self._index: DefinitionIndex | None = None
         self._callers: CallerIndex | None = None
         self._tree_defs: TreeDefinitions | None = None
-        self._bodies: dict[str, dict[str, Body]] = {}
-        self._tree_ident: tuple[list[tuple[str, str]], str, tuple[str, ...]] | None = None
+        self._bodies: dict[str, FileBodies] = {}
+        self._tree_idents: dict[tuple[str, ...], tuple[list[tuple[str, str]], str,
+                                                       tuple[str, ...]]] = {}
         self._macros: dict[tuple[str, str], C.Function | None] = {}
         self._macro_names: dict[str, frozenset[str]] = {}
         self._comments: dict[tuple[str, str], str | None] = {}
@@ -261,75 +262,71 @@ class Project:
         :mod:`analyzer.index.callers`): each file's names cached under its identity, the
         whole index under the digest of them all."""
         if self._callers is None:
-            self._build_tree_indexes()
-        assert self._callers is not None
+            idents, digest, scope = self._idents(self.model.engine.caller_dirs)
+            whole = self.cache.get("callers", digest)
+            if not isinstance(whole, CallerIndex):
+                whole = CallerIndex.build(self._per_file(idents, "calls", _called),
+                                          scope, digest)
+                self.cache.put("callers", digest, whole)
+            self._callers = whole
         return self._callers
 
     def tree_defs(self) -> TreeDefinitions:
-        """Which C files of the engine's ``caller_dirs`` define each name, not static: read
-        with the callers index (one read of each file), cached apart from it (a worker that
-        resolves a call loads this, not every file's calls)."""
+        """Which C files of the engine's ``definition_dirs`` define each name, not static:
+        where a call chain read as text goes on (cached like the callers index)."""
         if self._tree_defs is None:
-            digest = self._tree_digest()[1]
+            idents, digest, _ = self._idents(self.model.engine.definition_dirs)
             whole = self.cache.get("treedefs", digest)
-            if isinstance(whole, TreeDefinitions):
-                self._tree_defs = whole
-            else:
-                self._build_tree_indexes()
-        assert self._tree_defs is not None
+            if not isinstance(whole, TreeDefinitions):
+                whole = TreeDefinitions.build(self._per_file(idents, "defs", _defined), digest)
+                self.cache.put("treedefs", digest, whole)
+            self._tree_defs = whole
         return self._tree_defs
 
-    def _tree_digest(self) -> tuple[list[tuple[str, str]], str, tuple[str, ...]]:
-        if self._tree_ident is not None:
-            return self._tree_ident
-        scope = tuple(d for d in self.model.engine.caller_dirs if self.source.exists(d))
-        paths = self.source.list_files(list(scope), suffixes=(".c",)) if scope else []
-        idents = []
-        for p in paths:
-            try:
-                idents.append((p, self.source.identity(p)))
-            except InputError:
-                continue
-        self._tree_ident = (idents, digest_of(idents), scope)
-        return self._tree_ident
+    def use_tree_defs(self, defs: TreeDefinitions) -> None:
+        """The tree's definitions as another process of the same run read them."""
+        self._tree_defs = defs
 
-    def _build_tree_indexes(self) -> None:
-        idents, digest, scope = self._tree_digest()
-        whole = self.cache.get("callers", digest)
-        defs = self.cache.get("treedefs", digest)
-        if isinstance(whole, CallerIndex) and isinstance(defs, TreeDefinitions):
-            self._callers, self._tree_defs = whole, defs
-            return
-        per_file = []
-        per_file_defs = []
+    def _idents(self, dirs: tuple[str, ...]) -> tuple[list[tuple[str, str]], str,
+                                                      tuple[str, ...]]:
+        """The C files of ``dirs`` with their identities, their digest, and the folders
+        that exist."""
+        if dirs not in self._tree_idents:
+            scope = tuple(d for d in dirs if self.source.exists(d))
+            paths = self.source.list_files(list(scope), suffixes=(".c",)) if scope else []
+            idents = []
+            for p in paths:
+                try:
+                    idents.append((p, self.source.identity(p)))
+                except InputError:
+                    continue
+            self._tree_idents[dirs] = (idents, digest_of(idents), scope)
+        return self._tree_idents[dirs]
+
+    def _per_file(self, idents, kind: str, read) -> list[tuple[str, tuple[str, ...]]]:
+        """``read(path, data)`` of every file, each cached under its identity."""
+        out = []
         for p, ident in idents:
-            key = hashlib.sha1(f"{CALLERS_VERSION}\0{p}\0{ident}".encode()).hexdigest()
-            entry = self.cache.get("calls", key)
-            if not (isinstance(entry, tuple) and len(entry) == 2):
+            key = hashlib.sha1(f"{CALLERS_VERSION}\0{kind}\0{p}\0{ident}".encode()).hexdigest()
+            names = self.cache.get(kind, key)
+            if not isinstance(names, tuple):
                 try:
                     data = self.source.read(p).data
                 except InputError:
                     continue
-                names = called_names(data)
-                text = data.decode("utf-8", "replace")
-                defined = tuple(sorted({n for n, k in scan(p, text) if k == DefKind.FUNCTION}))
-                entry = (names, defined)
-                self.cache.put("calls", key, entry)
-            per_file.append((p, entry[0]))
-            per_file_defs.append((p, entry[1]))
-        self._callers = CallerIndex.build(per_file, scope, digest)
-        self._tree_defs = TreeDefinitions.build(per_file_defs, digest)
-        self.cache.put("callers", digest, self._callers)
-        self.cache.put("treedefs", digest, self._tree_defs)
+                names = read(p, data)
+                self.cache.put(kind, key, names)
+            out.append((p, names))
+        return out
 
-    def bodies_of(self, path: str) -> dict[str, Body]:
+    def bodies_of(self, path: str) -> FileBodies:
         """The functions (and macros) of a file read as text (:mod:`analyzer.index.bodies`)."""
         found = self._bodies.get(path)
         if found is None:
             try:
                 found = bodies(self.source.read(path).text)
             except InputError:
-                found = {}
+                found = bodies("")
             self._bodies[path] = found
         return found
 
@@ -427,6 +424,15 @@ def _conditional_lines(text: str) -> frozenset[int]:
         if depth:
             out.add(i)
     return frozenset(out)
+
+
+def _called(path: str, data: bytes) -> tuple[str, ...]:
+    return called_names(data)
+
+
+def _defined(path: str, data: bytes) -> tuple[str, ...]:
+    text = data.decode("utf-8", "replace")
+    return tuple(sorted({n for n, k in scan(path, text) if k == DefKind.FUNCTION}))
 
 
 def _joined(paths: tuple[str, ...]) -> str | None:

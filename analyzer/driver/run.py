@@ -24,6 +24,7 @@ from ..errors import InputError
 from ..findings.coverage import Degraded
 from ..findings.finding import Finding
 from ..findings.fingerprint import fingerprint_file
+from ..index.callers import TreeDefinitions
 from ..locks.calls import CallTable, Need, call_table
 from ..locks.result import Deps, FileAnalysis, FileStatus
 from ..locks.trace import FunctionTrace, trace
@@ -287,7 +288,8 @@ _worker: Checker | None = None
 _worker_traces = False
 
 
-def _init_worker(spec: SourceSpec, only_rules, traces: bool = False) -> None:
+def _init_worker(spec: SourceSpec, only_rules, traces: bool = False,
+                 tree_defs: TreeDefinitions | None = None) -> None:
     global _worker, _worker_traces
     import sys
 
@@ -296,6 +298,8 @@ def _init_worker(spec: SourceSpec, only_rules, traces: bool = False) -> None:
     model = load(Path(spec.rules) if spec.rules else None)
     cache = Cache(Path(spec.cache_dir) if spec.cache_dir else None, salt=model.digest)
     _worker = Checker(source, model, cache, only_rules, spec.clang)
+    if tree_defs is not None:  # read once by the parent for every worker
+        _worker.project.use_tree_defs(tree_defs)
     _worker_traces = traces
 
 
@@ -346,17 +350,19 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
             # the report keeps path order
             order = {f: i for i, f in enumerate(files)}
             files = _largest_first(source, files)
+            # the tree's definitions (sleep chains, retakes) are read here once, not by
+            # each worker; the callers phase below reuses this checker
+            checker = Checker(source, model, cache, only_rules, spec.clang)
+            tree_defs = checker.project.tree_defs()
             with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                     initargs=(spec, only_rules, traces)) as pool:
+                                     initargs=(spec, only_rules, traces, tree_defs)) as pool:
                 for i, rep in enumerate(pool.map(_work, files, chunksize=1)):
                     if progress:
                         progress(i, len(files), rep.path)
                     run.reports.append(rep)
             run.reports.sort(key=lambda r: order[r.path])
         if any(f.needs is not None for r in run.reports for f in r.findings):
-            # the workers' projects are gone: the callers' tables come through one here
-            if checker is None:
-                checker = Checker(source, model, cache, only_rules, spec.clang)
+            assert checker is not None
             run.reports = decide_at_callers(run.reports, checker)
     run.cache_hits = sum(r.cached for r in run.reports)
     run.seconds = time.perf_counter() - t0

@@ -16,6 +16,7 @@ judgement made from it (:mod:`analyzer.locks.sleeps`) says so in its confidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
@@ -169,56 +170,100 @@ def _head_name(head: str) -> str | None:
     return names[0] if names else None
 
 
-def bodies(text: str) -> dict[str, Body]:
-    """The functions a C file defines (first definition of each name), and in a header its
-    function-like macros too."""
-    src = clean(text)
-    lines = src.split("\n")
-    out: dict[str, Body] = {}
-    i = 0
-    n = len(lines)
-    while i < n:
-        if not lines[i].startswith("{"):
-            i += 1
-            continue
-        head_lines: list[str] = []
-        j = i - 1
-        while j >= 0 and i - j <= _HEAD_LINES:
-            s = lines[j].rstrip()
-            if not s.strip() or s.endswith((";", "}", "{")) or s.lstrip().startswith("#"):
-                break
-            head_lines.insert(0, s)
-            j -= 1
-        k = i + 1
-        while k < n and not lines[k].startswith("}"):
-            k += 1
-        head = " ".join(head_lines)
-        name = _head_name(head) if "(" in head and "=" not in head.split("(")[0] else None
-        if name is not None and name not in out:
-            body = "\n".join(lines[i:k])
+class FileBodies(Mapping[str, Body]):
+    """The functions (and macros) of one file by name: where each is found at once, what
+    each calls only when it is asked for (a file is read for one or two functions)."""
+
+    def __init__(self, text: str):
+        src = clean(text)
+        self._src = src
+        self._lines = src.split("\n")
+        # name → ("fn", head line index, "{" line index, "}" line index, head) or
+        #        ("macro", match start, match end, params text, first line)
+        self._where: dict[str, tuple] = {}
+        self._memo: dict[str, Body] = {}
+        self._find_functions()
+        self._find_macros()
+
+    def _find_functions(self) -> None:
+        lines = self._lines
+        i, n = 0, len(lines)
+        while i < n:
+            if not lines[i].startswith("{"):
+                i += 1
+                continue
+            head_lines: list[str] = []
+            j = i - 1
+            while j >= 0 and i - j <= _HEAD_LINES:
+                s = lines[j].rstrip()
+                if not s.strip() or s.endswith((";", "}", "{")) or s.lstrip().startswith("#"):
+                    break
+                head_lines.insert(0, s)
+                j -= 1
+            k = i + 1
+            while k < n and not lines[k].startswith("}"):
+                k += 1
+            head = " ".join(head_lines)
+            name = _head_name(head) if "(" in head and "=" not in head.split("(")[0] \
+                else None
+            if name is not None and name not in self._where:
+                self._where[name] = ("fn", j + 1, i, k, head)
+            i = k + 1
+
+    def _find_macros(self) -> None:
+        src = self._src
+        if "define" not in src:
+            return
+        for m in re.finditer(r"^[ \t]*#[ \t]*define[ \t]+(\w+)\(([^)]*)\)", src, re.M):
+            name = m.group(1)
+            if name in self._where:
+                continue
+            end = m.end()
+            while True:  # continuation lines
+                nl = src.find("\n", end)
+                if nl < 0:
+                    end = len(src)
+                    break
+                if src[nl - 1] != "\\":
+                    end = nl
+                    break
+                end = nl + 1
+            first = src.count("\n", 0, m.start()) + 1
+            self._where[name] = ("macro", m.end(), end, m.group(2), first)
+
+    def _body(self, name: str) -> Body:
+        w = self._where[name]
+        if w[0] == "fn":
+            _, h, i, k, head = w
+            body = "\n".join(self._lines[i:k])
             assigned, declared = _names(body)
-            out[name] = Body(name, j + 2, re.search(r"\bstatic\b", head) is not None,
-                             _calls(body, i + 1), params=_params(head, name),
-                             assigned=assigned, locals=declared)
-        i = k + 1
-    for m in re.finditer(r"^[ \t]*#[ \t]*define[ \t]+(\w+)\(([^)]*)\)", src, re.M):
-        name = m.group(1)
-        if name in out:
-            continue
-        end = m.end()
-        while True:  # continuation lines
-            nl = src.find("\n", end)
-            if nl < 0:
-                end = len(src)
-                break
-            if src[nl - 1] != "\\":
-                end = nl
-                break
-            end = nl + 1
-        first = src.count("\n", 0, m.start()) + 1
-        text = src[m.end():end]
+            return Body(name, h + 1, re.search(r"\bstatic\b", head) is not None,
+                        _calls(body, i + 1), params=_params(head, name),
+                        assigned=assigned, locals=declared)
+        _, start, end, params_text, first = w
+        text = self._src[start:end]
         assigned, declared = _names(text)
-        params = tuple(p.strip() for p in m.group(2).split(",") if p.strip())
-        out[name] = Body(name, first, False, _calls(text, first, 0), macro=True, params=params,
-                         assigned=assigned, locals=declared)
-    return out
+        params = tuple(p.strip() for p in params_text.split(",") if p.strip())
+        return Body(name, first, False, _calls(text, first, 0), macro=True, params=params,
+                    assigned=assigned, locals=declared)
+
+    def __getitem__(self, name: str) -> Body:
+        found = self._memo.get(name)
+        if found is None:
+            found = self._memo[name] = self._body(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+def bodies(text: str) -> FileBodies:
+    """The functions a C file defines (first definition of each name), and its
+    function-like macros too."""
+    return FileBodies(text)

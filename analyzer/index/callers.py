@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-CALLERS_VERSION = "2"  # 2: each file's non-static definitions beside its calls
+CALLERS_VERSION = "3"  # 3: definitions read apart (their own folders, their own entries)
 
 _CALL = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
 _NOT_CALLS = frozenset((b"if", b"while", b"for", b"switch", b"return", b"sizeof", b"typeof",
@@ -51,9 +51,9 @@ class CallerIndex:
 
 @dataclass(frozen=True)
 class TreeDefinitions:
-    """Name → the C files of the same folders that define it, not static (path order): where
-    a call of another file's function may go, tree-wide (the definitions index of
-    :mod:`analyzer.index.definitions` covers only the engine's ``summary_dirs``)."""
+    """Name → the C files of the engine's ``definition_dirs`` that define it, not static
+    (path order): where a call of another file's function may go, tree-wide (the
+    definitions index of :mod:`analyzer.index.definitions` covers only ``summary_dirs``)."""
 
     files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     digest: str = ""

@@ -171,6 +171,8 @@ class EngineFiles:
     index_headers: tuple[str, ...] = ()
     # folders (recursive) whose C files are searched for the callers of a function
     caller_dirs: tuple[str, ...] = ()
+    # folders (recursive) whose C files' non-static definitions a call chain may follow
+    definition_dirs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,7 +420,8 @@ def _protected(t: Table) -> Protected:
 def _engine(t: Table) -> EngineFiles:
     out = EngineFiles(t.strs("iterator_headers", ()), t.strs("summary_headers", ()),
                       t.strs("type_headers", ()), t.strs("summary_dirs", ()),
-                      t.strs("index_headers", ()), t.strs("caller_dirs", ()))
+                      t.strs("index_headers", ()), t.strs("caller_dirs", ()),
+                      t.strs("definition_dirs", ()))
     t.done()
     return out
 
