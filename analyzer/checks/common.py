@@ -312,6 +312,11 @@ class Rule:
                        args=tuple(sorted(texts.items())))
 
 
+def via_text(ev: Event) -> str:
+    """`` (in helper())`` when a helper's summary made the event, for messages."""
+    return f" (in {ev.via}())" if ev.via else ""
+
+
 def access_finding(ctx: CheckContext, rule: Rule, kind: str, severity: Severity,
                    acc: Access, mode: Mode) -> Finding:
     """The finding of a walk or a modification of a protected structure; a

@@ -26,10 +26,10 @@ from __future__ import annotations
 from ..findings.finding import Severity
 from ..locks.events import EventKind
 from ..locks.retakes import rebase
-from ..locks.sleeps import render
+from ..locks.textchains import render
 from ..model.enums import Mode
 from ..syntax import tree as C
-from .common import Rule, first_acquire_line
+from .common import Rule, first_acquire_line, via_text
 
 RULE = Rule("double-lock", {
     "held": "{lock} acquired{mode}{via} while already {how} {where}{extra}",
@@ -99,11 +99,10 @@ def _held_as(ctx, ev, r, held):
         ap = ctx.fn.naming.path(arg, ev.state)
         if ap is None or ap.version is not None:
             return None
-        param = r.lock.split("->")[0].split(".")[0]
         text = ap.render()
         if isinstance(arg, C.Unary) and arg.op == "&":
             text = "&" + text
-        mine = rebase(r.lock, param, text)
+        mine = rebase(r.lock, r.root, text)
         if mine is None:
             return None
         want = mine
@@ -129,10 +128,6 @@ def _held_on_a_path(ctx, ev):
     return next((f for f in ctx.fn.facts_on_paths(ev) if f is not None and f.must), None)
 
 
-def _via(ev) -> str:
-    return f" (in {ev.via}())" if ev.via else ""
-
-
 def _words(ctx, lock, ev, fact, acq_mode, where: str):
     """The first acquire's line and the message's words for a second acquire of ``lock``
     in mode ``acq_mode`` at ``ev``, held as ``fact``."""
@@ -154,4 +149,4 @@ def _finding(ctx, ev, fact):
     return RULE.finding(ctx, "held" if ev.fact.must else "some-paths", Severity.ERROR,
                         ev.span.line, ev.span.end_line,
                         [ev.lock], related, (ev.lock,), lock=ev.lock.describe(), mode=mode,
-                        via=_via(ev), how=how, where=where, extra=extra)
+                        via=via_text(ev), how=how, where=where, extra=extra)

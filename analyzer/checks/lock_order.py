@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from ..findings.finding import Severity
 from ..locks.events import EventKind
-from .common import Rule, first_acquire_line
+from .common import Rule, first_acquire_line, via_text
 
 RULE = Rule("lock-order", {
     "inverted": "{lock} ({new_cls}) acquired{via} while {held} is {certainty}-held: the lock "
@@ -186,5 +186,5 @@ def _finding(ctx, ev, new_cls, held_key, held_fact):
                         [(start, f"{held_key} taken here"),
                          (ev.span.line, f"{ev.lock} taken here")],
                         (held_key, ev.lock), lock=ev.lock, new_cls=new_cls,
-                        via=f" (in {ev.via}())" if ev.via else "", held=held_key.describe(),
+                        via=via_text(ev), held=held_key.describe(),
                         certainty=held_fact.certainty, held_cls=held_key.cls)

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from ..findings.finding import Severity
 from ..locks.events import EventKind
-from ..locks.sleeps import render
+from ..locks.textchains import render
 from ..model.enums import LockKind
-from .common import Rule
+from .common import Rule, via_text
 from .reclaim_under_lock import _kind_of_class
 
 RULE = Rule("sleep-in-atomic", {
@@ -91,7 +91,7 @@ def _sleeps(ev, ctx, sleepy: dict[str, str]) -> str | None:
     """What sleeps at this event, as the message names it; None when nothing does."""
     if ev.kind == EventKind.ACQUIRE and ev.lock is not None and not ev.trylock \
             and not ev.annotation and ev.lock_kind is not None and ev.lock_kind.sleeps:
-        via = f" (in {ev.via}())" if ev.via else ""
+        via = via_text(ev)
         return f"acquiring {ev.lock.describe()}, a {ev.lock_kind}{via},"
     if ev.kind == EventKind.CALL and ev.call is not None and ev.call.name:
         name = ev.call.name

@@ -19,7 +19,7 @@ from ..findings.finding import Severity
 from ..locks.events import EventKind, Inexact
 from ..locks.state import UNKNOWN
 from ..syntax import tree as C
-from .common import Rule
+from .common import Rule, via_text
 
 RULE = Rule("unlock-unheld", {
     "not-held": "{lock} released{via} but it is not held on any path reaching here",
@@ -58,7 +58,7 @@ def check(ctx):
                         ctx, "unpaired", Severity.ERROR, ev.span.line, ev.span.end_line,
                         [ev.lock], [(taken, "taken here, on the other paths")], (ev.lock,),
                         lock=ev.lock.describe(), taken=taken,
-                        via=f" (in {ev.via}())" if ev.via else ""))
+                        via=via_text(ev)))
             continue
         key = (ev.span.line, ev.lock)
         if key in seen:
@@ -78,7 +78,7 @@ def check(ctx):
                                 ev.span.line,
                                 ev.span.end_line, [ev.lock], related, (ev.lock,),
                                 lock=ev.lock.describe(),
-                                via=f" (in {ev.via}())" if ev.via else ""))
+                                via=via_text(ev)))
     return out
 
 

@@ -456,7 +456,7 @@ class _FileContext:
         self.read_from: set[str] = set()  # files whose bodies it read
         self.far_inline: dict[str, C.Function] = {}
         self._headers: list[str] | None = None  # headers_of(pf), resolved once
-        self._if_lines: frozenset[int] | None = None  # lines inside #if blocks
+        self._if_lines: frozenset[int] = frozenset()  # lines inside #if blocks
         own = {f.name: f for f in pf.functions}
         model = project.model
         if pf.frontend == "clang":
@@ -517,6 +517,7 @@ class _FileContext:
             own_text = project.source.read(pf.path).text
         except InputError:
             own_text = ""
+        self._if_lines = _conditional_lines(own_text)
         own_noreturn = {n for n, k in scan(pf.path[:-2] + ".h", own_text)
                         if k == DefKind.NORETURN}
 
@@ -534,12 +535,6 @@ class _FileContext:
 
     def _conditional(self, line: int) -> bool:
         """Whether a line of the analysed file is inside an #if/#ifdef/#ifndef block."""
-        if self._if_lines is None:
-            try:
-                text = self.project.source.read(self.pf.path).text
-            except InputError:
-                text = ""
-            self._if_lines = _conditional_lines(text)
         return line in self._if_lines
 
     def _bodies_for(self, name: str, from_path: str) -> list[tuple[str, Body]]:

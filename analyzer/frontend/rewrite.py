@@ -355,7 +355,8 @@ def _member_like(params: list[str], body: str) -> set[str]:
     return out
 
 
-def _top_split(s: str, sep: str) -> list[str]:
+def top_split(s: str, sep: str) -> list[str]:
+    """``s`` split at each ``sep`` outside brackets."""
     parts, depth, start = [], 0, 0
     for i, c in enumerate(s):
         if c in "([{":
@@ -415,7 +416,7 @@ def _loop_positions(d: _Define) -> tuple[int | None, int | None] | None:
     header = d.body[open_idx + 1 : close_idx]
     index = {p: i for i, p in enumerate(d.params)}
     if d.head == "for":
-        sections = _top_split(header, ";")
+        sections = top_split(header, ";")
         if len(sections) != 3:
             return None
         init, cond, incr = sections

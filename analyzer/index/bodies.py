@@ -9,8 +9,10 @@ the kernel's coding style require) — and lists, per function, the calls in cal
 (``name(``, not ``ops->name(``: a pointer's target is unknown) with their argument text.
 Function-like macros of headers are read the same way, from their ``#define`` lines.
 
-It says nothing about paths: every call of the body counts, whichever branch it is on. A
-judgement made from it (:mod:`analyzer.locks.sleeps`) says so in its confidence.
+It knows paths only as far as the layout shows them: each call says whether every path
+through the body runs it (a statement of the body's own block, not in a branch, a loop or
+behind ``?:``, ``&&``, ``||``). A judgement made from it (:mod:`analyzer.locks.sleeps`,
+:mod:`analyzer.locks.retakes`) says so in its confidence.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+
+from ..frontend.rewrite import top_split
 
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
@@ -133,28 +137,16 @@ def _params(head: str, name: str) -> tuple[str, ...]:
         if fp:
             out.append(fp.group(1))
             continue
+        # the last name of a declaration (or a macro's bare parameter)
         w = re.search(r"(\w+)\s*(?:\[[^\]]*\])*\s*$", p)
-        if w and p.strip() not in ("void", "...") and w.group(1) != p.strip():
+        if w and p.strip() not in ("void", "..."):
             out.append(w.group(1))
-        elif w and p.strip() not in ("void", "..."):
-            out.append(w.group(1))  # a macro's parameter: a bare name
     return tuple(out)
 
 
 def split_args(args: str) -> list[str]:
-    """A call's argument text split at its top-level commas."""
-    out, depth, start = [], 0, 0
-    for i, c in enumerate(args):
-        if c in "([":
-            depth += 1
-        elif c in ")]":
-            depth -= 1
-        elif c == "," and depth == 0:
-            out.append(args[start:i])
-            start = i + 1
-    if args.strip():
-        out.append(args[start:])
-    return out
+    """A call's argument text split at its top-level commas (none when it is empty)."""
+    return top_split(args, ",") if args.strip() else []
 
 
 def _names(text: str) -> tuple[frozenset[str], frozenset[str]]:

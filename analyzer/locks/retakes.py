@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ..index.bodies import Body, split_args
 from ..model.enums import Action, Mode
 from ..model.lockmodel import LockModel
-from .sleeps import Resolver, Step
+from .textchains import BodyWalk, Resolver, Step, nth_arg
 
 MAX_DEPTH = 2  # calls below the callee
 MAX_BODIES = 200
@@ -38,6 +38,12 @@ class Retake:
     param: int | None  # position of the parameter the lock is named from; None: a global
     mode: Mode
     steps: tuple[Step, ...]  # from the callee down to the acquire
+
+    @property
+    def root(self) -> str:
+        """The name the lock is rooted at: the parameter's, or the global's."""
+        m = _ROOT.match(self.lock)
+        return m.group(1) if m else self.lock
 
 
 def lock_text(arg: str) -> str | None:
@@ -68,22 +74,18 @@ def rebase(lock: str, param: str, arg: str) -> str | None:
 _Effects = tuple[tuple[Retake, ...], tuple[Retake, ...]]
 
 
-class Retakes:
+class Retakes(BodyWalk[_Effects]):
     """Answers "which locks may a call of ``name`` from a file take?" (memoised)."""
 
+    budget = MAX_BODIES
+
     def __init__(self, model: LockModel, resolve: Resolver):
+        super().__init__(resolve, ((), ()))
         self.model = model
-        self.resolve = resolve
-        self.memo: dict[tuple[str, str], _Effects] = {}
-        self._active: set[tuple[str, str]] = set()
-        self._budget = 0
 
     def of_call(self, name: str, from_path: str) -> tuple[Retake, ...]:
-        self._budget = MAX_BODIES
-        return self._of_call(name, from_path, 0)
-
-    def _of_call(self, name: str, from_path: str, depth: int) -> tuple[Retake, ...]:
-        return self._effects(name, from_path, depth)[0]
+        self._start()
+        return self._effects(name, from_path, 0)[0]
 
     def _effects(self, name: str, from_path: str, depth: int) -> _Effects:
         """(acquires every definition makes on every path, locks some definition releases
@@ -102,22 +104,6 @@ class Retakes:
                        for other in per_def[1:])]
         drops = tuple(dict.fromkeys(d for e in per_def for d in e[1]))
         return tuple(keep), drops
-
-    def _of_body(self, path: str, body: Body, depth: int) -> _Effects:
-        key = (path, body.name)
-        if key in self.memo:
-            return self.memo[key]
-        if key in self._active or self._budget <= 0:
-            return (), ()
-        self._budget -= 1
-        self._active.add(key)
-        try:
-            result = self._judge(path, body, depth)
-        finally:
-            self._active.discard(key)
-        if self._budget > 0:
-            self.memo[key] = result
-        return result
 
     def _judge(self, path: str, body: Body, depth: int) -> _Effects:
         params = list(body.params)
@@ -153,7 +139,7 @@ class Retakes:
             if prim is not None:
                 if prim.annotation:
                     continue
-                lock = lock_text(_nth_arg(call.args, prim.arg))
+                lock = lock_text(nth_arg(call.args, prim.arg))
                 if lock is None:
                     continue
                 if prim.field:
@@ -190,10 +176,4 @@ class Retakes:
             return r.lock
         if r.param >= len(args):
             return None
-        callee_param = r.lock.split("->")[0].split(".")[0]
-        return rebase(r.lock, callee_param, args[r.param])
-
-
-def _nth_arg(args: str, n: int) -> str:
-    parts = split_args(args)
-    return parts[n].strip() if n < len(parts) else ""
+        return rebase(r.lock, r.root, args[r.param])

@@ -24,12 +24,11 @@ to the sleep, the last one naming what sleeps.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from ..index.bodies import Body, split_args
+from ..index.bodies import Body
 from ..model.enums import Action
 from ..model.lockmodel import LockModel
+from .textchains import BodyWalk, Resolver, Step, nth_arg
 
 MAX_DEPTH = 2  # calls below the caller's callee: deeper, the branch that sleeps is seldom
 # the one the caller runs (a debug hook, an error path), and the text does not say
@@ -41,28 +40,15 @@ MAX_BODIES = 300  # bodies read for one question before it is given up as "not s
 _WORD = re.compile(r"\b[A-Z_][A-Z0-9_]*\b")
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    function: str
-    path: str
-    line: int  # the call (or the sleep) in ``function``'s body
-    what: str  # "calls g()" / "takes a mutex: mutex_lock(&m->lock)"
-
-
-# name, the file asking → the definitions it may run, each (path, body)
-Resolver = Callable[[str, str], list[tuple[str, Body]]]
-
-
-class SleepChains:
+class SleepChains(BodyWalk["tuple[Step, ...] | None"]):
     """Answers "may ``name``, called from a file, sleep?" for one analysed file (memoised)."""
 
+    budget = MAX_BODIES
+
     def __init__(self, model: LockModel, resolve: Resolver):
+        super().__init__(resolve, None)
         self.model = model
-        self.resolve = resolve
-        self.memo: dict[tuple[str, str], tuple[Step, ...] | None] = {}
         self._drop_memo: dict[tuple[str, str], bool] = {}
-        self._active: set[tuple[str, str]] = set()
-        self._budget = 0
         alloc = model.protected.alloc
         self._reclaim = alloc.reclaim
         self._no_reclaim = alloc.no_reclaim
@@ -71,7 +57,7 @@ class SleepChains:
 
     def chain(self, name: str, from_path: str) -> tuple[Step, ...] | None:
         """The chain from a call of ``name`` in ``from_path`` down to what sleeps, or None."""
-        self._budget = MAX_BODIES
+        self._start()
         return self._chain(name, from_path, 0)
 
     def _chain(self, name: str, from_path: str, depth: int) -> tuple[Step, ...] | None:
@@ -85,22 +71,6 @@ class SleepChains:
                 return None  # one alternative that does not sleep: not shown
             found = found or c
         return found
-
-    def _of_body(self, path: str, body: Body, depth: int) -> tuple[Step, ...] | None:
-        key = (path, body.name)
-        if key in self.memo:
-            return self.memo[key]
-        if key in self._active or self._budget <= 0:
-            return None
-        self._budget -= 1
-        self._active.add(key)
-        try:
-            result = self._judge(path, body, depth)
-        finally:
-            self._active.discard(key)
-        if self._budget > 0:  # an answer cut by the budget is not the body's answer
-            self.memo[key] = result
-        return result
 
     def _judge(self, path: str, body: Body, depth: int) -> tuple[Step, ...] | None:
         direct = self._direct(path, body, depth)
@@ -133,7 +103,7 @@ class SleepChains:
         found = False
         for call in body.calls:
             prim = self.model.primitive(call.name)
-            arg = first_arg(call.args)
+            arg = nth_arg(call.args, 0)
             if prim is not None:
                 if prim.action == Action.RELEASE and prim.kind.spins and arg not in taken:
                     found = True
@@ -152,7 +122,6 @@ class SleepChains:
         lock it did not take (its caller's); None when it neither sleeps nor drops."""
         if self._drops(path, body):
             return False
-        first: tuple[int, str] | None = None
         for call in body.calls:
             prim = self.model.primitive(call.name)
             if prim is not None:
@@ -168,7 +137,7 @@ class SleepChains:
                     and (flag := self._reclaims(call.args)):
                 return (call.line, f"calls {call.name}() with {flag}, which may enter "
                                    f"direct reclaim")
-        return first
+        return None
 
     def _reclaims(self, args: str) -> str | None:
         if "~" in args:
@@ -195,14 +164,3 @@ def _without_calls(text: str, names: frozenset[str]) -> str:
         i = j
     out.append(text[i:])
     return " ".join(out)
-
-
-def first_arg(args: str) -> str:
-    parts = split_args(args)
-    return parts[0].strip() if parts else ""
-
-
-def render(chain: tuple[Step, ...]) -> str:
-    """``g() (kernel/x.c:12) → h() (kernel/x.c:40) takes a mutex: mutex_lock(&m)``."""
-    parts = [f"{s.function}() ({s.path}:{s.line})" for s in chain]
-    return " → ".join(parts) + f" {chain[-1].what}"
