@@ -272,3 +272,51 @@ def test_retakes_follow_arguments_and_skip_cycles_and_moved_parameters():
     assert rebase("p->m", "p", "&s->inner") == "s->inner.m"
     assert rebase("p->m", "p", "q->parent") == "q->parent->m"
     assert rebase("p->m", "p", "f(x)") is None
+
+
+def test_callers_hold_the_lock_across_text_callees_pointer_calls_and_methods(tree):
+    """peek_noted() holds the mmap lock across another folder's helper that touches no
+    lock of mm (read as text) and a hook given mm; widget_mmap() is an ->mmap method, whose
+    caller holds it by the lock model's contract; mm_note_drop() gives it back."""
+    rep = of(run(tree, ["mm/peek.c"]), "mm/peek.c")
+    [f] = [f for f in rep.findings if f.function == "chain_peek"]
+    assert f.rule == "walk-unlocked"
+    assert "held by 2 of 3 callers" in f.message
+    assert "widget_mmap() (fs/widget.c:" in f.message and "peek_noted() (line" in f.message
+    assert "unknown at peek_after_drop() (line" in f.message
+
+
+def test_touches_names_the_parameters_whose_locks_a_text_callee_changes():
+    from analyzer.locks.retakes import Touches
+
+    found = bodies((FIXTURES / "kernel" / "notes.c").read_text())
+    model = lockmodel.load(None)
+    macro = bodies("#define drop_it(m) mmap_read_unlock(m)\n"
+                   "#define mmap_read_unlock(m) up_read(&(m)->mmap_lock)\n")
+
+    def resolve(name, path):
+        for b in (found, macro):
+            if name in b:
+                return [(path, b[name])]
+        return []
+
+    t = Touches(model, resolve)
+    assert t.of_call("mm_note", "k.c") == frozenset()
+    assert t.of_call("mm_note_drop", "k.c") == frozenset({0})
+    assert t.of_call("drop_it", "k.c") == frozenset({0})
+    assert t.of_call("not_in_sight", "k.c") is None
+    assert t.of_call("up_read", "k.c") is None  # a primitive: the lock model's
+
+
+def test_operations_tables_give_their_methods_the_model_contract():
+    from analyzer.frontend.treesitter import parse_file  # noqa: F401  (frontend loads)
+    from analyzer.index.ops import assigned_methods
+
+    text = (FIXTURES / "fs" / "widget.c").read_text()
+    assert assigned_methods(text)["widget_mmap"] == (("file_operations", "mmap"),)
+    arr = ("static struct proc_ops ops[] __ro_after_init = {\n"
+           "\t{ .proc_mmap = a_mmap, },\n\t{ .proc_mmap = b_mmap },\n};\n"
+           "/* .mmap = not_a_table */\n")
+    got = assigned_methods(arr)
+    assert got["a_mmap"] == got["b_mmap"] == (("proc_ops", "proc_mmap"),)
+    assert "not_a_table" not in got

@@ -725,3 +725,78 @@ def test_helper_equal_to_its_argument_after_a_check_names_the_argument(tmp_path)
     # every path unlocks what it locked: the summary must not release the caller's lock
     summ = fa.summaries.summary("kill_one")
     assert all(e.action != "release" for c in summ.cases for e in c.effects), summ.cases
+
+
+def test_a_pointer_call_keeps_the_locks_of_an_object_it_is_given(tmp_path):
+    """An ops method or hook leaves its caller's locks alone unless handed the lock itself;
+    a function with no body in sight may still take or drop the locks of what it is given."""
+    fa = analyse(tmp_path, """
+        struct foo { struct mutex lock; int n; };
+        void out_of_sight(struct foo *foo);
+        void f(struct foo *foo, void (*hook)(struct foo *), void (*take)(struct mutex *))
+        {
+            mutex_lock(&foo->lock);
+            hook(foo);
+            foo->n++;
+            out_of_sight(foo);
+            foo->n--;
+            mutex_unlock(&foo->lock);
+            mutex_lock(&foo->lock);
+            take(&foo->lock);
+            foo->n = 0;
+            mutex_unlock(&foo->lock);
+        }
+    """)
+    assert state_at(fa, "f", "foo->n++") == {"foo->lock": ("write", "must")}
+    assert state_at(fa, "f", "foo->n--")["foo->lock"][1] == "may"
+    assert state_at(fa, "f", "foo->n = 0")["foo->lock"][1] == "may"
+
+
+def test_a_lock_taken_through_an_accessor_local_is_the_callers_lock(tmp_path):
+    """lock_page()'s shape: the helper locks a local set from an accessor macro of its
+    parameter; its summary names the lock by the accessor, as the caller does."""
+    fa = analyse(tmp_path, """
+        struct page;
+        struct folio;
+        #define page_to_widget(p)	((struct folio *)(p))
+        static inline void widget_lock_page(struct page *page)
+        {
+            struct folio *folio;
+
+            folio = page_to_widget(page);
+            if (!folio_trylock(folio))
+                folio_lock(folio);
+        }
+        static inline void widget_unlock_page(struct page *page)
+        {
+            folio_unlock(page_to_widget(page));
+        }
+        int g(struct page *page, int *n)
+        {
+            widget_lock_page(page);
+            (*n)++;
+            widget_unlock_page(page);
+            return *n;
+        }
+    """)
+    assert state_at(fa, "g", "(*n)++") == {"page_to_widget(page)": ("write", "must")}
+    assert state_at(fa, "g", "return *n") == {}
+
+
+def test_a_vma_mark_taken_inside_a_helper_goes_with_the_mmap_lock(tmp_path):
+    fa = analyse(tmp_path, """
+        static void mark(struct vm_area_struct *vma)
+        {
+            vma_start_write(vma);
+        }
+        void h(struct mm_struct *mm, struct vm_area_struct *vma)
+        {
+            mmap_write_lock(mm);
+            mark(vma);
+            vma->vm_flags = 0;
+            mmap_write_unlock(mm);
+            vma->vm_pgoff = 0;
+        }
+    """)
+    assert state_at(fa, "h", "vma->vm_flags = 0")["vma->vm_lock"] == ("write", "must")
+    assert "vma->vm_lock" not in state_at(fa, "h", "vma->vm_pgoff = 0")

@@ -11,6 +11,11 @@ not held at another, the two returned values decide:
   errors, two zeros): the caller cannot know whether it holds the lock;
 * ``error-path`` — the held exit returns an error (a negative errno, NULL, non-zero after
   ``if (err)``) while an exit that returns success (0) drops the lock: the error path leaks it;
+* ``contract`` — a lock the function must release (``__releases()``, or the lock model's
+  contract of the operations-table method it is stored in: ``->writepage`` is called with
+  the page locked and unlocks it, ``rules/locks.toml`` ``[[method]]``) is still held at an
+  exit while another exit releases it, unless that exit returns a value the contract lets
+  keep it (``AOP_WRITEPAGE_ACTIVATE``);
 * a function whose exits partition the kernel's way — success (0, non-NULL, true) ⇒ locked,
   error (errno, NULL, false) ⇒ unlocked — has a conditional-lock contract and is not reported,
   nor is a lock named by an ``__acquires``/``__releases``/``__must_hold`` annotation. An exit
@@ -37,6 +42,7 @@ from ..findings.finding import Severity
 from ..locks.lockid import LockId
 from ..locks.state import State, describe_token, value_class
 from ..syntax import tree as C
+from ..syntax.tree import ContractKind
 from .common import Rule, first_acquire_line
 
 RULE = Rule("lock-imbalance", {
@@ -46,6 +52,9 @@ RULE = Rule("lock-imbalance", {
     "error-path": "{lock} is still held at the error return ({what}) on line {held_line}, "
                   "but released before the success return ({what2}) on line {free_line}: "
                   "the error path leaks it",
+    "contract": "{lock} is still held at the {what} on line {held_line}, but {contract} "
+                "releases it on every path (as it does before the {what2} on line "
+                "{free_line})",
 })
 
 # value classes that tell a caller "failed" / "succeeded"
@@ -59,11 +68,11 @@ def check(ctx):
     outs = ctx.fn.exits
     if len({x.line for x in outs}) < 2 and len(outs) < 2:
         return []
+    found = _broken_releases(ctx, outs)
     contract = _contract_locks(ctx)
     keys = sorted({k for x in outs for k, f in x.state.locks.items() if f.must},
                   key=lambda k: k.path)
     int_returns = _returns_int(ctx.function)
-    found = []
     for k in keys:
         if k in contract or (k.cls is not None and k.cls in contract):
             continue
@@ -75,6 +84,34 @@ def check(ctx):
             kind, h, fr = pair
             found.append(_finding(ctx, kind, k, h, fr, held, free))
     return found
+
+
+_RELEASES = (str(ContractKind.RELEASES), str(ContractKind.RELEASES_SHARED))
+
+
+def _broken_releases(ctx, outs) -> list:
+    """A lock the function's contract says it releases (``__releases()``, or the lock
+    model's contract of the table method it is: ``->writepage``) still held at an exit
+    while another exit has released it; a return of one of the contract's ``keeps``
+    values (``AOP_WRITEPAGE_ACTIVATE``) may keep it."""
+    out = []
+    st = State()
+    for ann in ctx.function.annotations:
+        if ann.kind not in _RELEASES:
+            continue
+        k = ctx.fn.naming.lock(ann.expr, st)
+        if k is None:
+            continue
+        held = [x for x in outs if (f := x.state.locks.get(k)) is not None and f.must
+                and not (x.value is not None and C.render(x.value) in ann.keeps)]
+        free = [x for x in outs if (f := x.state.locks.get(k)) is not None and f.not_held]
+        if not held or not free:
+            continue
+        h, fr = min(held, key=lambda x: x.line), min(free, key=lambda x: x.line)
+        f = _finding(ctx, "contract", k, h, fr, held, free,
+                     contract=ann.method or "its __releases() annotation")
+        out.append(f)
+    return out
 
 
 def _cls(x, int_returns: bool) -> str | None:
@@ -156,7 +193,7 @@ def _what(x) -> str:
     return text
 
 
-def _finding(ctx, kind, key, h, fr, held, free):
+def _finding(ctx, kind, key, h, fr, held, free, **extra):
     start = first_acquire_line(ctx, key, before=h.line) or \
         first_acquire_line(ctx, key, earliest=True) or ctx.function.span.line
     related = [(ln, "returns with the lock held")
@@ -164,4 +201,4 @@ def _finding(ctx, kind, key, h, fr, held, free):
     related += [(ln, "returns with the lock released") for ln in sorted({x.line for x in free})]
     return RULE.finding(ctx, kind, Severity.ERROR, start, h.line, [key], related, (key,),
                         lock=key.describe(), what=_what(h), what2=_what(fr),
-                        held_line=h.line, free_line=fr.line)
+                        held_line=h.line, free_line=fr.line, **extra)

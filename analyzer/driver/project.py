@@ -30,9 +30,10 @@ from ..frontend.treesitter import ParsedFile, StructDef, parse_file
 from ..index.bodies import Body, FileBodies, bodies
 from ..index.callers import CALLERS_VERSION, CallerIndex, TreeDefinitions, called_names, digest_of
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
+from ..index.ops import with_method_contracts
 from ..locks.dataflow import solve_functions
 from ..locks.result import Deps, FileAnalysis, FileStatus
-from ..locks.retakes import Retakes
+from ..locks.retakes import Retakes, Touches
 from ..locks.sleeps import SleepChains
 from ..locks.summaries import FunctionIndex, Summaries
 from ..locks.types import TypeInfo
@@ -393,7 +394,8 @@ class Project:
                 pf = self.parse_source(sf)
                 self._parsed[path] = pf
             ctx = _FileContext(self, pf)
-            results = solve_functions(list(pf.functions), self.model, ctx.summaries, ctx.types)
+            functions = with_method_contracts(list(pf.functions), sf.text, self.model)
+            results = solve_functions(functions, self.model, ctx.summaries, ctx.types)
         except RecursionError:
             return FileAnalysis(path, FileStatus.ERROR, "nesting too deep to analyse",
                                 source=sf)
@@ -455,6 +457,9 @@ class _FileContext:
         self.lookups: dict[str, str | None] = {}  # index lookups: name → where
         self.read_from: set[str] = set()  # files whose bodies it read
         self.far_inline: dict[str, C.Function] = {}
+        # static functions of the other files a summary was read from: what their bodies
+        # call (last of all names: a static of another file is never the analysed file's)
+        self.far_static: dict[str, C.Function] = {}
         self._headers: list[str] | None = None  # headers_of(pf), resolved once
         self._if_lines: frozenset[int] = frozenset()  # lines inside #if blocks
         own = {f.name: f for f in pf.functions}
@@ -464,7 +469,7 @@ class _FileContext:
             # has no body for is a declaration or a macro there, whatever a header parse says
             inline = {f.name: f for f in pf.inline_functions}
             self.index = FunctionIndex([own.get, inline.get, self.far_inline.get, self._macro],
-                                       [self._in_other_files])
+                                       [self._in_other_files, self.far_static.get])
             self.types = TypeInfo.build(model.structs.items(),
                                         [(sd.name, sd.fields) for sd in pf.structs])
         else:
@@ -482,7 +487,7 @@ class _FileContext:
                 return None
 
             self.index = FunctionIndex([own.get, in_headers, self._macro],
-                                       [self._in_other_files])
+                                       [self._in_other_files, self.far_static.get])
 
             def alternatives(name: str, far: bool) -> list[C.Function]:
                 out = [f for f in pf.functions if f.name == name]
@@ -528,10 +533,19 @@ class _FileContext:
             self.lookups[NORETURN_KEY + name] = "yes" if found else None
             return found
 
-        self.summaries = Summaries(model, self.index, self.types, is_function,
-                                   lambda name: self.lookup(name) is not None, noreturn)
         self.sleeps = SleepChains(model, self._bodies_for)
         self.retakes = Retakes(model, self._bodies_for)
+        touches = Touches(model, self._bodies_for)
+        self.summaries = Summaries(model, self.index, self.types, is_function,
+                                   lambda name: self.lookup(name) is not None, noreturn,
+                                   lambda name: touches.of_call(name, self._text_home(name)))
+
+    def _text_home(self, name: str) -> str:
+        """Where a call of ``name`` is read as text from: the analysed file, or the other
+        file whose static function it is (a summary read there called it)."""
+        f = self.far_static.get(name)
+        return f.path if f is not None and self.index.find(name, far=False) is None \
+            else self.pf.path
 
     def _conditional(self, line: int) -> bool:
         """Whether a line of the analysed file is inside an #if/#ifdef/#ifndef block."""
@@ -639,9 +653,13 @@ class _FileContext:
             return None
         for f in pf.functions:
             if f.name == name and not f.is_static:
-                # its inline helpers come with it (clang: of its own translation unit)
+                # its inline helpers come with it (clang: of its own translation unit), and
+                # its file's static functions, which only its own body can call
                 for g in pf.inline_functions:
                     self.far_inline.setdefault(g.name, g)
+                for g in pf.functions:
+                    if g.is_static:
+                        self.far_static.setdefault(g.name, g)
                 return f
         return None
 

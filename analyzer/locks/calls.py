@@ -114,7 +114,9 @@ def call_table(results: Iterable[FunctionResult]) -> CallTable:
             locks = tuple(LockAt(k.path, k.cls, "".join(sorted(f.poss)))
                           for k, f in sorted(ev.state.locks.items(), key=lambda kf: kf[0].path)
                           if f.must or f.not_held)
-            sites.append(CallSite(c.name, ev.span.line, args, locks))
+            site = CallSite(c.name, ev.span.line, args, locks)
+            if site not in sites:  # a call in a condition is evaluated once per branch
+                sites.append(site)
         out.append(FunctionCalls(fn.name, fn.span.line, fn.is_static,
                                  tuple(p.name for p in fn.params), tuple(sites)))
     return tuple(out)

@@ -137,8 +137,8 @@ class Retakes(BodyWalk[_Effects]):
         for call in body.calls:
             prim = self.model.primitive(call.name)
             if prim is not None:
-                if prim.annotation:
-                    continue
+                if prim.annotation or prim.released_with:
+                    continue  # a mark that may be set again (vma_start_write())
                 lock = lock_text(nth_arg(call.args, prim.arg))
                 if lock is None:
                     continue
@@ -177,3 +177,74 @@ class Retakes(BodyWalk[_Effects]):
         if r.param >= len(args):
             return None
         return rebase(r.lock, r.root, args[r.param])
+
+
+TOUCH_DEPTH = 3  # calls below the callee read for a lock of its parameters
+
+
+class Touches(BodyWalk["frozenset[int]"]):
+    """Answers "which of its arguments' locks may a call of ``name`` take or release?" for
+    a callee the analysis has no summary of (a function of another subsystem), by its body
+    read as text: the parameters a lock primitive's lock is named from (``&mm->mmap_lock``:
+    ``mm``), directly or through a call that is handed the parameter, down to
+    :data:`TOUCH_DEPTH` calls. The argument the call is given for any other parameter keeps
+    its locks as they were: the callee cannot reach them by a name of its own.
+
+    ``None`` when it cannot be told: no definition in sight, or more bodies than the budget
+    (the call's effects then stay unknown). Below the callee, a name with no definition in
+    sight touches nothing: a lock dropped four calls down, in code the tree does not have,
+    is the miss this trades for calls that leave their caller's locks alone."""
+
+    budget = MAX_BODIES
+
+    def __init__(self, model: LockModel, resolve: Resolver):
+        super().__init__(resolve, frozenset())
+        self.model = model
+
+    def of_call(self, name: str, from_path: str) -> frozenset[int] | None:
+        if self.model.primitive(name) is not None or name in self.model.transparent:
+            return None
+        self._start()
+        defs = self.resolve(name, from_path)
+        if not defs:
+            return None
+        out = self._touched(name, from_path, 0, defs)
+        return out if self._left > 0 else None
+
+    def _touched(self, name: str, from_path: str, depth: int,
+                 defs: list[tuple[str, Body]] | None = None) -> frozenset[int]:
+        if depth > TOUCH_DEPTH:
+            return frozenset()
+        if defs is None:
+            defs = self.resolve(name, from_path)
+        out: frozenset[int] = frozenset()
+        for p, b in defs:  # any alternative may be the one built
+            out |= self._of_body(p, b, depth)
+        return out
+
+    def _judge(self, path: str, body: Body, depth: int) -> frozenset[int]:
+        params = list(body.params)
+        out: set[int] = set()
+
+        def rooted(text: str) -> set[int]:
+            """The parameters an argument's text is named from (unassigned ones only)."""
+            return {params.index(w) for w in re.findall(r"[A-Za-z_]\w*", text)
+                    if w in params and w not in body.assigned}
+
+        for call in body.calls:
+            prim = self.model.primitive(call.name)
+            if prim is not None:
+                if prim.annotation or prim.action == Action.ASSERT:
+                    continue
+                out |= rooted(nth_arg(call.args, prim.arg))
+                continue
+            if call.name == body.name or call.name in self.model.transparent:
+                continue
+            args = split_args(call.args)
+            given = [rooted(a) for a in args]
+            if not any(given):
+                continue
+            for i in self._touched(call.name, path, depth + 1):
+                if i < len(given):
+                    out |= given[i]
+        return frozenset(out)

@@ -88,7 +88,8 @@ class Summaries:
     def __init__(self, model: LockModel, index: FunctionIndex, types: TypeInfo,
                  declared: Callable[[str], bool] | None = None,
                  defined: Callable[[str], bool] | None = None,
-                 declared_noreturn: Callable[[str], bool] | None = None):
+                 declared_noreturn: Callable[[str], bool] | None = None,
+                 touches: Callable[[str], frozenset[int] | None] | None = None):
         self.model = model
         self.index = index
         self.types = types
@@ -97,6 +98,9 @@ class Summaries:
         # none rather than unknown, as for a body read and found lock-free
         self._defined = defined or (lambda name: False)
         self._declared_noreturn = declared_noreturn or (lambda name: False)
+        # for a callee with no summary: which arguments' locks its text may take or release
+        # (None: not known; analyzer.locks.retakes.Touches)
+        self._touches = touches or (lambda name: None)
         self.noreturn_memo: dict[str, bool] = {}
         self.memo: dict[tuple[str, bool], Summary | None] = {}
         self.active: list[str] = []
@@ -130,6 +134,11 @@ class Summaries:
                 result = from_wrapper(w)
         self.memo[key] = result
         return result
+
+    def touches(self, name: str) -> frozenset[int] | None:
+        """The positions of the arguments whose locks a call of ``name`` with no summary may
+        change, read from its text across the tree; None when that is not known."""
+        return self._touches(name)
 
     def known(self, name: str) -> bool:
         return name in self.model.wrappers or self._defined(name) \
@@ -719,8 +728,19 @@ def _root_ok(e: C.Expr, allowed: set[str], locals_: set[str]) -> bool:
     x = strip(e)
     while isinstance(x, (C.Member, C.Index, C.Unary)):
         x = strip(x.base if isinstance(x, (C.Member, C.Index)) else x.operand)
+    if isinstance(x, C.Call) and isinstance(x.func, C.Name) and x.args:
+        # an accessor of a parameter: page_folio(page), the lock of a page's folio
+        return all(_root_ok(a, allowed, locals_) and _root_name_in(a, allowed)
+                   for a in x.args)
     if not isinstance(x, C.Name) or "@" in x.id:
         return False
     if x.id in allowed:
         return True
     return x.id not in locals_ and not C.is_null(x)  # a global lock
+
+
+def _root_name_in(e: C.Expr, names: set[str]) -> bool:
+    x = strip(e)
+    while isinstance(x, (C.Member, C.Index, C.Unary)):
+        x = strip(x.base if isinstance(x, (C.Member, C.Index)) else x.operand)
+    return isinstance(x, C.Name) and x.id in names

@@ -68,6 +68,10 @@ class SummaryProvider(Protocol):
     def is_function(self, name: str) -> bool:
         """Whether ``name`` is a function of the tree (so not a lock's root)."""
 
+    def touches(self, name: str) -> frozenset[int] | None:
+        """For a callee that is not known: the argument positions whose locks it may take
+        or release (read from its text elsewhere in the tree); None when not known."""
+
     def may_lock(self, name: str) -> bool:
         """Whether the body of ``name``, when one is in sight, touches locks."""
 
@@ -86,6 +90,9 @@ class NoSummaries:
 
     def known(self, name: str) -> bool:
         return False
+
+    def touches(self, name: str) -> frozenset[int] | None:
+        return None
 
     def is_function(self, name: str) -> bool:
         return False

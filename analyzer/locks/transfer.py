@@ -5,10 +5,13 @@ Calls: a locking primitive of the lock model acts on its lock argument; a call t
 whose summary is known applies its per-path cases (skipping those whose conditions contradict
 what the caller knows, e.g. a helper's "root is NULL" case when root is known non-NULL); a
 known function without a summary has no lock effects. A call whose effects are **unknown** (a
-function pointer, a function with no body in the tree and no rules entry) that is given a lock,
-or the object that directly owns one, makes that lock *unknown*: the callee may release it,
-take it, or record that it did so through an out-parameter (``&locked``), and nothing after
-the call may assume either way.
+function with no body in the tree and no rules entry) that is given a lock, or the object that
+directly owns one, makes that lock *unknown*: the callee may release it, take it, or record
+that it did so through an out-parameter (``&locked``), and nothing after the call may assume
+either way. A call through a function pointer (an ops method, a hook) forgets only the locks
+it is given themselves (``ptl``, ``&ptl``), not those of an object it is given (``mm``): a
+method leaves its caller's locks as it found them unless its contract says otherwise, and the
+one that may drop one (``->fault``) is given a path far from the lock (``vmf``).
 
 Conditions: the TRUE/FALSE edges of a block refine the state — a trylock's success, a pointer
 tested against NULL (locks reached through a NULL pointer do not exist on that edge), ``==``
@@ -98,6 +101,8 @@ class Transfer:
                        lock_expr=self.naming.canon(lock_e, st), lock_kind=kind,
                        trylock=trylock, inexact=inexact, annotation=annotation))
         k = self._keep_class(st, k)
+        if tied is None and k.cls is not None:
+            tied = self.model.tied_classes.get(k.cls)  # taken inside a helper
         st = st.with_lock(k, Fact(held_as(mode if mode in (Mode.WRITE, Mode.ANY) else Mode.READ),
                                   kind, tied=tied))
         return self._nonnull_base(st, lock_e)
@@ -149,15 +154,18 @@ class Transfer:
         return st.with_lock(k, Fact(frozenset({Poss.READ}),
                                     old.kind if old else LockKind.RWSEM))
 
-    def forget(self, st: State, obj: ObjPath, span, emit: Emit, via=None, blk=-1) -> State:
+    def forget(self, st: State, obj: ObjPath, span, emit: Emit, via=None, blk=-1,
+               owned: bool = True) -> State:
         """``obj`` is handed to code whose effects are unknown: the lock it is (or points to:
         ``ptl``, ``*ptlp``) and the locks of the object it is (``mm`` → ``mm->mmap_lock``)
         may have been taken or released there. Their value joins ``unknown``: a lock held
-        before is no longer *must* held, one not held no longer *known* not held."""
+        before is no longer *must* held, one not held no longer *known* not held. Not
+        ``owned``: only the lock ``obj`` is or points to, not the locks of the object."""
         hit = [k for k in st.locks
-               if k.path == obj or k.path.base == obj or k.path.has_prefix(obj)
+               if k.path == obj or owned and k.path.base == obj or k.path.has_prefix(obj)
                and k.path.steps[len(obj.steps):] == ("*",)]
-        if obj not in st.forgotten:
+        if obj not in st.forgotten and (owned or hit or self.model.is_lock_type(
+                self.naming.vartypes.get(obj.root))):
             st = replace(st, forgotten=st.forgotten | {obj})  # for a joined summary too
         if not hit:
             return st
@@ -265,13 +273,18 @@ class Transfer:
     def _unknown_call(self, st: State, call: C.Call, span, emit: Emit, blk) -> State:
         """A call whose effects are unknown may take or release any lock it is given — its
         address, a pointer to it (``ptl``, ``&ptl`` where it may store one), or the object
-        owning it (``mm``)."""
-        for a in call.args:
-            if isinstance(a, (C.Literal, C.Opaque)) or C.is_null(strip(a)):
+        owning it (``mm``); through a function pointer, only the locks it is given; a
+        function whose text the tree has (another subsystem's), only the arguments whose
+        locks that text takes or releases."""
+        pointer = call.name is None or call.name in self.naming.vartypes
+        touched = None if pointer or call.name is None else self.summaries.touches(call.name)
+        for i, a in enumerate(call.args):
+            if isinstance(a, (C.Literal, C.Opaque)) or C.is_null(strip(a)) \
+                    or touched is not None and i not in touched:
                 continue
             p = self.naming.path(a, st)
             if p is not None:
-                st = self.forget(st, p, span, emit, blk=blk)
+                st = self.forget(st, p, span, emit, blk=blk, owned=not pointer)
         return st
 
     def _forget_memory(self, st: State, call: C.Call) -> State:
@@ -513,6 +526,8 @@ class Transfer:
                 if only_truth is not None and truth is None:
                     truth = only_truth
                 more: list[Event] = list(evs)
+                if ret is None and self.naming.symbolic:
+                    ret = self._accessor(val, s)
                 s = self.bind(s, tgt, ret, truth, span, more.append, blk, declaration)
                 if isinstance(tgt, C.Name) and tgt.id in self.naming.tracked \
                         and tgt.id not in s.vals and not self.naming.symbolic:
@@ -579,6 +594,31 @@ class Transfer:
         s = self.summaries.summary(via) if via else None
         return s.inexact if s is not None else frozenset()
 
+    def _accessor(self, val: C.Expr, st: State) -> C.Expr | None:
+        """``page_folio(page)`` in a summary: a call of paths to an inline function or
+        macro that is one expression, has no lock effects and allocates nothing names the
+        same object wherever it is written (as the caller's naming has it: a lock rooted
+        at a call), so a local set from it stands for it."""
+        if not isinstance(val, C.Call) or val.name is None or not val.args \
+                or not all(is_pure_path(strip(a)) for a in val.args):
+            return None
+        name = val.name
+        if name in self.model.protected.alloc.allocators or self.model.primitive(name) \
+                or self.summaries.summary(name) is not None:
+            return None
+        index = getattr(self.summaries, "index", None)
+        fn = index.find(name, far=False) if index is not None else None
+        if fn is None or not fn.is_inline or len(fn.body.body) != 1 \
+                or not isinstance(fn.body.body[0], (C.Return, C.ExprStmt)):
+            # one expression of its parameters only (page_folio()): a lookup (find_vma(),
+            # folio_lruvec()) may give another object each time, and its result is the
+            # value the caller tracks
+            return None
+        args = tuple(self.naming.canon(a, st) for a in val.args)
+        if any(a is None for a in args):
+            return None
+        return C.Call(val.func, args)  # type: ignore[arg-type]
+
     @staticmethod
     def _ret_base(tgt: C.Expr, ret: C.Expr | None) -> C.Expr | None:
         if isinstance(tgt, (C.Name, C.Member)):
@@ -596,6 +636,8 @@ class Transfer:
             return st  # *p = v is kept: a lock pointer stored through an out-parameter
         if nm.symbolic and isinstance(tgt, C.Name):
             cv = nm.canon(val, st) if val is not None and is_pure_path(strip(val)) else None
+            if cv is None and isinstance(val, C.Call):
+                cv = self._accessor(val, st)  # page_folio(page): see assign_each
             if cv is not None and _address(val) and not isinstance(cv, C.Unary):
                 cv = C.Unary("&", cv)  # p = &x->member: p points to the member
             if cv is None and val is not None and C.is_null(strip(val)):

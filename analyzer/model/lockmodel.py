@@ -61,6 +61,24 @@ class Wrapper:
 
 
 @dataclass(frozen=True, slots=True)
+class Method:
+    """The documented contract of an operations-table method: a function stored in member
+    ``member`` of a ``struct <struct>`` initialiser is called with ``holds`` held (a
+    template over its parameters, ``&{1}->vm_mm->mmap_lock``; ``folio``: the lock of the
+    folio, or of the page's folio, parameter ``{n}`` is) and, with ``releases``, must
+    release it on every path."""
+
+    struct: str
+    member: str
+    holds: str
+    mode: Mode = Mode.ANY
+    releases: bool = False
+    folio: bool = False
+    keeps: tuple[str, ...] = ()  # return values with which a releasing method keeps it
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LockClass:
     name: str
     struct: str
@@ -213,6 +231,8 @@ class LockModel:
     irq_on: frozenset[str] = frozenset()
     # calls that pin an object or re-validate an iterator across a lock drop
     revalidators: frozenset[str] = frozenset()
+    # contracts of operations-table methods (what a ->mmap or ->writepage is called with)
+    methods: tuple[Method, ...] = ()
     protected: Protected = Protected()
     engine: EngineFiles = EngineFiles()
     lockorder: LockOrderRules = LockOrderRules()
@@ -245,6 +265,19 @@ class LockModel:
             return False
         words = " ".join(t.replace("*", " ").split())
         return any(words == lt or words.endswith(" " + lt) for lt in self.lock_types)
+
+    @cached_property
+    def tied_classes(self) -> Mapping[str, str]:
+        """Lock class → the class whose release releases it too: a mark such as
+        vma_start_write()'s (``released_with``), however it was taken (a helper's summary
+        carries only the acquire)."""
+        out: dict[str, str] = {}
+        for prim in self.primitives.values():
+            if prim.released_with and prim.field:
+                for c in self.classes:
+                    if c.field == prim.field:
+                        out[c.name] = prim.released_with
+        return out
 
     def lock_class(self, name: str | None) -> LockClass | None:
         for c in self.classes:
@@ -360,13 +393,20 @@ def _locks(t: Table) -> dict:
     irq_on_suffixes = tuple(t.strs("irq_on_suffixes", ()))
     irq_on = frozenset(t.strs("irq_on", ()))
     revalidators = frozenset(t.strs("revalidators", ()))
+    methods = []
+    for e in t.tables("method"):
+        methods.append(Method(e.str("struct"), e.str("member"), e.str("holds"),
+                              e.enum("mode", Mode, Mode.ANY), e.bool("releases", False),
+                              e.bool("folio", False), e.strs("keeps", ()),
+                              e.str("source", "")))
+        e.done()
     t.done()
     return dict(primitives=prims, guards=guards, wrappers=wrappers, classes=tuple(classes),
                 structs=structs, transparent=transparent, assertions=assertions,
                 queries=queries, lock_types=lock_types, noreturn=noreturn, sleepers=sleepers,
                 conditional_sleepers=conditional_sleepers, revalidators=revalidators,
                 irq_off_suffixes=irq_off_suffixes, irq_on_suffixes=irq_on_suffixes,
-                irq_on=irq_on)
+                irq_on=irq_on, methods=tuple(methods))
 
 
 def _protected(t: Table) -> Protected:

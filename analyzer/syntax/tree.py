@@ -360,6 +360,11 @@ class Annotation:
 
     kind: str  # a ContractKind value
     expr: Expr
+    # a contract the lock model gives an operations-table method (not written in the code):
+    # what it is, as messages name it ("->writepage of address_space_operations"), and the
+    # return values with which a releasing method may keep the lock (AOP_WRITEPAGE_ACTIVATE)
+    method: str = ""
+    keeps: tuple[str, ...] = ()
 
     @property
     def caller_holds(self) -> bool:

@@ -386,3 +386,62 @@ int widget_wait_locked(struct widget_list *wl, struct widget *w, int *locked)
 	w->key++;
 	return 0;
 }
+
+/*
+ * ->writepage is called with the page locked and must unlock it (rules/locks.toml
+ * [[method]]), except when it returns AOP_WRITEPAGE_ACTIVATE.
+ */
+struct page;
+struct folio;
+struct writeback_control {
+	int sync_mode;
+	int for_reclaim;
+};
+
+#define AOP_WRITEPAGE_ACTIVATE	0x80000
+#define page_folio(p)		((struct folio *)(p))
+
+void folio_unlock(struct folio *folio);
+int widget_page_busy(struct page *page);
+int widget_page_write(struct page *page);
+void widget_redirty(struct writeback_control *wbc, struct page *page);
+
+static inline void unlock_page(struct page *page)
+{
+	folio_unlock(page_folio(page));
+}
+
+/* The busy page is redirtied and left locked. */
+// ruleid: lock-imbalance
+static int widget_writepage(struct page *page, struct writeback_control *wbc)
+{
+	int err;
+
+	if (widget_page_busy(page)) {
+		widget_redirty(wbc, page);
+		return 0;
+	}
+	err = widget_page_write(page);
+	unlock_page(page);
+	return err;
+}
+
+/* Kept locked only with the value the contract allows. */
+// ok: lock-imbalance
+static int widget_writepage_activate(struct page *page, struct writeback_control *wbc)
+{
+	if (wbc->for_reclaim) {
+		widget_redirty(wbc, page);
+		return AOP_WRITEPAGE_ACTIVATE;
+	}
+	unlock_page(page);
+	return widget_page_write(page);
+}
+
+static const struct address_space_operations widget_aops = {
+	.writepage	= widget_writepage,
+};
+
+static const struct address_space_operations widget_reclaim_aops = {
+	.writepage	= widget_writepage_activate,
+};
