@@ -752,37 +752,6 @@ def test_a_pointer_call_keeps_the_locks_of_an_object_it_is_given(tmp_path):
     assert state_at(fa, "f", "foo->n = 0")["foo->lock"][1] == "may"
 
 
-def test_a_lock_taken_through_an_accessor_local_is_the_callers_lock(tmp_path):
-    """lock_page()'s shape: the helper locks a local set from an accessor macro of its
-    parameter; its summary names the lock by the accessor, as the caller does."""
-    fa = analyse(tmp_path, """
-        struct page;
-        struct folio;
-        #define page_to_widget(p)	((struct folio *)(p))
-        static inline void widget_lock_page(struct page *page)
-        {
-            struct folio *folio;
-
-            folio = page_to_widget(page);
-            if (!folio_trylock(folio))
-                folio_lock(folio);
-        }
-        static inline void widget_unlock_page(struct page *page)
-        {
-            folio_unlock(page_to_widget(page));
-        }
-        int g(struct page *page, int *n)
-        {
-            widget_lock_page(page);
-            (*n)++;
-            widget_unlock_page(page);
-            return *n;
-        }
-    """)
-    assert state_at(fa, "g", "(*n)++") == {"page_to_widget(page)": ("write", "must")}
-    assert state_at(fa, "g", "return *n") == {}
-
-
 def test_a_vma_mark_taken_inside_a_helper_goes_with_the_mmap_lock(tmp_path):
     fa = analyse(tmp_path, """
         static void mark(struct vm_area_struct *vma)

@@ -526,8 +526,6 @@ class Transfer:
                 if only_truth is not None and truth is None:
                     truth = only_truth
                 more: list[Event] = list(evs)
-                if ret is None and self.naming.symbolic:
-                    ret = self._accessor(val, s)
                 s = self.bind(s, tgt, ret, truth, span, more.append, blk, declaration)
                 if isinstance(tgt, C.Name) and tgt.id in self.naming.tracked \
                         and tgt.id not in s.vals and not self.naming.symbolic:
@@ -594,31 +592,6 @@ class Transfer:
         s = self.summaries.summary(via) if via else None
         return s.inexact if s is not None else frozenset()
 
-    def _accessor(self, val: C.Expr, st: State) -> C.Expr | None:
-        """``page_folio(page)`` in a summary: a call of paths to an inline function or
-        macro that is one expression, has no lock effects and allocates nothing names the
-        same object wherever it is written (as the caller's naming has it: a lock rooted
-        at a call), so a local set from it stands for it."""
-        if not isinstance(val, C.Call) or val.name is None or not val.args \
-                or not all(is_pure_path(strip(a)) for a in val.args):
-            return None
-        name = val.name
-        if name in self.model.protected.alloc.allocators or self.model.primitive(name) \
-                or self.summaries.summary(name) is not None:
-            return None
-        index = getattr(self.summaries, "index", None)
-        fn = index.find(name, far=False) if index is not None else None
-        if fn is None or not fn.is_inline or len(fn.body.body) != 1 \
-                or not isinstance(fn.body.body[0], (C.Return, C.ExprStmt)):
-            # one expression of its parameters only (page_folio()): a lookup (find_vma(),
-            # folio_lruvec()) may give another object each time, and its result is the
-            # value the caller tracks
-            return None
-        args = tuple(self.naming.canon(a, st) for a in val.args)
-        if any(a is None for a in args):
-            return None
-        return C.Call(val.func, args)  # type: ignore[arg-type]
-
     @staticmethod
     def _ret_base(tgt: C.Expr, ret: C.Expr | None) -> C.Expr | None:
         if isinstance(tgt, (C.Name, C.Member)):
@@ -636,8 +609,6 @@ class Transfer:
             return st  # *p = v is kept: a lock pointer stored through an out-parameter
         if nm.symbolic and isinstance(tgt, C.Name):
             cv = nm.canon(val, st) if val is not None and is_pure_path(strip(val)) else None
-            if cv is None and isinstance(val, C.Call):
-                cv = self._accessor(val, st)  # page_folio(page): see assign_each
             if cv is not None and _address(val) and not isinstance(cv, C.Unary):
                 cv = C.Unary("&", cv)  # p = &x->member: p points to the member
             if cv is None and val is not None and C.is_null(strip(val)):
