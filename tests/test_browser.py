@@ -131,7 +131,7 @@ def assert_drop_region(page, f: dict, lock: str) -> None:
                                      "els => els.map(e => e.textContent)")
     col = next(i for i, c in enumerate(cols) if c.startswith(lock))
     for n in range(f["line"], f["end_line"] + 1):
-        assert {"hit", "s-warning"} <= row_classes(page, n), n
+        assert {"hit", f"s-{f['severity']}"} <= row_classes(page, n), n
         assert page.locator(f"#L{n}").is_visible()
     first = cell_classes(page, f["line"])[col]
     assert {"must", "rel"} <= first or {"may", "rel"} <= first, first
