@@ -13,6 +13,9 @@ carry) is not one; nor is a trylock, which does not wait.
 
 When a name has several definitions every one must take the lock (``#if`` alternatives);
 a name with no definition in sight takes nothing that can be shown.
+
+:class:`Touches` reads the same bodies for the engine's unknown calls: which of its
+arguments' locks a function the analysis has no summary of may take or release at all.
 """
 
 from __future__ import annotations

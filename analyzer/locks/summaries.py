@@ -724,23 +724,21 @@ def _truth_of(r: C.Expr, rexpr: C.Expr | None, st: State) -> bool | None:
     return None
 
 
-def _root_ok(e: C.Expr, allowed: set[str], locals_: set[str]) -> bool:
+def _root(e: C.Expr) -> C.Expr:
+    """What a path is rooted at: ``x`` of ``&x->a[i].b``, ``f(p)`` of ``f(p)->m``."""
     x = strip(e)
     while isinstance(x, (C.Member, C.Index, C.Unary)):
         x = strip(x.base if isinstance(x, (C.Member, C.Index)) else x.operand)
+    return x
+
+
+def _root_ok(e: C.Expr, allowed: set[str], locals_: set[str]) -> bool:
+    x = _root(e)
     if isinstance(x, C.Call) and isinstance(x.func, C.Name) and x.args:
-        # an accessor of a parameter: page_folio(page), the lock of a page's folio
-        return all(_root_ok(a, allowed, locals_) and _root_name_in(a, allowed)
-                   for a in x.args)
+        # an accessor of parameters: page_folio(page), the lock of a page's folio
+        return all(isinstance(r := _root(a), C.Name) and r.id in allowed for a in x.args)
     if not isinstance(x, C.Name) or "@" in x.id:
         return False
     if x.id in allowed:
         return True
     return x.id not in locals_ and not C.is_null(x)  # a global lock
-
-
-def _root_name_in(e: C.Expr, names: set[str]) -> bool:
-    x = strip(e)
-    while isinstance(x, (C.Member, C.Index, C.Unary)):
-        x = strip(x.base if isinstance(x, (C.Member, C.Index)) else x.operand)
-    return isinstance(x, C.Name) and x.id in names
