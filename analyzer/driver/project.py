@@ -30,7 +30,6 @@ from ..frontend.treesitter import ParsedFile, StructDef, parse_file
 from ..index.bodies import Body, FileBodies, bodies
 from ..index.callers import CALLERS_VERSION, CallerIndex, TreeDefinitions, called_names, digest_of
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
-from ..index.ops import with_method_contracts
 from ..locks.dataflow import solve_functions
 from ..locks.result import Deps, FileAnalysis, FileStatus
 from ..locks.retakes import Retakes, Touches
@@ -39,6 +38,7 @@ from ..locks.summaries import FunctionIndex, Summaries
 from ..locks.types import TypeInfo
 from ..mining.declared import declared_guards
 from ..model.lockmodel import LockModel
+from ..model.methods import with_method_contracts
 from ..source.reader import Source, SourceFile
 from ..syntax import tree as C
 from .cache import Cache
