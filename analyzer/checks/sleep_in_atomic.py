@@ -1,7 +1,10 @@
-"""sleep-in-atomic — a call that may sleep while a spinning lock (spinlock, rwlock) is held.
+"""sleep-in-atomic — a call that may sleep while a spinning lock (spinlock, rwlock) is held, or
+inside an atomic section with no lock object (an RCU read-side critical section, preemption,
+interrupts or bottom halves disabled: ``[[atomic]]`` in ``rules/locks.toml``).
 
 What it does: at every call and every acquire, with a spinlock or an rwlock held before it on
-every path, reports
+every path, or an atomic section open on every path (:mod:`analyzer.locks.atomic` counts
+their nesting), reports
 
 * an acquire of a lock that sleeps (a mutex, an rwsem, a folio lock) that is not a trylock
   (killable and interruptible acquires sleep too);
@@ -9,7 +12,8 @@ every path, reports
   ``cond_resched()``, ``msleep()``, ``vfree()``, ``synchronize_rcu()``, …);
 * a call of a function of this file that may sleep: one whose body does either of the above,
   or calls such a function of the file, and releases no spinning lock (a helper that drops
-  the caller's spinlock around its sleep is the usual, correct shape);
+  the caller's spinlock around its sleep is the usual, correct shape, as is one that closes
+  more atomic sections than it opens);
 * a call of any other function that may sleep down the call chain, across the tree
   (:mod:`analyzer.locks.sleeps`), with the chain as the message.
 
@@ -23,6 +27,7 @@ path its caller never takes reads as sleeping.
 from __future__ import annotations
 
 from ..findings.finding import Severity
+from ..locks.atomic import closes_callers_section, open_at_calls
 from ..locks.events import EventKind
 from ..locks.textchains import render
 from ..model.enums import LockKind
@@ -32,6 +37,9 @@ from .reclaim_under_lock import _kind_of_class
 RULE = Rule("sleep-in-atomic", {
     "held": "{what} may sleep while {held}",
     "chain": "{what} may sleep while {held}: {chain}",
+    "atomic": "{what} may sleep in {section} (entered on line {since}): atomic context",
+    "atomic-chain": "{what} may sleep in {section} (entered on line {since}): atomic context: "
+                    "{chain}",
 })
 
 _cache: tuple[object, dict[str, str]] | None = None
@@ -69,12 +77,52 @@ def check(ctx):
             f = RULE.finding(ctx, "chain", Severity.ERROR, ev.span.line, ev.span.end_line,
                              locks, key=key, what=what, held=text, chain=render(chain))
         out.append(f)
+    out.extend(_in_sections(ctx, sleepy, seen))
     return out
 
 
-def _chain(ev, ctx, sleepy: dict[str, str]):
+def _in_sections(ctx, sleepy: dict[str, str], seen: set[int]) -> list:
+    """The sleeps inside atomic sections with no lock object (lines not reported already)."""
+    sections = open_at_calls(ctx.fn.cfg, ctx.model)
+    if not sections:
+        return []
+    out = []
+    for ev in ctx.events:
+        if ev.span.line in seen or ev.kind not in (EventKind.CALL, EventKind.ACQUIRE):
+            continue
+        name = ev.call.name if ev.kind == EventKind.CALL and ev.call is not None \
+            else ev.primitive or ev.via
+        opened = sections.get((ev.block, ev.span.line, name or ""))
+        if not opened:
+            continue
+        what = _sleeps(ev, ctx, sleepy)
+        chain = None
+        if what is None:
+            chain = _chain(ev, ctx, sleepy, atomic=True)
+            if chain is None:
+                continue
+            what = f"{name}()"
+        seen.add(ev.span.line)
+        first = min(opened, key=lambda o: o.line)
+        section = " and ".join(o.section.what for o in opened)
+        related = [(o.line, f"{o.section.what} from here") for o in opened if o.line]
+        locks = [o.section.what for o in opened]
+        key = (what, *locks)
+        if chain is None:
+            out.append(RULE.finding(ctx, "atomic", Severity.ERROR, ev.span.line,
+                                    ev.span.end_line, locks, related, key, what=what,
+                                    section=section, since=first.line))
+        else:
+            out.append(RULE.finding(ctx, "atomic-chain", Severity.ERROR, ev.span.line,
+                                    ev.span.end_line, locks, related, key, what=what,
+                                    section=section, since=first.line, chain=render(chain)))
+    return out
+
+
+def _chain(ev, ctx, sleepy: dict[str, str], atomic: bool = False):
     """The call chain down the tree to a sleep, for a call whose callee is not judged from
-    this file's events: a function of another file (or this file's, calling into one)."""
+    this file's events: a function of another file (or this file's, calling into one).
+    Asked only under a spinning lock, or (``atomic``) inside an atomic section."""
     if ev.kind != EventKind.CALL or ev.call is None or not ev.call.name:
         return None
     name = ev.call.name
@@ -82,7 +130,7 @@ def _chain(ev, ctx, sleepy: dict[str, str]):
     if chains is None or name == ctx.function.name or name in sleepy \
             or name in ctx.model.sleepers or ctx.model.primitive(name) is not None:
         return None
-    if not any(f.must and _spins(k, f, ctx) for k, f in ev.state.held()):
+    if not atomic and not any(f.must and _spins(k, f, ctx) for k, f in ev.state.held()):
         return None  # only asked where it matters: the chain reads other files
     return chains.chain(name, ctx.path)
 
@@ -123,6 +171,8 @@ def _sleeping_functions(ctx) -> dict[str, str]:
     for fn in ctx.file.functions:
         name = fn.function.name
         calls[name] = set()
+        if closes_callers_section(fn.cfg, model):
+            releases.add(name)
         for ev in fn.events:
             if ev.kind == EventKind.RELEASE and ev.lock_kind is not None \
                     and ev.lock_kind.spins:

@@ -12,7 +12,9 @@ A function may sleep when its body (read as text, :mod:`analyzer.index.bodies`) 
 * a function that may sleep, the same way, up to :data:`MAX_DEPTH` calls deep.
 
 A body that releases a spinning lock it did not take itself drops its caller's lock around
-what follows (``cond_resched_lock()``'s shape): it is not counted, nor anything below it.
+what follows (``cond_resched_lock()``'s shape), and one that leaves an atomic section it did
+not enter (``rcu_read_unlock()`` first) its caller's section: it is not counted, nor anything
+below it.
 When a name has several definitions (``#if`` alternatives, other architectures' files),
 every one of them must sleep. A name with no definition in sight does not sleep: the chain
 reports what it can show, never what it guesses.
@@ -93,17 +95,22 @@ class SleepChains(BodyWalk["tuple[Step, ...] | None"]):
             and name not in self._readers
 
     def _drops(self, path: str, body: Body, depth: int = 0) -> bool:
-        """Whether the body releases a spinning lock it did not take: its caller's (a
-        wrapper such as a page-table unlock macro counts, read down to DROP_DEPTH)."""
+        """Whether the body releases a spinning lock it did not take, or leaves an atomic
+        section it did not enter: its caller's (a wrapper such as a page-table unlock macro
+        counts, read down to DROP_DEPTH)."""
         key = (path, body.name)
         if key in self._drop_memo:
             return self._drop_memo[key]
         self._drop_memo[key] = False  # recursion: no drop assumed while in progress
         taken: set[str] = set()
+        opened = [0] * len(self.model.atomic)
         found = False
         for call in body.calls:
             prim = self.model.primitive(call.name)
             arg = nth_arg(call.args, 0)
+            if self._leaves_section(call.name, opened):
+                found = True
+                break
             if prim is not None:
                 if prim.action == Action.RELEASE and prim.kind.spins and arg not in taken:
                     found = True
@@ -116,6 +123,18 @@ class SleepChains(BodyWalk["tuple[Step, ...] | None"]):
                 break
         self._drop_memo[key] = found
         return found
+
+    def _leaves_section(self, name: str, opened: list[int]) -> bool:
+        """Count ``name`` as an enter or exit of an atomic section (``opened``: how many of
+        each kind the body has open so far); True for an exit of one it did not open."""
+        for i, k in enumerate(self.model.atomic):
+            if name in k.enter:
+                opened[i] += 1
+            elif name in k.exit:
+                if not opened[i]:
+                    return True
+                opened[i] -= 1
+        return False
 
     def _direct(self, path: str, body: Body, depth: int) -> tuple[int, str] | bool | None:
         """(line, what) of the body's first sleep; False when the body drops a spinning

@@ -205,6 +205,19 @@ class LockOrderRules:
     tree_comment: TreeComment | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AtomicSection:
+    """A region the kernel runs atomically without a lock object: an RCU read-side critical
+    section, preemption or interrupts disabled. ``enter``/``exit`` are the calls that open
+    and close one (they nest: each enter needs its exit), ``guards`` the ``guard(cls)()``
+    classes that open one for their scope; ``what`` names it in messages."""
+
+    what: str
+    enter: frozenset[str]
+    exit: frozenset[str]
+    guards: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class LockModel:
     primitives: Mapping[str, Primitive]
@@ -229,6 +242,8 @@ class LockModel:
     irq_off_suffixes: tuple[str, ...] = ()
     irq_on_suffixes: tuple[str, ...] = ()
     irq_on: frozenset[str] = frozenset()
+    # atomic sections with no lock object (RCU readers, preemption and interrupts off)
+    atomic: tuple[AtomicSection, ...] = ()
     # calls that pin an object or re-validate an iterator across a lock drop
     revalidators: frozenset[str] = frozenset()
     # contracts of operations-table methods (what a ->mmap or ->writepage is called with)
@@ -393,6 +408,12 @@ def _locks(t: Table) -> dict:
     irq_on_suffixes = tuple(t.strs("irq_on_suffixes", ()))
     irq_on = frozenset(t.strs("irq_on", ()))
     revalidators = frozenset(t.strs("revalidators", ()))
+    atomic = []
+    for e in t.tables("atomic"):
+        atomic.append(AtomicSection(e.str("what"), frozenset(e.strs("enter")),
+                                    frozenset(e.strs("exit")),
+                                    frozenset(e.strs("guards", ()))))
+        e.done()
     methods = []
     for e in t.tables("method"):
         methods.append(Method(e.str("struct"), e.str("member"), e.str("holds"),
@@ -406,7 +427,7 @@ def _locks(t: Table) -> dict:
                 queries=queries, lock_types=lock_types, noreturn=noreturn, sleepers=sleepers,
                 conditional_sleepers=conditional_sleepers, revalidators=revalidators,
                 irq_off_suffixes=irq_off_suffixes, irq_on_suffixes=irq_on_suffixes,
-                irq_on=irq_on, methods=tuple(methods))
+                irq_on=irq_on, atomic=tuple(atomic), methods=tuple(methods))
 
 
 def _protected(t: Table) -> Protected:

@@ -100,6 +100,16 @@ void mutex_lock(struct mutex *lock);
 void mutex_unlock(struct mutex *lock);
 void cond_resched(void);
 void might_sleep(void);
+void rcu_read_lock(void);
+void rcu_read_unlock(void);
+void preempt_disable(void);
+void preempt_enable(void);
+#define local_irq_save(flags) ((flags) = arch_local_irq_save())
+unsigned long arch_local_irq_save(void);
+void local_irq_restore(unsigned long flags);
+typedef int class_rcu_t;
+class_rcu_t class_rcu_constructor(void);
+void class_rcu_destructor(class_rcu_t *unused);
 struct kref {
 	int refcount;
 };

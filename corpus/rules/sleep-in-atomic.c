@@ -98,3 +98,100 @@ void anon_wait(struct anon_vma *anon_vma)
 	msleep(1);
 	up_write(&anon_vma->root->rwsem);
 }
+
+/*
+ * Atomic sections with no lock object: an RCU read-side critical section, preemption or
+ * interrupts off. They nest, and only one open on every path counts.
+ */
+void widget_rcu_flush(struct widget_list *wl, struct stash *stash)
+{
+	rcu_read_lock();
+	if (wl->users)
+		// ruleid: sleep-in-atomic
+		vfree(stash->buf);
+	rcu_read_unlock();
+}
+
+void widget_rcu_nested(struct widget_list *wl, struct anon_vma *anon_vma)
+{
+	rcu_read_lock();
+	rcu_read_lock();
+	wl->users++;
+	rcu_read_unlock();
+	/* still inside the outer section */
+	// ruleid: sleep-in-atomic
+	down_read(&anon_vma->root->rwsem);
+	up_read(&anon_vma->root->rwsem);
+	rcu_read_unlock();
+	// ok: sleep-in-atomic
+	cond_resched();
+}
+
+/* Open on one path only: not reported (a must-analysis). */
+void widget_maybe_rcu(struct widget_list *wl, int pin)
+{
+	if (pin)
+		rcu_read_lock();
+	// ok: sleep-in-atomic
+	cond_resched();
+	if (pin)
+		rcu_read_unlock();
+}
+
+/* Left and re-entered around the sleep: the correct shape. */
+void widget_rcu_walk(struct widget_list *wl)
+{
+	rcu_read_lock();
+	while (wl->users > 8) {
+		rcu_read_unlock();
+		// ok: sleep-in-atomic
+		cond_resched();
+		rcu_read_lock();
+	}
+	rcu_read_unlock();
+}
+
+/* A helper of the file that sleeps, called with preemption off. */
+void widget_percpu_drop(struct widget_list *wl, struct stash *stash)
+{
+	preempt_disable();
+	wl->users--;
+	// ruleid: sleep-in-atomic
+	stash_release(stash);
+	preempt_enable();
+}
+
+/* The scope guard form, and interrupts off. */
+void widget_guarded(struct widget_list *wl)
+{
+	unsigned long flags;
+
+	scoped_guard(rcu) {
+		// ruleid: sleep-in-atomic
+		msleep(1);
+	}
+	// ok: sleep-in-atomic
+	msleep(1);
+	local_irq_save(flags);
+	wl->users++;
+	// ruleid: sleep-in-atomic
+	might_sleep();
+	local_irq_restore(flags);
+}
+
+/* A helper that leaves its caller's RCU section to sleep does not sleep inside it. */
+static void widget_rcu_pause(void)
+{
+	rcu_read_unlock();
+	cond_resched();
+	rcu_read_lock();
+}
+
+void widget_rcu_scan(struct widget_list *wl)
+{
+	rcu_read_lock();
+	while (wl->users > 8)
+		// ok: sleep-in-atomic
+		widget_rcu_pause();
+	rcu_read_unlock();
+}
