@@ -740,3 +740,30 @@ def test_a_type_argument_is_no_variable():
     second = body[-1].expr.value
     assert isinstance(second.args[0], C.Opaque)
     assert isinstance(second.args[1], C.Member)  # a real argument stays an expression
+
+
+def test_iterators_whose_advance_reads_only_the_object():
+    """``from_object``: the advance computes the cursor from the object alone, so the walk's
+    position lives in the object (an xa_state), not in the cursor (a list node)."""
+    text = """
+#define xas_for_each(xas, entry, max) \\
+	for (entry = xas_find(xas, max); entry; \\
+	     entry = xas_next_entry(xas, max))
+#define list_for_each_entry(pos, head, member) \\
+	for (pos = list_first_entry(head, typeof(*pos), member); \\
+	     !list_entry_is_head(pos, head, member); \\
+	     pos = list_next_entry(pos, member))
+#define list_for_each_entry_safe(pos, n, head, member) \\
+	for (pos = list_first_entry(head, typeof(*pos), member), \\
+		n = list_next_entry(pos, member); \\
+	     !list_entry_is_head(pos, head, member); \\
+	     pos = n, n = list_next_entry(n, member))
+#define for_each_vma(vmi, vma) while ((vma = vma_next(&(vmi))) != NULL)
+#define xas_for_each_alias(xas, entry) xas_for_each(xas, entry, ULONG_MAX)
+"""
+    t = learn_iterators([text], fallback=IteratorTable())
+    got = {m.name: m.from_object for m in t.macros}
+    assert got == {"xas_for_each": True, "list_for_each_entry": False,
+                   "list_for_each_entry_safe": False, "for_each_vma": True,
+                   "xas_for_each_alias": True}
+    assert load_data().fallback.get("xas_for_each").from_object  # and without headers

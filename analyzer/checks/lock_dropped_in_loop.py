@@ -52,37 +52,42 @@ def check(ctx):
     by_block: dict[int, list] = {}
     for ev in events:
         by_block.setdefault(ev.block, []).append(ev)
-    out = []
-    reported: set[tuple] = set()
-    for lp in cfg.loops:
+
+    def retake(lp, rel):
+        """The re-acquire after which ``lp``'s walk continues, when ``rel`` drops a lock
+        held at ``lp``'s header; else None."""
         head = fn.ins[lp.header]
-        if head is None:
-            continue
+        if head is None or rel.block not in lp.body:
+            return None
+        start = head.fact(rel.lock)
+        if start is None or not start.may:
+            return None
+        return next((a for a in _reacquires(rel, lp, cfg, by_block, index, events)
+                     if _walk_continues(a.block, lp, cfg)), None)
+
+    # one finding per release: the innermost loop that reports it (a backward goto's
+    # loop around an iterator drops and retakes at the same lines as the iterator)
+    best: dict[tuple, tuple] = {}
+    for lp in cfg.loops:
         for rel in events:
             if rel.kind != EventKind.RELEASE or rel.block not in lp.body or rel.lock is None \
                     or rel.annotation:
                 continue
             if rel.fact is None or not rel.fact.may:
                 continue
-            start = head.fact(rel.lock)
-            if start is None or not start.may:
-                continue
-            # the innermost loop containing the release reports it
+            # a loop inside this one that the lock is held around reports it, if anyone
             inner = [o for o in cfg.loops if rel.block in o.body and o.body < lp.body]
             if inner and any((head2 := fn.ins[o.header]) is not None
                              and (f2 := head2.fact(rel.lock)) is not None and f2.may
                              for o in inner):
                 continue
-            acq = next((a for a in _reacquires(rel, lp, cfg, by_block, index, events)
-                        if _walk_continues(a.block, lp, cfg)), None)
+            acq = retake(lp, rel)
             if acq is None:
                 continue
-            key = (lp.id, rel.lock, rel.span.line)
-            if key in reported:
-                continue
-            reported.add(key)
-            out.append(_finding(ctx, lp, rel, acq))
-    return out
+            key = (rel.lock, rel.span.line)
+            if key not in best or len(lp.body) < len(best[key][0].body):
+                best[key] = (lp, rel, acq)
+    return [_finding(ctx, lp, rel, acq) for lp, rel, acq in best.values()]
 
 
 def _reacquires(rel, lp, cfg, by_block, index, events):
@@ -182,6 +187,7 @@ def _finding(ctx, lp, rel, acq):
     stale = _stale_uses(ctx, lp, rel, acq)
     if not stale:
         how = "the walk restarts from its label" if lp.kind == LoopKind.GOTO else \
+            _reseated(ctx, lp, rel) or \
             "nothing read before the drop is used after the retake before it is read again"
         where = f"while walking {what}" if what is not None else "inside a loop"
         f = RULE.finding(ctx, "revalidated", Severity.NOTE, rel.span.line, acq.span.line,
@@ -216,7 +222,10 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
     before assigning them again: what may be stale after the lock was dropped. A pointer
     handed to a call that pins or re-reads it (``[revalidate]`` in rules/locks.toml) before
     the drop, or re-read after the retake, does not count; nor do the pointers the lock
-    calls themselves are given. A backward-goto loop is read the same way up to its label,
+    calls themselves are given. An iterator whose advance reads its object, not its cursor
+    (``xas_for_each``: the position is in the ``xa_state``), carries the object instead: it
+    is stale unless paused before the drop or re-seated after the retake (``xas_pause()``,
+    ``vma_iter_set()``). A backward-goto loop is read the same way up to its label,
     where the restart reads again whatever it uses."""
     fn = ctx.fn
     nm = fn.naming
@@ -233,9 +242,13 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
             carried.update(_defs(op))
             if op.span.start_byte < rel.span.start_byte:
                 pinned.update(_pinned(op.expr, revalidate))
-    if lp.cursor is not None and (r := _root(lp.cursor)) is not None:
+    position = None  # where the walk's position lives when it is not a pointer variable
+    if lp.from_object and lp.iterated is not None:
+        position = _root(lp.iterated)  # an xa_state, a vma iterator: it caches nodes
+    elif lp.cursor is not None and (r := _root(lp.cursor)) is not None:
         carried.add(r)
-    carried = (carried & ptrs) - pinned
+    carried = (carried & ptrs) | ({position} if position else set())
+    carried -= pinned
     if not carried:
         return []
     cfg = fn.cfg
@@ -269,6 +282,24 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
         for e in cfg.blocks[b].succs:
             todo.append((e.target, frozenset(kill)))
     return sorted(found.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+def _reseated(ctx, lp, rel) -> str | None:
+    """For an iterator whose position lives in its object: the call in the body that
+    pauses or re-seats it (``xas_pause(&xas)``), as the verdict names it — the last one
+    before the drop, else the first after it."""
+    if not lp.from_object or lp.iterated is None or (pos := _root(lp.iterated)) is None:
+        return None
+    calls = [(o.op.span.start_byte, o.op.span.line, c.name)
+             for o in ctx.fn.ops if o.block in lp.body and o.op.expr is not None
+             for c in C.calls_in(o.op.expr)
+             if c.name in ctx.model.revalidators and any(_root(a) == pos for a in c.args)]
+    before = [c for c in calls if c[0] < rel.span.start_byte]
+    pick = max(before) if before else min(calls, default=None)
+    if pick is None:
+        return None
+    return f"the walk's position is in {pos}, which {pick[2]}() on line {pick[1]} pauses " \
+           "or re-seats"
 
 
 def _assigned_between(cfg, lp, rel, acq, ops_by_block) -> set[str]:
@@ -329,6 +360,9 @@ def _root(e) -> str | None:
 
 
 def _defs(op) -> set[str]:
+    if op.kind == OpKind.ADVANCE:  # the cursor, moved on
+        r = _root(op.expr) if op.expr is not None else None
+        return {r} if r else set()
     out = set(assigned_names(op.expr)) if op.expr is not None else set()
     if op.kind == OpKind.DECL and op.name:
         out.add(op.name)
@@ -336,8 +370,11 @@ def _defs(op) -> set[str]:
 
 
 def _uses(op, ctx) -> set[str]:
-    if op.kind == OpKind.ADVANCE:
-        r = _root(op.expr) if op.expr is not None else None
+    if op.kind == OpKind.ADVANCE:  # what the advance reads: the cursor, or the object
+        loops = ctx.fn.cfg.loops
+        lp = loops[op.loop] if op.loop is not None and op.loop < len(loops) else None
+        at = lp.iterated if lp is not None and lp.from_object else op.expr
+        r = _root(at) if at is not None else None
         return {r} if r else set()
     e = op.expr
     if e is None:

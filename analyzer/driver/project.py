@@ -47,7 +47,8 @@ if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig, ClangFrontend
     from ..frontend.kconfig import KernelConfig
 
-PARSE_VERSION = "4"  # 4: StructDef.notes, anonymous members flattened, globals, attributes
+PARSE_VERSION = "5"  # 5: IterLoop.from_object; 4: StructDef.notes, anonymous members
+# flattened, globals, attributes
 NORETURN_KEY = "noreturn:"  # Deps lookups of "is it declared __noreturn"
 TREEDEF_KEY = "treedef:"  # Deps lookups of "which C files define it, tree-wide"
 
@@ -130,7 +131,7 @@ class Project:
             h.update(self.clang.config_digest.encode())
         if self.config is not None:
             h.update(b"config:" + self.config.digest.encode())
-        h.update(",".join(sorted(m.name + str(m.cursor) + str(m.object)
+        h.update(",".join(sorted(m.name + str(m.cursor) + str(m.object) + str(m.from_object)
                                  for m in self.iterators)).encode())
         for tc in self.model.tree_comments():  # rules' results depend on them
             h.update(f"\0{tc.path}\0{self.tree_comment(tc.path, tc.marker)}".encode())

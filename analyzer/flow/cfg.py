@@ -95,6 +95,7 @@ class Loop:
     macro: str | None = None
     iterated: C.Expr | None = None
     cursor: C.Expr | None = None
+    from_object: bool = False  # the advance reads the iterated object, not the cursor
 
 
 @dataclass(frozen=True)
@@ -486,7 +487,8 @@ class _Builder:
         self.loops.append(Loop(
             id=lid, kind=kind, span=span, header=header, body=body, back_edges=back,
             exit=after, macro=it.macro if it else None,
-            iterated=it.iterated if it else None, cursor=it.cursor if it else None))
+            iterated=it.iterated if it else None, cursor=it.cursor if it else None,
+            from_object=bool(it and it.from_object)))
         # loops are appended after their inner loops; keep ids equal to positions
         self.loops.sort(key=lambda lp: lp.id)
 

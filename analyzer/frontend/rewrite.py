@@ -73,13 +73,17 @@ class IteratorMacro:
     the argument naming the iterated container; either is ``None`` when the macro has no such
     argument (``for_each_online_node(nid)`` iterates a global). ``origin`` is the evidence that
     made the name an iterator: a loop ``#define`` we read, the ``.clang-format`` list, or only
-    the fallback table in ``rules/frontend.toml``.
+    the fallback table in ``rules/frontend.toml``. ``from_object``: the advance computes the
+    next cursor from the object alone (``entry = xas_next_entry(xas, max)``, ``vma =
+    vma_next(vmi)``), so the walk's position lives in the object, not in the cursor (as it
+    does in ``pos = list_next_entry(pos, member)``); learned from a loop ``#define``.
     """
 
     name: str
     cursor: int | None
     object: int | None
     origin: Origin
+    from_object: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,8 @@ def data_from_toml(doc: Mapping, file: str = "frontend.toml") -> FrontendData:
     iters = []
     for entry in top.tables("iterators"):
         iters.append(IteratorMacro(entry.str("name"), entry.int("cursor", None),
-                                   entry.int("object", None), "fallback"))
+                                   entry.int("object", None), "fallback",
+                                   entry.bool("from_object", False)))
         entry.done()
     guards: dict[str, int | None] = {}
     for name, spec in top.mapping("guards").items():
@@ -454,6 +459,37 @@ def _loop_positions(d: _Define) -> tuple[int | None, int | None] | None:
     return index[cursor], obj
 
 
+def _advances_from_object(d: _Define, cursor: int | None, obj: int | None) -> bool:
+    """Whether the definition's advance computes the cursor from the object alone: the
+    cursor's assignment in the increment (a ``while``: in the condition) reads the object
+    and no param the loop header assigns (the cursor itself, a ``safe`` variant's temporary,
+    an index). False when not sure: the cursor then carries the position."""
+    if cursor is None or obj is None or cursor >= len(d.params):
+        return False
+    open_idx = d.body.find("(")
+    close_idx = _match_paren(d.body, open_idx)
+    if close_idx < 0:
+        return False
+    header = d.body[open_idx + 1 : close_idx]
+    index = {p: i for i, p in enumerate(d.params)}
+    if d.head == "for":
+        sections = top_split(header, ";")
+        if len(sections) != 3:
+            return False
+        init, cond, incr = sections
+        advance = incr if any(p == d.params[cursor] for p, _ in _assignments(incr, index)) \
+            else cond
+    else:
+        init, cond, incr = "", header, ""
+        advance = cond
+    assigned = {p for sec in (init, cond, incr) for p, _ in _assignments(sec, index)}
+    rhs = [r for p, r in _assignments(advance, index) if p == d.params[cursor]]
+    if len(rhs) != 1:
+        return False
+    words = set(_idents(rhs[0]))
+    return d.params[obj] in words and not (words & assigned)
+
+
 def _default_positions(nparams: int) -> tuple[int | None, int | None]:
     return (0 if nparams > 0 else None, 1 if nparams > 1 else None)
 
@@ -575,12 +611,14 @@ def learn_iterators(
     learned: dict[str, IteratorMacro] = {}
     for name, defs in loops.items():
         best = None
+        best_def = defs[0]
         for d in defs:
             pos = _loop_positions(d) or fallback_or_default(name, len(d.params))
             if best is None or score(pos) > score(best):
-                best = pos
+                best, best_def = pos, d
         assert best is not None  # defs is never empty
-        learned[name] = IteratorMacro(name, best[0], best[1], "define")
+        learned[name] = IteratorMacro(name, best[0], best[1], "define",
+                                      _advances_from_object(best_def, best[0], best[1]))
 
     clang: dict[str, IteratorMacro] = {}
     if clang_format:
@@ -589,7 +627,8 @@ def learn_iterators(
                 continue
             fb = fallback.get(name)
             cur, obj = (fb.cursor, fb.object) if fb else (0, 1)
-            clang[name] = IteratorMacro(name, cur, obj, "clang-format")
+            clang[name] = IteratorMacro(name, cur, obj, "clang-format",
+                                        fb.from_object if fb else False)
 
     def inner_of(name: str) -> IteratorMacro | None:
         for table in (learned, known or {}, clang):
@@ -613,7 +652,8 @@ def learn_iterators(
             pos = _alias_positions(d, inner) or fallback_or_default(d.name, len(d.params))
             mine = learned.get(d.name)
             if mine is None or score(pos) > score((mine.cursor, mine.object)):
-                learned[d.name] = IteratorMacro(d.name, pos[0], pos[1], "define")
+                learned[d.name] = IteratorMacro(d.name, pos[0], pos[1], "define",
+                                                inner.from_object)
         pending = rest
 
     for name, m in clang.items():

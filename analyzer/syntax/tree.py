@@ -280,6 +280,9 @@ class IterLoop:
     cursor: Expr | None  # the variable advanced by the macro
     iterated: Expr | None  # the list/tree/object walked
     body: Stmt
+    # the advance computes the cursor from the iterated object alone (xas_for_each): the
+    # walk's position is in the object
+    from_object: bool = False
 
 
 @dataclass(frozen=True, slots=True)

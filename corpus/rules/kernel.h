@@ -165,4 +165,21 @@ typedef struct rw_semaphore *class_rwsem_read_t;
 class_rwsem_read_t class_rwsem_read_constructor(struct rw_semaphore *sem);
 void class_rwsem_read_destructor(class_rwsem_read_t *sem);
 
+/*
+ * An iterator whose position lives in its state, not in the entry it yields: the advance
+ * reads the xa_state alone, which caches a node of the tree.
+ */
+struct xarray;
+struct xa_state {
+	struct xarray *xa;
+	unsigned long xa_index;
+	void *xa_node;
+};
+void *xas_find(struct xa_state *xas, unsigned long max);
+void *xas_next_entry(struct xa_state *xas, unsigned long max);
+void xas_pause(struct xa_state *xas);
+#define xas_for_each(xas, entry, max) \
+	for (entry = xas_find(xas, max); entry; \
+	     entry = xas_next_entry(xas, max))
+
 #endif /* RMAPLINT_FIXTURE_KERNEL_H */

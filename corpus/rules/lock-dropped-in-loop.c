@@ -295,3 +295,43 @@ void widget_sort_home(struct widget **ws, int n)
 	if (wl)
 		spin_unlock(&wl->lock);
 }
+
+/*
+ * An iterator whose advance reads its state (the xa_state caches a tree node): continuing
+ * after the lock was dropped follows a node that may have been freed, unless the state is
+ * paused first (the next step then walks down from the index again).
+ */
+void widget_tag_all(struct widget_list *wl, struct xa_state *xas)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	xas_for_each(xas, w, ~0UL) {
+		w->key = 1;
+		if (!need_resched())
+			continue;
+		// ruleid: lock-dropped-in-loop[walk]
+		spin_unlock(&wl->lock);
+		cond_resched();
+		spin_lock(&wl->lock);
+	}
+	spin_unlock(&wl->lock);
+}
+
+void widget_tag_all_paused(struct widget_list *wl, struct xa_state *xas)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	xas_for_each(xas, w, ~0UL) {
+		w->key = 1;
+		if (!need_resched())
+			continue;
+		xas_pause(xas);
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		cond_resched();
+		spin_lock(&wl->lock);
+	}
+	spin_unlock(&wl->lock);
+}
