@@ -256,10 +256,10 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
     seen: set[int] = set()
     # assigned again on every path from the drop to the retake: not what was read before
     between = frozenset(_assigned_between(cfg, lp, rel, acq, ops_by_block))
-    todo: deque[tuple[int, frozenset[str]]] = deque([(acq.block, between)])
+    todo: deque[tuple[int, frozenset[str], int]] = deque([(acq.block, between, -1)])
     first = True
     while todo:
-        b, killed = todo.popleft()
+        b, killed, came = todo.popleft()
         if not first and (b in seen or b not in lp.body):
             continue
         seen.add(b)
@@ -267,7 +267,15 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
         for op in ops_by_block.get(b, []):
             if first and op.span.start_byte <= acq.span.start_byte:
                 continue  # before the retake, or the retake itself
-            for v in _uses(op, ctx) & carried - kill:
+            uses = _uses(op, ctx)
+            if op.kind == OpKind.ADVANCE and op.loop is not None and op.loop != lp.id \
+                    and op.loop < len(cfg.loops) and came not in cfg.loops[op.loop].body:
+                # entering a loop inside this one: its iterator starts from its head, and
+                # reads no cursor of an earlier pass
+                inner = cfg.loops[op.loop]
+                r = _root(inner.iterated) if inner.iterated is not None else None
+                uses = {r} if r else set()
+            for v in uses & carried - kill:
                 found.setdefault(v, op.span.line)
             kill.update(_defs(op))
             kill.update(_pinned(op.expr, revalidate))
@@ -280,7 +288,7 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
         if b == lp.header:
             continue  # the next iteration starts here: what it reads, it read again
         for e in cfg.blocks[b].succs:
-            todo.append((e.target, frozenset(kill)))
+            todo.append((e.target, frozenset(kill), b))
     return sorted(found.items(), key=lambda kv: (kv[1], kv[0]))
 
 

@@ -335,3 +335,26 @@ void widget_tag_all_paused(struct widget_list *wl, struct xa_state *xas)
 	}
 	spin_unlock(&wl->lock);
 }
+
+/*
+ * Each pass walks the list afresh after the retake: a walk that starts from the head
+ * reads no cursor of the pass before.
+ */
+void widget_age_passes(struct widget_list *wl, int passes)
+{
+	struct widget *w;
+	int i;
+
+	spin_lock(&wl->lock);
+	for (i = 0; i < passes; i++) {
+		list_for_each_entry(w, &wl->widgets, node)
+			w->count++;
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		cond_resched();
+		spin_lock(&wl->lock);
+		list_for_each_entry(w, &wl->widgets, node)
+			w->key = 0;
+	}
+	spin_unlock(&wl->lock);
+}
