@@ -613,7 +613,7 @@ def test_clang_format_names_become_iterators():
     assert "scoped_guard" not in t
     fb_only = learn_iterators([], "ForEachMacros:\n  - 'list_for_each_entry_safe'\n")
     assert fb_only.get("list_for_each_entry_safe") == IteratorMacro(
-        "list_for_each_entry_safe", 0, 2, "clang-format")
+        "list_for_each_entry_safe", 0, 2, "clang-format", temp=1)  # the fallback's positions
 
 
 def test_iterator_table_api():
@@ -767,3 +767,7 @@ def test_iterators_whose_advance_reads_only_the_object():
                    "list_for_each_entry_safe": False, "for_each_vma": True,
                    "xas_for_each_alias": True}
     assert load_data().fallback.get("xas_for_each").from_object  # and without headers
+    temps = {m.name: m.temp for m in t.macros}
+    assert temps["list_for_each_entry_safe"] == 1  # pos = n: the advance reads n
+    assert temps["list_for_each_entry"] is None and temps["xas_for_each"] is None
+    assert load_data().fallback.get("list_for_each_entry_safe").temp == 1

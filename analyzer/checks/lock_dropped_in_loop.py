@@ -239,7 +239,7 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
     revalidate = ctx.model.revalidators
     for b in lp.body:
         for op in ops_by_block.get(b, []):
-            carried.update(_defs(op))
+            carried.update(_defs(op, ctx))
             if op.span.start_byte < rel.span.start_byte:
                 pinned.update(_pinned(op.expr, revalidate))
     position = None  # where the walk's position lives when it is not a pointer variable
@@ -277,7 +277,7 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
                 uses = {r} if r else set()
             for v in uses & carried - kill:
                 found.setdefault(v, op.span.line)
-            kill.update(_defs(op))
+            kill.update(_defs(op, ctx))
             kill.update(_pinned(op.expr, revalidate))
         cond = cfg.blocks[b].cond
         if cond is not None:
@@ -367,21 +367,28 @@ def _root(e) -> str | None:
     return e.id if isinstance(e, C.Name) else None
 
 
-def _defs(op) -> set[str]:
-    if op.kind == OpKind.ADVANCE:  # the cursor, moved on
-        r = _root(op.expr) if op.expr is not None else None
-        return {r} if r else set()
+def _defs(op, ctx=None) -> set[str]:
+    if op.kind == OpKind.ADVANCE:  # the cursor, moved on (and a _safe variant's next one)
+        lp = _loop_of(op, ctx) if ctx is not None else None
+        roots = {_root(x) for x in (op.expr, lp.temp if lp is not None else None)
+                 if x is not None}
+        return {r for r in roots if r}
     out = set(assigned_names(op.expr)) if op.expr is not None else set()
     if op.kind == OpKind.DECL and op.name:
         out.add(op.name)
     return out
 
 
+def _loop_of(op, ctx):
+    loops = ctx.fn.cfg.loops
+    return loops[op.loop] if op.loop is not None and op.loop < len(loops) else None
+
+
 def _uses(op, ctx) -> set[str]:
-    if op.kind == OpKind.ADVANCE:  # what the advance reads: the cursor, or the object
-        loops = ctx.fn.cfg.loops
-        lp = loops[op.loop] if op.loop is not None and op.loop < len(loops) else None
-        at = lp.iterated if lp is not None and lp.from_object else op.expr
+    if op.kind == OpKind.ADVANCE:  # what the advance reads: the cursor, its temporary, or
+        lp = _loop_of(op, ctx)     # the object
+        at = lp.iterated if lp is not None and lp.from_object else \
+            lp.temp if lp is not None and lp.temp is not None else op.expr
         r = _root(at) if at is not None else None
         return {r} if r else set()
     e = op.expr

@@ -131,7 +131,7 @@ class Project:
             h.update(self.clang.config_digest.encode())
         if self.config is not None:
             h.update(b"config:" + self.config.digest.encode())
-        h.update(",".join(sorted(m.name + str(m.cursor) + str(m.object) + str(m.from_object)
+        h.update(",".join(sorted(f"{m.name}{m.cursor}{m.object}{m.from_object}{m.temp}"
                                  for m in self.iterators)).encode())
         for tc in self.model.tree_comments():  # rules' results depend on them
             h.update(f"\0{tc.path}\0{self.tree_comment(tc.path, tc.marker)}".encode())

@@ -96,6 +96,7 @@ class Loop:
     iterated: C.Expr | None = None
     cursor: C.Expr | None = None
     from_object: bool = False  # the advance reads the iterated object, not the cursor
+    temp: C.Expr | None = None  # a _safe variant's next entry: what the advance reads
 
 
 @dataclass(frozen=True)
@@ -488,7 +489,7 @@ class _Builder:
             id=lid, kind=kind, span=span, header=header, body=body, back_edges=back,
             exit=after, macro=it.macro if it else None,
             iterated=it.iterated if it else None, cursor=it.cursor if it else None,
-            from_object=bool(it and it.from_object)))
+            from_object=bool(it and it.from_object), temp=it.temp if it else None))
         # loops are appended after their inner loops; keep ids equal to positions
         self.loops.sort(key=lambda lp: lp.id)
 

@@ -84,6 +84,9 @@ class IteratorMacro:
     object: int | None
     origin: Origin
     from_object: bool = False
+    # a ``_safe`` variant's temporary: the param the advance copies into the cursor
+    # (``pos = n``), read before the body runs; None when the advance reads the cursor
+    temp: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ def data_from_toml(doc: Mapping, file: str = "frontend.toml") -> FrontendData:
     for entry in top.tables("iterators"):
         iters.append(IteratorMacro(entry.str("name"), entry.int("cursor", None),
                                    entry.int("object", None), "fallback",
-                                   entry.bool("from_object", False)))
+                                   entry.bool("from_object", False), entry.int("temp", None)))
         entry.done()
     guards: dict[str, int | None] = {}
     for name, spec in top.mapping("guards").items():
@@ -459,23 +462,20 @@ def _loop_positions(d: _Define) -> tuple[int | None, int | None] | None:
     return index[cursor], obj
 
 
-def _advances_from_object(d: _Define, cursor: int | None, obj: int | None) -> bool:
-    """Whether the definition's advance computes the cursor from the object alone: the
-    cursor's assignment in the increment (a ``while``: in the condition) reads the object
-    and no param the loop header assigns (the cursor itself, a ``safe`` variant's temporary,
-    an index). False when not sure: the cursor then carries the position."""
-    if cursor is None or obj is None or cursor >= len(d.params):
-        return False
+def _advance_sections(d: _Define, cursor: int) -> tuple[list[str], set[str]] | None:
+    """The right-hand sides of the cursor's assignments in the advance (the increment; a
+    ``while``, or a ``for`` whose increment does not assign it: the condition) and every
+    param the loop header assigns; None when the header cannot be read."""
     open_idx = d.body.find("(")
     close_idx = _match_paren(d.body, open_idx)
     if close_idx < 0:
-        return False
+        return None
     header = d.body[open_idx + 1 : close_idx]
     index = {p: i for i, p in enumerate(d.params)}
     if d.head == "for":
         sections = top_split(header, ";")
         if len(sections) != 3:
-            return False
+            return None
         init, cond, incr = sections
         advance = incr if any(p == d.params[cursor] for p, _ in _assignments(incr, index)) \
             else cond
@@ -483,11 +483,35 @@ def _advances_from_object(d: _Define, cursor: int | None, obj: int | None) -> bo
         init, cond, incr = "", header, ""
         advance = cond
     assigned = {p for sec in (init, cond, incr) for p, _ in _assignments(sec, index)}
-    rhs = [r for p, r in _assignments(advance, index) if p == d.params[cursor]]
-    if len(rhs) != 1:
+    return [r for p, r in _assignments(advance, index) if p == d.params[cursor]], assigned
+
+
+def _advance_temp(d: _Define, cursor: int | None) -> int | None:
+    """The param a ``_safe`` iterator's advance copies into the cursor (``pos = n``: the
+    next entry, read before the body ran), when the advance is exactly that."""
+    if cursor is None or cursor >= len(d.params):
+        return None
+    got = _advance_sections(d, cursor)
+    if got is None or len(got[0]) != 1:
+        return None
+    words = _idents(got[0][0])
+    if len(set(words)) == 1 and words[0] in got[1] and words[0] != d.params[cursor]:
+        return d.params.index(words[0])
+    return None
+
+
+def _advances_from_object(d: _Define, cursor: int | None, obj: int | None) -> bool:
+    """Whether the definition's advance computes the cursor from the object alone: the
+    cursor's assignment in the advance reads the object and no param the loop header
+    assigns (the cursor itself, a ``safe`` variant's temporary, an index). False when not
+    sure: the cursor then carries the position."""
+    if cursor is None or obj is None or cursor >= len(d.params):
         return False
-    words = set(_idents(rhs[0]))
-    return d.params[obj] in words and not (words & assigned)
+    got = _advance_sections(d, cursor)
+    if got is None or len(got[0]) != 1:
+        return False
+    words = set(_idents(got[0][0]))
+    return d.params[obj] in words and not (words & got[1])
 
 
 def _default_positions(nparams: int) -> tuple[int | None, int | None]:
@@ -521,6 +545,20 @@ def _alias_positions(d: _Define, inner: IteratorMacro) -> tuple[int | None, int 
     if inner.object is not None and inner.object < len(args):
         obj = _map_arg(args[inner.object], index, exclude=cur)
     return cur, obj
+
+
+def _alias_temp(d: _Define, inner: IteratorMacro) -> int | None:
+    """INNER's ``_safe`` temporary mapped through ``#define NAME(params) INNER(args)``."""
+    if inner.temp is None:
+        return None
+    open_idx = d.body.find("(")
+    close_idx = _match_paren(d.body, open_idx)
+    if close_idx < 0:
+        return None
+    args = [d.body[a:b] for a, b in _split_args(d.body, open_idx, close_idx)]
+    if inner.temp >= len(args):
+        return None
+    return _map_arg(args[inner.temp], {p: i for i, p in enumerate(d.params)})
 
 
 def parse_clang_format_foreach(text: str) -> list[str]:
@@ -618,7 +656,8 @@ def learn_iterators(
                 best, best_def = pos, d
         assert best is not None  # defs is never empty
         learned[name] = IteratorMacro(name, best[0], best[1], "define",
-                                      _advances_from_object(best_def, best[0], best[1]))
+                                      _advances_from_object(best_def, best[0], best[1]),
+                                      _advance_temp(best_def, best[0]))
 
     clang: dict[str, IteratorMacro] = {}
     if clang_format:
@@ -628,7 +667,8 @@ def learn_iterators(
             fb = fallback.get(name)
             cur, obj = (fb.cursor, fb.object) if fb else (0, 1)
             clang[name] = IteratorMacro(name, cur, obj, "clang-format",
-                                        fb.from_object if fb else False)
+                                        fb.from_object if fb else False,
+                                        fb.temp if fb else None)
 
     def inner_of(name: str) -> IteratorMacro | None:
         for table in (learned, known or {}, clang):
@@ -653,7 +693,7 @@ def learn_iterators(
             mine = learned.get(d.name)
             if mine is None or score(pos) > score((mine.cursor, mine.object)):
                 learned[d.name] = IteratorMacro(d.name, pos[0], pos[1], "define",
-                                                inner.from_object)
+                                                inner.from_object, _alias_temp(d, inner))
         pending = rest
 
     for name, m in clang.items():

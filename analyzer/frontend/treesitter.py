@@ -863,8 +863,10 @@ def iter_loop(sp: C.Span, macro: str, args, iterators: IteratorTable | None,
     obj_i = it.object if it is not None else 1
     cursor = args[cur_i] if cur_i is not None and cur_i < len(args) else None
     obj = args[obj_i] if obj_i is not None and obj_i < len(args) else None
+    temp = args[it.temp] if it is not None and it.temp is not None and it.temp < len(args) \
+        else None
     return C.IterLoop(sp, macro, args, cursor, obj, body,
-                      it is not None and it.from_object and obj is not None)
+                      it is not None and it.from_object and obj is not None, temp)
 
 
 def _comma_items(e: C.Expr) -> list[C.Expr]:

@@ -283,6 +283,7 @@ class IterLoop:
     # the advance computes the cursor from the iterated object alone (xas_for_each): the
     # walk's position is in the object
     from_object: bool = False
+    temp: Expr | None = None  # a _safe variant's next entry, which the advance moves to
 
 
 @dataclass(frozen=True, slots=True)

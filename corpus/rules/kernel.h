@@ -128,6 +128,7 @@ void kfree(const void *p);
 	((type *)((char *)(ptr) - __builtin_offsetof(type, member)))
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 #define list_first_entry(ptr, type, member) list_entry((ptr)->next, type, member)
+void list_del(struct list_head *entry);
 #define list_for_each_entry(pos, head, member)					\
 	for (pos = list_entry((head)->next, typeof(*pos), member);		\
 	     &pos->member != (head);						\
@@ -136,6 +137,11 @@ void kfree(const void *p);
 	for (pos = list_entry((head)->prev, typeof(*pos), member);		\
 	     &pos->member != (head);						\
 	     pos = list_entry(pos->member.prev, typeof(*pos), member))
+#define list_for_each_entry_safe(pos, n, head, member)				\
+	for (pos = list_entry((head)->next, typeof(*pos), member),		\
+		n = list_entry(pos->member.next, typeof(*pos), member);	\
+	     &pos->member != (head);						\
+	     pos = n, n = list_entry(n->member.next, typeof(*n), member))
 
 struct anon_vma_chain;
 struct anon_vma_chain *anon_vma_interval_tree_iter_first(struct rb_root_cached *root,

@@ -358,3 +358,38 @@ void widget_age_passes(struct widget_list *wl, int passes)
 	}
 	spin_unlock(&wl->lock);
 }
+
+/*
+ * A _safe walk moves to the entry it read before the body ran: after a drop, that next
+ * entry may be gone, unless it is read again from the list after the retake.
+ */
+void widget_flush_safe(struct widget_list *wl)
+{
+	struct widget *w, *next;
+
+	spin_lock(&wl->lock);
+	list_for_each_entry_safe(w, next, &wl->widgets, node) {
+		list_del(&w->node);
+		// ruleid: lock-dropped-in-loop[walk]
+		spin_unlock(&wl->lock);
+		widget_flush(w);
+		spin_lock(&wl->lock);
+	}
+	spin_unlock(&wl->lock);
+}
+
+void widget_flush_safe_reread(struct widget_list *wl)
+{
+	struct widget *w, *next;
+
+	spin_lock(&wl->lock);
+	list_for_each_entry_safe(w, next, &wl->widgets, node) {
+		list_del(&w->node);
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		widget_flush(w);
+		spin_lock(&wl->lock);
+		next = list_first_entry(&wl->widgets, struct widget, node);
+	}
+	spin_unlock(&wl->lock);
+}
