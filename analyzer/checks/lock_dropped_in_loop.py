@@ -265,8 +265,13 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
         seen.add(b)
         kill = set(killed)
         for op in ops_by_block.get(b, []):
-            if first and op.span.start_byte <= acq.span.start_byte:
-                continue  # before the retake, or the retake itself
+            if first and op.span.start_byte < acq.span.start_byte:
+                continue  # before the retake
+            if first and op.span.start_byte == acq.span.start_byte:
+                # the retake itself: what it assigns is read under the lock again
+                # (``pte = pte_offset_map_lock(mm, pmd, addr, &ptl)``)
+                kill.update(_defs(op, ctx))
+                continue
             uses = _uses(op, ctx)
             if op.kind == OpKind.ADVANCE and op.loop is not None and op.loop != lp.id \
                     and op.loop < len(cfg.loops) and came not in cfg.loops[op.loop].body:

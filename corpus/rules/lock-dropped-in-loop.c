@@ -393,3 +393,25 @@ void widget_flush_safe_reread(struct widget_list *wl)
 	}
 	spin_unlock(&wl->lock);
 }
+
+static struct widget *widget_list_lock_first(struct widget_list *wl)
+{
+	spin_lock(&wl->lock);
+	return wl->first;
+}
+
+/* The retake returns the pointer the walk goes on with: it is read under the lock again. */
+void widget_flush_relocked(struct widget_list *wl)
+{
+	struct widget *w;
+
+	w = widget_list_lock_first(wl);
+	while (w) {
+		w->count++;
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		widget_flush(w);
+		w = widget_list_lock_first(wl);
+	}
+	spin_unlock(&wl->lock);
+}
