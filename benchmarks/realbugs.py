@@ -387,12 +387,12 @@ def build_case_tree(case: Case, store: Store, dest: Path, env: dict) -> CaseTree
 # ============================================================================ analysis
 
 def run_check(cwd: Path, path: str, *, rev: str | None = None, env: dict | None = None,
-              timeout: float = CHECK_TIMEOUT) -> list[dict]:
-    """This checkout's ``check --format json`` of one file; its findings. A crash, a
-    timeout, output that is not the JSON report, or a file the analyzer could not read is a
-    RuntimeError."""
-    argv = [sys.executable, "-m", "analyzer.cli", "check", "--format", "json", "--no-cache",
-            "--quiet"]
+              timeout: float = CHECK_TIMEOUT, cache: Path | None = None) -> list[dict]:
+    """This checkout's ``check --format json`` of one file; its findings. ``cache``: the
+    result cache to use (None: none). A crash, a timeout, output that is not the JSON
+    report, or a file the analyzer could not read is a RuntimeError."""
+    argv = [sys.executable, "-m", "analyzer.cli", "check", "--format", "json", "--quiet",
+            *(["--cache-dir", str(cache)] if cache is not None else ["--no-cache"])]
     if rev:
         argv += ["--rev", rev]
     argv.append(path)
@@ -499,10 +499,14 @@ def run_case(case: Case, store: Store, work: Path, env: dict, keep: bool = False
                  expected_rule=case.expect.get("rule", ""))
     t0 = time.perf_counter()
     dest = work / case.id
+    cache = work / f"{case.id}.cache"
     try:
         ct = build_case_tree(case, store, dest, env)
-        buggy = run_check(ct.path, case.file, env=env)
-        fixed = run_check(ct.path, case.file, rev=ct.fixed, env=env)
+        # one cache for the case's two states, outside its tree: the fixed state's run
+        # reads what the buggy one computed for every file but the one the fix changed,
+        # as a review of the fix would (values are keyed by blob: nothing else is shared)
+        buggy = run_check(ct.path, case.file, env=env, cache=cache)
+        fixed = run_check(ct.path, case.file, rev=ct.fixed, env=env, cache=cache)
         new, noise = compare(buggy, fixed, case.function)
         spans = hunk_lines(ct.path / case.file, case.hunks)
         new = [f for f in new if touches(f, spans)]
@@ -517,6 +521,7 @@ def run_case(case: Case, store: Store, work: Path, env: dict, keep: bool = False
         res.status, res.error = "error", str(e)
     finally:
         res.seconds = round(time.perf_counter() - t0, 2)
+        shutil.rmtree(cache, ignore_errors=True)
         if keep and dest.exists():
             res.kept = str(dest)
         else:

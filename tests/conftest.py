@@ -123,6 +123,15 @@ def _kernel_tree(variable: str, tarball: Path, dirname: str, missing: str) -> Pa
 
 
 @pytest.fixture(scope="session")
+def kernel_mm_cache(tmp_path_factory) -> Path:
+    """One result cache for the session's checks of the kernel tree's mm/: the first test
+    that checks it fills it (tests/test_cli.py's check of mm/), the others read it back and
+    so test that a cache another run filled gives what a fresh run finds
+    (tests/test_independence.py). Never the user's cache."""
+    return tmp_path_factory.mktemp("kernel-mm-cache")
+
+
+@pytest.fixture(scope="session")
 def prepared_kernel_tree(kernel_tree: Path) -> Path:
     """The same tree after ``make defconfig && make prepare`` (what --frontend clang needs),
     done once: a marker records it, a lock serializes concurrent sessions. Without the build

@@ -727,9 +727,10 @@ def test_kernel_anon_vma_fork(rmaplint, kernel_tree):
 
 
 @pytest.mark.kernel
-def test_kernel_check_mm(rmaplint, kernel_tree):
+def test_kernel_check_mm(rmaplint, kernel_tree, kernel_mm_cache):
+    # the session's mm/ cache: cold here, read back by tests/test_independence.py
     proc = rmaplint("check", "mm", "--repo", str(kernel_tree), "--format", "json",
-                    "--jobs", "2", "--no-cache", "-q", timeout=1800)
+                    "--jobs", "2", "--cache-dir", str(kernel_mm_cache), "-q", timeout=1800)
     doc = ok_json(proc, codes=(0, 1))
     summary = doc["summary"]
     print("\nrmaplint check mm:", json.dumps(summary, sort_keys=True))
