@@ -184,11 +184,18 @@ def _finding(ctx, lp, rel, acq):
                 via2=f" (in {acq.via}())" if acq.via else "")
     related = [(lp.span.line, f"loop starts here ({lp.macro or lp.kind})")]
     key = (rel.lock, what or "")
-    stale = _stale_uses(ctx, lp, rel, acq)
+    stale, rechecked = _stale_uses(ctx, lp, rel, acq)
+    tested = set().union(*rechecked.values()) if rechecked else set()
+    how = None
+    if stale and all(v in tested for v, _ in stale):
+        checks = "; ".join(f"{', '.join(sorted(vs))} (line {ln})"
+                           for ln, vs in sorted(rechecked.items()))
+        how = f"after the retake it first tests again what it relies on: {checks}"
+        stale = []
     if not stale:
-        how = "the walk restarts from its label" if lp.kind == LoopKind.GOTO else \
-            _reseated(ctx, lp, rel) or \
-            "nothing read before the drop is used after the retake before it is read again"
+        how = how or ("the walk restarts from its label" if lp.kind == LoopKind.GOTO else
+                      _reseated(ctx, lp, rel) or "nothing read before the drop is used "
+                      "after the retake before it is read again")
         where = f"while walking {what}" if what is not None else "inside a loop"
         f = RULE.finding(ctx, "revalidated", Severity.NOTE, rel.span.line, acq.span.line,
                          locks, related, key, where=where, how=how, **args)
@@ -216,7 +223,7 @@ def _finding(ctx, lp, rel, acq):
 # ------------------------------------------------------------------ the verdict
 
 
-def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
+def _stale_uses(ctx, lp, rel, acq) -> tuple[list[tuple[str, int]], dict[int, set[str]]]:
     """Pointers the loop reads before the drop (assigned in its body, or its cursor) that a
     path from the retake uses — up to and including the loop's own advance and condition —
     before assigning them again: what may be stale after the lock was dropped. A pointer
@@ -226,7 +233,13 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
     (``xas_for_each``: the position is in the ``xa_state``), carries the object instead: it
     is stale unless paused before the drop or re-seated after the retake (``xas_pause()``,
     ``vma_iter_set()``). A backward-goto loop is read the same way up to its label,
-    where the restart reads again whatever it uses."""
+    where the restart reads again whatever it uses.
+
+    Also returns the re-checks: condition line → the pointers it tests first after the
+    retake (``if (slab != c->slab) goto reread;``), on every path before any other use of
+    them and before any loop's header; a walk whose every stale pointer is so tested
+    re-validates the state it relies on. (A loop's own condition, or a test in the next
+    iteration, is no re-check: the walk goes on with what it has.)"""
     fn = ctx.fn
     nm = fn.naming
     ptrs = {v for v, t in nm.vartypes.items() if "*" in t or "[" in t}
@@ -250,16 +263,21 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
     carried = (carried & ptrs) | ({position} if position else set())
     carried -= pinned
     if not carried:
-        return []
+        return [], {}
     cfg = fn.cfg
     found: dict[str, int] = {}
+    used: set[str] = set()  # used after the retake, on some path, before any test of them
+    checked: dict[int, set[str]] = {}  # condition line → what it tests first after the retake
     seen: set[int] = set()
     # assigned again on every path from the drop to the retake: not what was read before
     between = frozenset(_assigned_between(cfg, lp, rel, acq, ops_by_block))
-    todo: deque[tuple[int, frozenset[str], int]] = deque([(acq.block, between, -1)])
+    headers = {o.header for o in cfg.loops}
+    # (block, killed, the block it came from, no loop header passed since the retake)
+    todo: deque[tuple[int, frozenset[str], int, bool]] = deque([(acq.block, between, -1,
+                                                                 True)])
     first = True
     while todo:
-        b, killed, came = todo.popleft()
+        b, killed, came, fresh = todo.popleft()
         if not first and (b in seen or b not in lp.body):
             continue
         seen.add(b)
@@ -282,19 +300,28 @@ def _stale_uses(ctx, lp, rel, acq) -> list[tuple[str, int]]:
                 uses = {r} if r else set()
             for v in uses & carried - kill:
                 found.setdefault(v, op.span.line)
+                used.add(v)
             kill.update(_defs(op, ctx))
             kill.update(_pinned(op.expr, revalidate))
         cond = cfg.blocks[b].cond
         if cond is not None:
-            for v in _names(cond) & carried - kill:
-                found.setdefault(v, cfg.blocks[b].cond_span.line
-                                 if cfg.blocks[b].cond_span else acq.span.line)
+            line = cfg.blocks[b].cond_span.line if cfg.blocks[b].cond_span else acq.span.line
+            tested = _names(cond) & carried - kill
+            for v in tested:
+                found.setdefault(v, line)
+            if b in headers or not fresh:
+                used.update(tested)  # a loop's own test: the walk goes on with what it has
+            else:
+                checked.setdefault(line, set()).update(tested)
+                kill.update(tested)  # tested again first: what follows the test relies on it
         first = False
         if b == lp.header:
             continue  # the next iteration starts here: what it reads, it read again
         for e in cfg.blocks[b].succs:
-            todo.append((e.target, frozenset(kill), b))
-    return sorted(found.items(), key=lambda kv: (kv[1], kv[0]))
+            todo.append((e.target, frozenset(kill), b, fresh and b not in headers))
+    stale = sorted(found.items(), key=lambda kv: (kv[1], kv[0]))
+    rechecked = {ln: vs - used for ln, vs in checked.items() if vs - used}
+    return stale, rechecked
 
 
 def _reseated(ctx, lp, rel) -> str | None:

@@ -415,3 +415,26 @@ void widget_flush_relocked(struct widget_list *wl)
 	}
 	spin_unlock(&wl->lock);
 }
+
+/*
+ * After the retake the walk first tests whether the list moved under it, and starts over
+ * when it did: the state it relies on is re-validated.
+ */
+void widget_flush_recheck(struct widget_list *wl)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+again:
+	w = wl->first;
+	while (w) {
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		widget_flush(w);
+		spin_lock(&wl->lock);
+		if (w != wl->first)
+			goto again;
+		w = widget_list_next(wl, w);
+	}
+	spin_unlock(&wl->lock);
+}
