@@ -125,9 +125,10 @@ def _kernel_tree(variable: str, tarball: Path, dirname: str, missing: str) -> Pa
 @pytest.fixture(scope="session")
 def kernel_mm_cache(tmp_path_factory) -> Path:
     """One result cache for the session's checks of the kernel tree's mm/: the first test
-    that checks it fills it (tests/test_cli.py's check of mm/), the others read it back and
-    so test that a cache another run filled gives what a fresh run finds
-    (tests/test_independence.py). Never the user's cache."""
+    that checks it fills it (tests/test_cli.py's check of mm/), the others read it back:
+    tests/test_independence.py tests that a cache another run filled gives what a fresh
+    run finds, tests/test_workflow_habits.py prints every finding from it. Never the
+    user's cache."""
     return tmp_path_factory.mktemp("kernel-mm-cache")
 
 

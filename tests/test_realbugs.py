@@ -9,7 +9,8 @@ of this checkout still does on every case what the case's ``[expect]`` table rec
   ``[expect]``: a case recorded as detected and now missed is a regression; a case recorded
   as missed and now detected fails too, with "promote <id>: now detected by <rule>" (run
   ``benchmarks/realbugs.py --update-expect`` and commit the new status, as semgrep's
-  ``todoruleid`` becomes ``ruleid``). About two minutes on two cores.
+  ``todoruleid`` becomes ``ruleid``). About five minutes on two cores (each case's two
+  states share a result cache).
 """
 
 from __future__ import annotations

@@ -90,14 +90,17 @@ def assert_editor_lines(text: str, root: Path) -> int:
 
 
 @pytest.mark.kernel
-def test_editor_formats_read_every_finding_of_check_mm(kernel_tree, home, tmp_path):
+def test_editor_formats_read_every_finding_of_check_mm(kernel_tree, kernel_mm_cache, home):
+    # the session's mm/ cache (filled by the first check of mm/): what is under test is
+    # the printing of every finding, not the analysis again
+    cache = kernel_mm_cache
     proc = cli(home, "check", "mm", "--repo", str(kernel_tree), "-j", "2",
-               "--cache-dir", str(tmp_path / "cache"), "-q")
+               "--cache-dir", str(cache), "-q")
     assert proc.returncode in (0, 1), proc.stderr.decode(errors="replace")
     out = proc.stdout.decode("utf-8", "surrogateescape")
     assert assert_editor_lines(out, kernel_tree) > 5
     terse = cli(home, "check", "mm", "--repo", str(kernel_tree), "-j", "2", "--terse",
-                "--cache-dir", str(tmp_path / "cache"), "-q")
+                "--cache-dir", str(cache), "-q")
     lines = terse.stdout.decode("utf-8", "surrogateescape").splitlines()
     assert lines and all(TERSE.match(ln) for ln in lines), lines[:5]
     assert len(lines) == sum(1 for ln in finding_lines(out) if not ln.startswith(" "))
