@@ -417,19 +417,11 @@ def _loop_positions(d: _Define) -> tuple[int | None, int | None] | None:
     counter ``__i = 0``), mentioned in the condition, earliest in the condition/header.
     The object is the first param on the cursor's right-hand side that is neither assigned in
     the header nor a member name; else the same search in the condition, then the header."""
-    open_idx = d.body.find("(")
-    close_idx = _match_paren(d.body, open_idx)
-    if close_idx < 0:
+    parts = _loop_header(d)
+    if parts is None:
         return None
-    header = d.body[open_idx + 1 : close_idx]
+    header, init, cond, incr = parts
     index = {p: i for i, p in enumerate(d.params)}
-    if d.head == "for":
-        sections = top_split(header, ";")
-        if len(sections) != 3:
-            return None
-        init, cond, incr = sections
-    else:
-        init, cond, incr = "", header, ""
     in_init, in_cond, in_incr = (_assignments(s, index) for s in (init, cond, incr))
     every = in_init + in_cond + in_incr
     assigned = {p for p, _ in every}
@@ -462,26 +454,34 @@ def _loop_positions(d: _Define) -> tuple[int | None, int | None] | None:
     return index[cursor], obj
 
 
-def _advance_sections(d: _Define, cursor: int) -> tuple[list[str], set[str]] | None:
-    """The right-hand sides of the cursor's assignments in the advance (the increment; a
-    ``while``, or a ``for`` whose increment does not assign it: the condition) and every
-    param the loop header assigns; None when the header cannot be read."""
+def _loop_header(d: _Define) -> tuple[str, str, str, str] | None:
+    """A loop ``#define``'s header and its (init, condition, increment); a ``while`` has
+    only a condition. None when the header cannot be read."""
     open_idx = d.body.find("(")
     close_idx = _match_paren(d.body, open_idx)
     if close_idx < 0:
         return None
     header = d.body[open_idx + 1 : close_idx]
+    if d.head != "for":
+        return header, "", header, ""
+    sections = top_split(header, ";")
+    if len(sections) != 3:
+        return None
+    init, cond, incr = sections
+    return header, init, cond, incr
+
+
+def _advance_sections(d: _Define, cursor: int) -> tuple[list[str], set[str]] | None:
+    """The right-hand sides of the cursor's assignments in the advance (the increment; a
+    ``while``, or a ``for`` whose increment does not assign it: the condition) and every
+    param the loop header assigns; None when the header cannot be read."""
+    parts = _loop_header(d)
+    if parts is None:
+        return None
+    _, init, cond, incr = parts
     index = {p: i for i, p in enumerate(d.params)}
-    if d.head == "for":
-        sections = top_split(header, ";")
-        if len(sections) != 3:
-            return None
-        init, cond, incr = sections
-        advance = incr if any(p == d.params[cursor] for p, _ in _assignments(incr, index)) \
-            else cond
-    else:
-        init, cond, incr = "", header, ""
-        advance = cond
+    advance = incr if any(p == d.params[cursor] for p, _ in _assignments(incr, index)) \
+        else cond
     assigned = {p for sec in (init, cond, incr) for p, _ in _assignments(sec, index)}
     return [r for p, r in _assignments(advance, index) if p == d.params[cursor]], assigned
 
