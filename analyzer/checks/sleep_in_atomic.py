@@ -26,6 +26,8 @@ path its caller never takes reads as sleeping.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..findings.finding import Severity
 from ..locks.atomic import closes_callers_section, open_at_calls
 from ..locks.events import EventKind
@@ -54,13 +56,10 @@ def check(ctx):
     for ev in ctx.events:
         if ev.span.line in seen:
             continue
-        what = _sleeps(ev, ctx, sleepy)
-        chain = None
-        if what is None:
-            chain = _chain(ev, ctx, sleepy)
-            if chain is None:
-                continue
-            what = f"{ev.call.name}()"
+        got = _what_sleeps(ev, ctx, sleepy)
+        if got is None:
+            continue
+        what, chain = got
         held = [(k, f) for k, f in ev.state.held()
                 if f.must and k != ev.lock and _spins(k, f, ctx)]
         if not held:
@@ -70,13 +69,9 @@ def check(ctx):
                          f"{_kind(k, f, ctx)}: atomic context)" for k, f in held)
         locks = [k for k, _ in held]
         key = (what, *locks)
-        if chain is None:
-            f = RULE.finding(ctx, "held", Severity.ERROR, ev.span.line, ev.span.end_line,
-                             locks, key=key, what=what, held=text)
-        else:
-            f = RULE.finding(ctx, "chain", Severity.ERROR, ev.span.line, ev.span.end_line,
-                             locks, key=key, what=what, held=text, chain=render(chain))
-        out.append(f)
+        out.append(RULE.finding(ctx, "held" if chain is None else "chain", Severity.ERROR,
+                                ev.span.line, ev.span.end_line, locks, key=key, what=what,
+                                held=text, **_chain_arg(chain)))
     out.extend(_in_sections(ctx, sleepy, seen))
     return out
 
@@ -95,28 +90,36 @@ def _in_sections(ctx, sleepy: dict[str, str], seen: set[int]) -> list:
         opened = sections.get((ev.block, ev.span.line, name or ""))
         if not opened:
             continue
-        what = _sleeps(ev, ctx, sleepy)
-        chain = None
-        if what is None:
-            chain = _chain(ev, ctx, sleepy, atomic=True)
-            if chain is None:
-                continue
-            what = f"{name}()"
+        got = _what_sleeps(ev, ctx, sleepy, atomic=True)
+        if got is None:
+            continue
+        what, chain = got
         seen.add(ev.span.line)
         first = min(opened, key=lambda o: o.line)
         section = " and ".join(o.section.what for o in opened)
         related = [(o.line, f"{o.section.what} from here") for o in opened if o.line]
         locks = [o.section.what for o in opened]
         key = (what, *locks)
-        if chain is None:
-            out.append(RULE.finding(ctx, "atomic", Severity.ERROR, ev.span.line,
-                                    ev.span.end_line, locks, related, key, what=what,
-                                    section=section, since=first.line))
-        else:
-            out.append(RULE.finding(ctx, "atomic-chain", Severity.ERROR, ev.span.line,
-                                    ev.span.end_line, locks, related, key, what=what,
-                                    section=section, since=first.line, chain=render(chain)))
+        out.append(RULE.finding(ctx, "atomic" if chain is None else "atomic-chain",
+                                Severity.ERROR, ev.span.line, ev.span.end_line, locks,
+                                related, key, what=what, section=section, since=first.line,
+                                **_chain_arg(chain)))
     return out
+
+
+def _what_sleeps(ev, ctx, sleepy: dict[str, str], atomic: bool = False):
+    """(what sleeps, as the message names it; the chain down the tree, or None when the
+    sleep is at the event itself), or None when nothing is known to sleep there."""
+    what = _sleeps(ev, ctx, sleepy)
+    if what is not None:
+        return what, None
+    chain = _chain(ev, ctx, sleepy, atomic)
+    return (f"{ev.call.name}()", chain) if chain is not None else None
+
+
+def _chain_arg(chain) -> dict[str, Any]:
+    """The message's ``chain`` argument, for the kinds that have one."""
+    return {"chain": render(chain)} if chain is not None else {}
 
 
 def _chain(ev, ctx, sleepy: dict[str, str], atomic: bool = False):

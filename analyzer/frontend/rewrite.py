@@ -471,47 +471,30 @@ def _loop_header(d: _Define) -> tuple[str, str, str, str] | None:
     return header, init, cond, incr
 
 
-def _advance_sections(d: _Define, cursor: int) -> tuple[list[str], set[str]] | None:
-    """The right-hand sides of the cursor's assignments in the advance (the increment; a
-    ``while``, or a ``for`` whose increment does not assign it: the condition) and every
-    param the loop header assigns; None when the header cannot be read."""
+def _advance(d: _Define, cursor: int | None, obj: int | None) -> tuple[bool, int | None]:
+    """How the definition's advance moves the cursor, read from the cursor's one assignment
+    in the advance (the increment; a ``while``, or a ``for`` whose increment does not assign
+    it: the condition): (from the object alone — it reads the object and no param the loop
+    header assigns; the param a ``_safe`` variant copies into the cursor, ``pos = n``).
+    (False, None) when not sure: the cursor then carries the position."""
+    if cursor is None or cursor >= len(d.params):
+        return False, None
     parts = _loop_header(d)
     if parts is None:
-        return None
+        return False, None
     _, init, cond, incr = parts
     index = {p: i for i, p in enumerate(d.params)}
-    advance = incr if any(p == d.params[cursor] for p, _ in _assignments(incr, index)) \
-        else cond
+    me = d.params[cursor]
+    advance = incr if any(p == me for p, _ in _assignments(incr, index)) else cond
+    rhs = [r for p, r in _assignments(advance, index) if p == me]
+    if len(rhs) != 1:
+        return False, None
     assigned = {p for sec in (init, cond, incr) for p, _ in _assignments(sec, index)}
-    return [r for p, r in _assignments(advance, index) if p == d.params[cursor]], assigned
-
-
-def _advance_temp(d: _Define, cursor: int | None) -> int | None:
-    """The param a ``_safe`` iterator's advance copies into the cursor (``pos = n``: the
-    next entry, read before the body ran), when the advance is exactly that."""
-    if cursor is None or cursor >= len(d.params):
-        return None
-    got = _advance_sections(d, cursor)
-    if got is None or len(got[0]) != 1:
-        return None
-    words = _idents(got[0][0])
-    if len(set(words)) == 1 and words[0] in got[1] and words[0] != d.params[cursor]:
-        return d.params.index(words[0])
-    return None
-
-
-def _advances_from_object(d: _Define, cursor: int | None, obj: int | None) -> bool:
-    """Whether the definition's advance computes the cursor from the object alone: the
-    cursor's assignment in the advance reads the object and no param the loop header
-    assigns (the cursor itself, a ``safe`` variant's temporary, an index). False when not
-    sure: the cursor then carries the position."""
-    if cursor is None or obj is None or cursor >= len(d.params):
-        return False
-    got = _advance_sections(d, cursor)
-    if got is None or len(got[0]) != 1:
-        return False
-    words = set(_idents(got[0][0]))
-    return d.params[obj] in words and not (words & got[1])
+    words = _idents(rhs[0])
+    from_object = obj is not None and d.params[obj] in words and not (set(words) & assigned)
+    temp = d.params.index(words[0]) if len(set(words)) == 1 and words[0] in assigned \
+        and words[0] != me else None
+    return from_object, temp
 
 
 def _default_positions(nparams: int) -> tuple[int | None, int | None]:
@@ -530,11 +513,9 @@ def _map_arg(arg: str, index: Mapping[str, int], exclude: int | None = None) -> 
 def _alias_positions(d: _Define, inner: IteratorMacro) -> tuple[int | None, int | None] | None:
     """Positions of ``#define NAME(params) INNER(args)`` mapped through the arguments, or
     None when INNER's cursor argument does not mention exactly one param."""
-    open_idx = d.body.find("(")
-    close_idx = _match_paren(d.body, open_idx)
-    if close_idx < 0 or inner.cursor is None:
+    args = _alias_args(d)
+    if args is None or inner.cursor is None:
         return None
-    args = [d.body[a:b] for a, b in _split_args(d.body, open_idx, close_idx)]
     index = {p: i for i, p in enumerate(d.params)}
     if inner.cursor >= len(args):
         return None
@@ -547,16 +528,19 @@ def _alias_positions(d: _Define, inner: IteratorMacro) -> tuple[int | None, int 
     return cur, obj
 
 
-def _alias_temp(d: _Define, inner: IteratorMacro) -> int | None:
-    """INNER's ``_safe`` temporary mapped through ``#define NAME(params) INNER(args)``."""
-    if inner.temp is None:
-        return None
+def _alias_args(d: _Define) -> list[str] | None:
+    """The argument texts of ``#define NAME(params) INNER(args)``; None when unreadable."""
     open_idx = d.body.find("(")
     close_idx = _match_paren(d.body, open_idx)
     if close_idx < 0:
         return None
-    args = [d.body[a:b] for a, b in _split_args(d.body, open_idx, close_idx)]
-    if inner.temp >= len(args):
+    return [d.body[a:b] for a, b in _split_args(d.body, open_idx, close_idx)]
+
+
+def _alias_temp(d: _Define, inner: IteratorMacro) -> int | None:
+    """INNER's ``_safe`` temporary mapped through ``#define NAME(params) INNER(args)``."""
+    args = _alias_args(d)
+    if inner.temp is None or args is None or inner.temp >= len(args):
         return None
     return _map_arg(args[inner.temp], {p: i for i, p in enumerate(d.params)})
 
@@ -656,8 +640,7 @@ def learn_iterators(
                 best, best_def = pos, d
         assert best is not None  # defs is never empty
         learned[name] = IteratorMacro(name, best[0], best[1], "define",
-                                      _advances_from_object(best_def, best[0], best[1]),
-                                      _advance_temp(best_def, best[0]))
+                                      *_advance(best_def, best[0], best[1]))
 
     clang: dict[str, IteratorMacro] = {}
     if clang_format:
