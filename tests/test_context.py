@@ -4,6 +4,8 @@ of a lock dropped in a walk protected by a lock the callers hold, and the caller
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 import sys
@@ -320,3 +322,19 @@ def test_operations_tables_give_their_methods_the_model_contract():
     got = assigned_methods(arr)
     assert got["a_mmap"] == got["b_mmap"] == (("proc_ops", "proc_mmap"),)
     assert "not_a_table" not in got
+
+
+def test_html_gutter_shows_what_the_callers_decided(tree, tmp_path):
+    """The HTML page marks the line a finding was decided away at, with the callers."""
+    out = tmp_path / "html"
+    proc = subprocess.run([sys.executable, "-m", "analyzer.cli", "check", "--no-cache",
+                           "--format", "html", "-o", str(out), "mm/chain.c"],
+                          cwd=tree, capture_output=True, text=True)
+    assert proc.returncode in (0, 1), proc.stderr
+    page = next(p for p in out.rglob("*.html") if "chain.c" in p.name)
+    text = html.unescape(page.read_text())
+    row = re.search(r'<tr id="L11" class="([^"]*)">(.*?)</tr>', text, re.S)
+    assert row is not None and "decided" in row.group(1).split()
+    assert "walk-unlocked: decided at the callers: " in row.group(2)
+    assert "held by all 2 callers" in row.group(2)
+

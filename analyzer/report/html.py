@@ -347,6 +347,15 @@ def file_view(report, page: str, rev: str | None, findings: list[Finding] | None
         for r in f.related:
             if r.path == report.path and 0 < r.line <= len(rows):
                 rows[r.line - 1].marks.append(r.message)
+    # what the function's callers decided away ("held by all N callers"): no finding, but
+    # the reader of the line should see why
+    for d in getattr(report, "decided", ()):
+        if 0 < d.line <= len(rows):
+            row = rows[d.line - 1]
+            row.marks.append(f"{d.rule}: decided at the callers: {d.text}")
+            row.title = "\n".join(x for x in (row.title, f"decided at the callers: {d.text}")
+                                  if x)
+            row.cls += " decided"
     sev = (Severity.NOTE, Severity.WARNING, Severity.ERROR)
     for ln, w in worst.items():
         rows[ln - 1].cls += f" hit s-{sev[w]}"
