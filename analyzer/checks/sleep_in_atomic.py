@@ -18,6 +18,10 @@ their nesting), reports
   (:mod:`analyzer.locks.sleeps`), with the chain as the message.
 
 An allocation at the call itself that may sleep in direct reclaim is reclaim-under-lock's.
+Not judged: a sleeping acquire read from the summary of a helper with too many paths to be
+summarised path by path (``Inexact.JOINED``): its joined exit state cannot say whether the
+helper gave the spinning lock back before it took the sleeping one (``hugetlb_wp()`` drops
+the PTL, then retakes its mutex); the call chain read from its body still counts.
 
 Confidence: high that the lock is held and spins; high that the listed calls and sleeping
 locks sleep; a helper of the file is judged on its whole body, so one that sleeps only on a
@@ -30,7 +34,7 @@ from typing import Any
 
 from ..findings.finding import Severity
 from ..locks.atomic import closes_callers_section, open_at_calls
-from ..locks.events import EventKind
+from ..locks.events import EventKind, Inexact
 from ..locks.textchains import render
 from ..model.enums import LockKind
 from .common import Rule, via_text
@@ -141,7 +145,8 @@ def _chain(ev, ctx, sleepy: dict[str, str], atomic: bool = False):
 def _sleeps(ev, ctx, sleepy: dict[str, str]) -> str | None:
     """What sleeps at this event, as the message names it; None when nothing does."""
     if ev.kind == EventKind.ACQUIRE and ev.lock is not None and not ev.trylock \
-            and not ev.annotation and ev.lock_kind is not None and ev.lock_kind.sleeps:
+            and not ev.annotation and ev.lock_kind is not None and ev.lock_kind.sleeps \
+            and Inexact.JOINED not in ev.inexact:
         via = via_text(ev)
         return f"acquiring {ev.lock.describe()}, a {ev.lock_kind}{via},"
     if ev.kind == EventKind.CALL and ev.call is not None and ev.call.name:

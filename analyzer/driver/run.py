@@ -37,7 +37,7 @@ from .project import Project
 if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig
 
-RESULT_VERSION = "5"  # 5: FileReport.calls
+RESULT_VERSION = "6"  # 6: summaries' PAIR and joined may-effects; 5: FileReport.calls
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 

@@ -18,6 +18,9 @@ class EventKind(StrEnum):
     RELEASE = "release"
     ASSERT = "assert"
     FORGET = "forget"  # a lock (or the object owning it) handed to code we cannot see
+    # a callee took the lock and gave it back (a summary's pair): not held after the call;
+    # the callee's own business, so no rule judges it as the caller's acquire or release
+    PAIR = "pair"
     CALL = "call"
     RETURN = "return"
     ADVANCE = "advance"  # an iterator loop moves its cursor

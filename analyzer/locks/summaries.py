@@ -7,7 +7,12 @@ its variables tracked symbolically over its entry values, and each path's net lo
 returned value, NULL conditions, equalities and forgotten objects become one case. A value
 decided by a trylock (``return down_write_trylock(…)``, ``ret = trylock() != 0``) forks the
 path on its outcome. A helper with more than ``MAX_PATHS`` paths is summarised from its joined
-exit state instead, and its summary says so (``Inexact.JOINED``).
+exit state instead, lock by lock, and its summary says so (``Inexact.JOINED``). A call of a
+helper whose cases differ in what they do to locks (or, assigned, in the value they return)
+forks the path, as a statement, an assignment or a branch's condition: joined on one path,
+one case's acquire would read as every path's. A lock taken and given back on a path is a
+*pair* (not held after the call); each path's effects are in the order of their locks' last
+events.
 
 Bodies come from the file being analysed (its static helpers), the tree's headers (static
 inline wrappers such as ``anon_vma_lock_write``) and other files of the tree; ``rules/``
@@ -30,7 +35,7 @@ from .dataflow import make_transfer, solve_function
 from .events import Event, EventKind, Inexact
 from .lockid import ObjPath, path_of
 from .naming import SymbolicNaming, const_token
-from .state import UNKNOWN, State
+from .state import UNKNOWN, Poss, State
 from .summary import RET, Effect, SumCase, Summary
 from .transfer import Transfer, truthiness
 from .types import TypeInfo
@@ -154,13 +159,18 @@ class Summaries:
             self.noreturn_memo[name] = True
             return True
         self.noreturn_memo[name] = False  # recursion guard
-        fn = self.index.find(name, far=False) if depth < MAX_DEPTH else None
+        # a body in another file of the tree too, as far as summaries read them
+        fn = self.index.find(name, far=len(self.active) < FAR_DEPTH) \
+            if depth < MAX_DEPTH else None
         result = fn is not None and self._never_returns(fn, depth)
         self.noreturn_memo[name] = result
         return result
 
     def _never_returns(self, fn: C.Function, depth: int) -> bool:
         """No path from the entry to the exit of the body avoids a call that never returns."""
+        def ends(name: str) -> bool:
+            return name != fn.name and self.noreturn(name, depth + 1)
+
         cfg = build_cfg(fn)
         seen = {cfg.entry}
         todo = [cfg.entry]
@@ -169,8 +179,7 @@ class Summaries:
             if b == cfg.exit:
                 return False
             block = cfg.blocks[b]
-            if any(_ends(op, lambda n: n != fn.name and self.noreturn(n, depth + 1))
-                   for op in block.ops):
+            if any(_ends(op, ends) for op in block.ops) or _cond_ends(block.cond, ends):
                 continue
             const = truthiness(const_token(block.cond)) if block.cond is not None else None
             for e in block.succs:
@@ -259,7 +268,7 @@ class Summaries:
         cases: list[SumCase] = []
         inexact: set[Inexact] = set()
         if paths is None:
-            cases = [self._joined_case(tr, cfg, params)]
+            cases = self._joined_cases(tr, cfg, params)
             inexact.add(Inexact.JOINED)
         else:
             for st, log, ret in paths:
@@ -301,7 +310,8 @@ class Summaries:
                 if s3 is not None:
                     outs.append((s3, log + ev, outcome, None))
             if len(outs) == 2 and _net(outs[0][1]) == _net(outs[1][1]):
-                outs = [(outs[0][0], outs[0][1], None, outs[0][3])]
+                # one case for both outcomes: its value is neither's (no truth, no value)
+                outs = [(outs[0][0], outs[0][1], None, None)]
         else:
             outs.append((st, log, None, ret))
         cases = []
@@ -351,29 +361,54 @@ class Summaries:
         return SumCase(tuple(effects), ret_out, truth, tuple(requires), tuple(equal),
                        tuple(forgets))
 
-    def _joined_case(self, tr: Transfer, cfg: Cfg, params) -> SumCase:
+    def _joined_cases(self, tr: Transfer, cfg: Cfg, params) -> list[SumCase]:
+        """The cases of a helper summarised from its joined exit state, lock by lock: held
+        on every path (acquire), not held on every path (release), taken in one mode on
+        some paths and untouched on the others (two cases, no effect and an acquire: the
+        cases' join is a may-held, not unknown); anything else is unknown after the call
+        (forget). A join that mixes "not held" with "held", or "asserted" with "untouched",
+        mostly stands for a lock the helper dropped out of sight (a fault handler's
+        mmap_lock) or for the join's loss of which path is which (a flag tested twice)."""
         res = solve_function(tr, cfg)
         ex = res.exit_state()
-        effects = []
+        if ex is None:
+            return [SumCase(())]
         locals_ = set(tr.naming.vartypes) - set(params)
-        if ex is not None:
-            for k, f in ex.locks.items():
-                pe = k.path.to_expr()
-                if pe is None or not _root_ok(pe, set(params), locals_):
-                    continue
-                if f.must:
-                    effects.append(Effect(Action.ACQUIRE, f.mode, pe, f.kind))
-                elif f.not_held:
-                    effects.append(Effect(Action.RELEASE, Mode.WRITE, pe, f.kind))
-                elif f.poss != UNKNOWN:
-                    # taken or dropped on some paths: after the call the caller cannot know
-                    effects.append(Effect(Action.FORGET, Mode.ANY, pe, f.kind))
-            # objects handed on to code that may take or drop their locks
-            for obj in sorted(ex.forgotten):
-                pe = obj.to_expr()
-                if pe is not None and _root_ok(pe, set(params), locals_):
-                    effects.append(Effect(Action.FORGET, Mode.ANY, pe))
-        return SumCase(tuple(effects))
+        alternatives: list[list[Effect | None]] = []
+        for k, f in ex.locks.items():
+            pe = k.path.to_expr()
+            if pe is None or not _root_ok(pe, set(params), locals_):
+                continue
+            held = sorted(f.poss - {Poss.UNKNOWN})
+            if f.not_held:
+                alternatives.append([Effect(Action.RELEASE, Mode.WRITE, pe, f.kind)])
+            elif f.must:
+                alternatives.append([Effect(Action.ACQUIRE, f.mode, pe, f.kind)])
+            elif held in ([Poss.READ], [Poss.WRITE]):
+                # taken on some paths, untouched on the others (not merely asserted there).
+                # Of a lock the caller holds, the join cannot tell a take from a drop and
+                # retake: held after the call either way
+                alternatives.append([None, Effect(Action.ACQUIRE, _MODE_OF[held[0]], pe,
+                                                  f.kind)])
+            elif f.poss != UNKNOWN:
+                alternatives.append([Effect(Action.FORGET, Mode.ANY, pe, f.kind)])
+        # objects handed on to code that may take or drop their locks
+        common = []
+        for obj in sorted(ex.forgotten):
+            pe = obj.to_expr()
+            if pe is not None and _root_ok(pe, set(params), locals_):
+                common.append(Effect(Action.FORGET, Mode.ANY, pe))
+        width = max((len(a) for a in alternatives), default=1)
+        cases = []
+        for i in range(width):
+            effects = [a[min(i, len(a) - 1)] for a in alternatives]
+            case = SumCase(tuple(e for e in effects if e is not None) + tuple(common))
+            if case not in cases:
+                cases.append(case)
+        return cases
+
+
+_MODE_OF = {Poss.READ: Mode.READ, Poss.WRITE: Mode.WRITE}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -494,16 +529,26 @@ def _rename_fresh(events: list[Event], st: State) -> list[Event]:
 
 
 def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool, bool]]:
-    """Net lock effects per lock over one path: acquire, release, cycle or assert — preceded
+    """Net lock effects per lock over one path, in the order of each lock's last event:
+    acquire, release, cycle, pair or assert — preceded
     by forget when the lock was handed to code whose effects are unknown (after that, the
     entry state no longer matters: a release then is of a lock that code may have taken)."""
     seq: dict[ObjPath, list[Event]] = {}
-    for ev in events:
-        if ev.kind in (EventKind.ACQUIRE, EventKind.RELEASE, EventKind.ASSERT,
-                       EventKind.FORGET) and ev.lock is not None and ev.lock_expr is not None:
+    last_at: dict[ObjPath, int] = {}  # where each lock's last event is on the path
+    for i, ev in enumerate(events):
+        if ev.lock is not None:
+            last_at[ev.lock.path] = i
+        if ev.kind == EventKind.PAIR and ev.lock is not None and ev.lock_expr is not None:
+            # a callee's take and give back, in this path's order
+            seq.setdefault(ev.lock.path, []).extend(
+                (replace(ev, kind=EventKind.ACQUIRE), replace(ev, kind=EventKind.RELEASE)))
+        elif ev.kind in (EventKind.ACQUIRE, EventKind.RELEASE, EventKind.ASSERT,
+                         EventKind.FORGET) and ev.lock is not None and ev.lock_expr is not None:
             seq.setdefault(ev.lock.path, []).append(ev)
     out: list[tuple[Action, Mode, C.Expr | None, LockKind, bool, bool]] = []
-    for evs in seq.values():
+    # in the order of each lock's last event: what the path left last comes last (a cycle's
+    # release is applied before every effect, see Transfer._apply_case)
+    for _path, evs in sorted(seq.items(), key=lambda kv: last_at[kv[0]]):
         forgot = [i for i, e in enumerate(evs) if e.kind == EventKind.FORGET]
         if forgot:
             out.append((Action.FORGET, Mode.ANY, evs[forgot[-1]].lock_expr, LockKind.LOCK,
@@ -524,6 +569,9 @@ def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool
             if first.kind == EventKind.RELEASE:
                 out.append((Action.RELEASE, last.mode or Mode.WRITE, last.lock_expr, kind,
                             annotation, False))
+            else:  # taken and given back: not held after the call, whatever it was before
+                out.append((Action.PAIR, first.mode or Mode.WRITE, last.lock_expr, kind,
+                            annotation, first.trylock))
         else:
             act = Action.CYCLE if first.kind == EventKind.RELEASE else Action.ACQUIRE
             out.append((act, last.mode or Mode.WRITE, last.lock_expr, kind, annotation,
@@ -562,6 +610,13 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
             if op.kind == OpKind.RETURN and op.expr is not None and decided_by_try(tr, op.expr):
                 ret = op.expr  # _cases splits on it, from the state before it runs
                 continue
+            forks = _cases_of(tr, cur, op, bid, ev)
+            if forks is not None:
+                # a call whose summary has several cases: each goes on as its own path
+                for s4, ev4 in forks:
+                    if s4 is not None:
+                        run(bid, s4, ev + list(ev4), visits, ret, i + 1)
+                return
             if op.kind == OpKind.EVAL and not isinstance(op.expr, C.Assign) \
                     and op.expr is not None and decided_by_try(tr, op.expr):
                 # a try whose result is dropped: the lock is taken on one outcome only
@@ -585,13 +640,6 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
                     if s3 is None:
                         continue
                     run(bid, s3, ev + ev3, visits, ret, i + 1)
-                return
-            forks = _cases_of(tr, cur, op, bid, ev)
-            if forks is not None:
-                # a call whose summary has several cases: each goes on as its own path
-                for s4, ev4 in forks:
-                    if s4 is not None:
-                        run(bid, s4, ev + list(ev4), visits, ret, i + 1)
                 return
             if op.kind == OpKind.RETURN and isinstance(strip(op.expr), C.Ternary):
                 # return c ? a : b — each outcome of c is its own path and value
@@ -622,6 +670,11 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
         if cur is None:
             return
         for e in block.succs:
+            cases = _edge_cases(tr, cur, block, e)
+            if cases is not None:  # a helper's result tested: each case its own path
+                for s9, ev9 in cases:
+                    run(e.target, s9, ev + ev9, visits, ret)
+                continue
             ev8: list[Event] = []
             out = tr.edge(cur, block, e, ev8.append)
             if out is None:
@@ -644,6 +697,14 @@ def _ends(op, noreturn) -> bool:
     return isinstance(e, C.Call) and e.name is not None and noreturn(e.name)
 
 
+def _cond_ends(cond: C.Expr | None, noreturn) -> bool:
+    """A branch whose condition is (the negation of) a call that never returns."""
+    cond = strip(cond) if cond is not None else None
+    while isinstance(cond, C.Unary) and cond.op == "!":
+        cond = strip(cond.operand)
+    return isinstance(cond, C.Call) and cond.name is not None and noreturn(cond.name)
+
+
 def _cases_of(tr: Transfer, st: State, op, bid: int, log: list[Event]):
     """The per-case outcomes of an operation that is a call of a function whose summary has
     more than one case (``x = f(…);``, ``f(…);``), or None (follow it as one path)."""
@@ -652,16 +713,62 @@ def _cases_of(tr: Transfer, st: State, op, bid: int, log: list[Event]):
         op.expr if op.kind == OpKind.EVAL and isinstance(op.expr, C.Call) else None
     if not isinstance(call, C.Call) or call.name is None:
         return None
+    # cases that differ in what they do to locks each go on as a path of their own (joined,
+    # one case's acquire would read as every path's); cases that give the variable
+    # different values do too, a few of them
+    if not _forks(tr, call) and (target is None or not _binds_apart(tr, call)):
+        return None
     if target is None:
-        return None  # a call statement's cases join: nothing of this path tells them apart
-    summ = tr.summaries.summary(call.name)
-    if summ is None or not 1 < len(summ.cases) <= MAX_FORK or \
-            len({(C.render(c.ret) if c.ret is not None else None, c.truth)
-                 for c in summ.cases}) < 2 or \
-            any(isinstance(a, C.Call) or isinstance(a, C.Assign) for a in call.args):
-        return None  # the cases give the variable the same value: no reason to fork
+        return tr.call_each(st, call, op.span, log.append, bid)
     return tr.assign_each(st, target, value, op.span, log.append, bid,
                           declaration=op.kind == OpKind.DECL)
+
+
+def _binds_apart(tr: Transfer, call: C.Call) -> bool:
+    """A call of a helper whose few cases return different values (with plain arguments)."""
+    summ = tr.summaries.summary(call.name) if call.name is not None else None
+    return summ is not None and 1 < len(summ.cases) <= MAX_FORK \
+        and len({(C.render(c.ret) if c.ret is not None else None, c.truth)
+                 for c in summ.cases}) > 1 \
+        and not any(isinstance(a, (C.Call, C.Assign)) for a in call.args)
+
+
+def _edge_cases(tr: Transfer, st: State, block, e) -> list[tuple[State, list[Event]]] | None:
+    """The outcomes, one per case, of a branch on ``helper(…)`` or ``!helper(…)`` whose
+    cases differ in what they do to locks: the cases whose result agrees with the edge
+    (joined, one case's acquire would read as every path's). None: follow the edge."""
+    cond, negated = block.cond, False
+    while True:
+        cond = strip(cond) if cond is not None else None
+        if isinstance(cond, C.Unary) and cond.op == "!":
+            cond, negated = cond.operand, not negated
+        else:
+            break
+    if e.kind not in (EdgeKind.TRUE, EdgeKind.FALSE) or not _forks(tr, cond):
+        return None
+    assert isinstance(cond, C.Call) and cond.name is not None
+    want = (e.kind == EdgeKind.TRUE) != negated
+    span = block.cond_span or C.Span(0, 0)
+    shared: list[Event] = []
+    out = []
+    for s, ret, truth, reteffs, subst, evs in tr.call_cases(st, cond, span, shared.append,
+                                                           block.id):
+        if truth is not None and truth != want:
+            continue
+        more: list[Event] = list(evs)
+        s = tr.ret_effects(s, reteffs, subst, ret, span, more.append, cond.name, block.id)
+        out.append((s, shared + more))
+    return out
+
+
+def _forks(tr: Transfer, call: C.Expr | None) -> bool:
+    """A call of a helper whose summary's cases differ in what they do to locks (with plain
+    arguments): a path goes on per case."""
+    if not isinstance(call, C.Call) or call.name is None:
+        return False
+    summ = tr.summaries.summary(call.name)  # how many: MAX_PATHS bounds the paths
+    return summ is not None and len({c.effects for c in summ.cases}) > 1 \
+        and not any(isinstance(a, (C.Call, C.Assign)) for a in call.args)
 
 
 def _assignment(op) -> tuple[C.Expr | None, C.Expr | None]:

@@ -23,7 +23,7 @@ RET = "__ret"
 
 @dataclass(frozen=True, slots=True)
 class Effect:
-    action: Action  # ACQUIRE | RELEASE | CYCLE | ASSERT | DOWNGRADE | FORGET
+    action: Action  # ACQUIRE | RELEASE | CYCLE | PAIR | ASSERT | DOWNGRADE | FORGET
     mode: Mode
     lock: C.Expr  # in terms of the callee's parameters and RET
     kind: LockKind = LockKind.LOCK

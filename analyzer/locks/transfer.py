@@ -132,6 +132,24 @@ class Transfer:
                 st = st.with_lock(other, Fact(NOT_HELD, f.kind))
         return st
 
+    def pair(self, st: State, lock_e, eff: Effect, span, emit: Emit, via, blk,
+             inexact=frozenset()) -> State:
+        """A callee took the lock and gave it back: not held after the call. Where the
+        caller may hold it, the callee would wait on it (double-lock's ``callee`` kind says
+        so, from the callee's body): the caller's state stands, so the deadlock does not
+        also read as the caller's lock gone."""
+        k = self.naming.lock(lock_e, st)
+        if k is None:
+            return st
+        old = st.fact(k)
+        if emit:
+            emit(Event(EventKind.PAIR, span, st, k, old, eff.mode, via=via, block=blk,
+                       lock_expr=self.naming.canon(lock_e, st), lock_kind=eff.kind,
+                       trylock=eff.trylock, inexact=inexact, annotation=eff.annotation))
+        if old is not None and old.may:
+            return st
+        return self.release(st, lock_e, eff.mode, eff.kind, span, None, via, blk, inexact)
+
     def assert_(self, st: State, lock_e, mode: Mode, span, emit: Emit, via=None,
                 blk=-1) -> State:
         k = self.naming.lock(lock_e, st)
@@ -401,13 +419,20 @@ class Transfer:
             if fp is not None:
                 st = self.forget(st, fp, span, emit, summ.name, blk)
         ret_e = tr(case.ret) if case.ret is not None and not mentions(case.ret, RET) else None
-        for eff in case.effects:
-            if mentions(eff.lock, RET):
-                continue
-            le = tr(eff.lock)
-            if le is None:
-                continue
-            st = self.effect(st, eff, le, span, emit, summ.name, blk, summ.inexact)
+        mine = [(eff, le) for eff in case.effects if not mentions(eff.lock, RET)
+                and (le := tr(eff.lock)) is not None]
+        # a cycle's release comes first: the callee dropped the lock before it took again
+        # whatever it left held (hugetlb_wp() drops the ptl, then retakes its mutex)
+        for eff, le in mine:
+            if eff.action == Action.CYCLE:
+                st = self.release(st, le, eff.mode, eff.kind, span, emit, summ.name, blk,
+                                  summ.inexact)
+        for eff, le in mine:
+            if eff.action == Action.CYCLE:
+                st = self.acquire(st, le, eff.mode, eff.kind, span, emit, summ.name, blk,
+                                  inexact=summ.inexact)
+            else:
+                st = self.effect(st, eff, le, span, emit, summ.name, blk, summ.inexact)
         return st, ret_e, case.truth, tuple(e for e in case.effects if mentions(e.lock, RET)), \
             subst
 
@@ -424,6 +449,8 @@ class Transfer:
             st = self.release(st, le, eff.mode, eff.kind, span, emit, via, blk, inexact)
             return self.acquire(st, le, eff.mode, eff.kind, span, emit, via, blk,
                                 inexact=inexact)
+        if eff.action == Action.PAIR:
+            return self.pair(st, le, eff, span, emit, via, blk, inexact)
         if eff.action == Action.ASSERT:
             return self.assert_(st, le, eff.mode, span, emit, via, blk)
         if eff.action == Action.DOWNGRADE:
@@ -625,16 +652,9 @@ class Transfer:
                 k = path_of(fresh)
                 if k is not None:
                     st = replace(st, nonnull=st.nonnull | {k})
-            return st
-        if isinstance(tgt, C.Name) and tgt.id in nm.tracked:
-            st = self._track(st, tgt.id, val, truth, span.line)
-        elif (flag := _out_flag(tgt)) is not None and flag in nm.tracked:
-            st = self._track(st, flag, val, truth, span.line)
-        if isinstance(tgt, C.Name) and st.vals:
-            stale = [k for k in st.vals if k.startswith(COND)
-                     and tgt.id in nm.tracked_conds.get(k[len(COND):], ())]
-            if stale:
-                st = replace(st, vals={k: v for k, v in st.vals.items() if k not in stale})
+            # its tracked value is the new one too (a summary's path tests it again)
+            return self._retrack(st, tgt, val, truth, span.line)
+        st = self._retrack(st, tgt, val, truth, span.line)
         tk = nm.path(tgt, st)
         if tk is None:
             return st
@@ -661,6 +681,22 @@ class Transfer:
             st = replace(st, nonnull=st.nonnull | {tk})
         if declaration and isinstance(tgt, C.Name):
             st = self._declare(st, tgt.id, span, emit, blk)
+        return st
+
+    def _retrack(self, st: State, tgt: C.Expr, val: C.Expr | None, truth: bool | None,
+                 line: int) -> State:
+        """After ``tgt = val``: the tracked value of ``tgt`` (or of the flag it points to),
+        and no condition remembered over its old value."""
+        nm = self.naming
+        if isinstance(tgt, C.Name) and (tgt.id in nm.tracked or tgt.id in st.vals):
+            st = self._track(st, tgt.id, val, truth, line)
+        elif (flag := _out_flag(tgt)) is not None and flag in nm.tracked:
+            st = self._track(st, flag, val, truth, line)
+        if isinstance(tgt, C.Name) and st.vals:
+            stale = [k for k in st.vals if k.startswith(COND)
+                     and tgt.id in nm.tracked_conds.get(k[len(COND):], ())]
+            if stale:
+                st = replace(st, vals={k: v for k, v in st.vals.items() if k not in stale})
         return st
 
     def _track(self, st: State, name: str, val: C.Expr | None, truth: bool | None,

@@ -16,6 +16,7 @@ class Action(StrEnum):
     DOWNGRADE = "downgrade"
     ACQUIRE_OR_NULL = "acquire_or_null"  # wrappers: returns the locked object, or NULL
     CYCLE = "cycle"  # summaries: released and retaken inside the callee
+    PAIR = "pair"  # summaries: taken and released inside the callee (not held after)
     FORGET = "forget"  # summaries: handed to code whose effects are unknown
 
 

@@ -1,5 +1,5 @@
 /* rmaplint-fuzz: {"helpers":[{"ret":"void","body":[["probe",1],["op","mutex_lock"],["probe",2],["op","mutex_unlock"],["probe",3]],"try":null}],"body":[["probe",4],["call",0],["probe",5]],"epilogue":[["out",[["probe",6]]]]} */
-/* Found by tests/test_fuzz_soundness.py (shrunk by hand from a hypothesis example). After helper0(), b->m is not held on every path; the dataflow keeps it unknown. */
+/* Found by tests/test_fuzz_soundness.py (shrunk by hand from a hypothesis example). After helper0(), b->m is not held on every path; the summary dropped the path's acquire->release pair as no effect and the dataflow kept it unknown (fixed: a pair is Action.PAIR, not held after the call). */
 static void helper0(struct foo *x, struct bar *y, struct baz *z)
 {
 	int ret = 0;

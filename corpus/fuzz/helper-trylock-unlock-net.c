@@ -1,5 +1,5 @@
 /* rmaplint-fuzz: {"helpers":[{"ret":"void","body":[["probe",1],["if1",["try","down_read_trylock",false,null],["work"]],["probe",2],["op","up_read"],["probe",3]],"try":null}],"body":[["probe",4],["call",0],["probe",5]],"epilogue":[["out",[["probe",6]]]]} */
-/* Found by tests/test_fuzz_soundness.py (hypothesis, seed 13). helper0() trylocks z->sem and releases it on both outcomes: not held after the call; the dataflow keeps the success path unknown (the acquire->release pair dropped from its summary). */
+/* Found by tests/test_fuzz_soundness.py (hypothesis, seed 13). helper0() trylocks z->sem and releases it on both outcomes: not held after the call; the summary dropped the success path's acquire->release pair and kept it unknown (fixed: Action.PAIR). */
 static void helper0(struct foo *x, struct bar *y, struct baz *z)
 {
 	int ret = 0;
