@@ -743,3 +743,13 @@ def test_kernel_check_mm(rmaplint, kernel_tree, kernel_mm_cache):
     assert (proc.returncode == 1) == any(
         f["severity"] in ("warning", "error") and not f.get("justification")
         for f in doc["findings"])
+    # the central case, decided across the whole tree: the anon_vma_chain walks are held by
+    # every caller's mmap_lock, and the root lock dropped in anon_vma_clone()'s walk is safe
+    rmap = [f for f in doc["findings"] if f["path"] == "mm/rmap.c"
+            and f["function"] in ("anon_vma_clone", "unlink_anon_vmas")]
+    assert not [f for f in rmap if f["rule"] == "walk-unlocked"], rmap
+    [drop] = [f for f in rmap if f["rule"] == "lock-dropped-in-loop"
+              and f["function"] == "anon_vma_clone"]
+    assert drop["severity"] == "note", drop
+    assert "safe: the walk is protected by src->vm_mm->mmap_lock, held by all" \
+        in drop["message"] and "callers (anon_vma_fork() (line" in drop["message"], drop
