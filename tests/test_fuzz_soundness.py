@@ -257,6 +257,12 @@ def programs(draw):
                         "try": draw(st.sampled_from(TRY_APIS)) if ret == "bool" else None})
     gen = _Gen(draw, draw(st.integers(3, 24)), helpers)
     body = gen.stmts(0, False, False, False)
+    return _with_epilogue(draw, helpers, body)
+
+
+def _with_epilogue(draw, helpers: list[dict], body: list) -> dict:
+    """The program: its labels at the end (each with a few unlocks), gotos retargeted to
+    them, probes everywhere."""
     labels = [lab for lab in LABELS if draw(st.booleans())] or ["out"]
     epilogue = [[lab, [["op", draw(st.sampled_from(PLAIN_APIS))]
                        for _ in range(draw(st.integers(0, 2)))]] for lab in labels]
@@ -294,12 +300,7 @@ def chain_programs(draw):
     gen = _Gen(draw, draw(st.integers(2, 12)), helpers, callees=tuple(range(CHAIN)))
     body = gen.stmts(0, False, False, False)
     body.insert(draw(st.integers(0, len(body))), _link(draw, helpers, 0))
-    labels = [lab for lab in LABELS if draw(st.booleans())] or ["out"]
-    epilogue = [[lab, [["op", draw(st.sampled_from(PLAIN_APIS))]
-                       for _ in range(draw(st.integers(0, 2)))]] for lab in labels]
-    prog = {"helpers": helpers, "body": body, "epilogue": epilogue}
-    _retarget(prog, labels)
-    return with_probes(prog)
+    return _with_epilogue(draw, helpers, body)
 
 
 def _link(draw, helpers: list[dict], i: int) -> list:
