@@ -249,12 +249,16 @@ def _stale_uses(ctx, lp, rel, acq) -> tuple[list[tuple[str, int]], dict[int, set
             ops_by_block.setdefault(o.block, []).append(o.op)
     carried: set[str] = set()
     pinned: set[str] = set()
-    revalidate = ctx.model.revalidators
+    revalidate = _pins_of(ctx)
     for b in lp.body:
         for op in ops_by_block.get(b, []):
             carried.update(_defs(op, ctx))
             if op.span.start_byte < rel.span.start_byte:
                 pinned.update(_pinned(op.expr, revalidate))
+        blk = fn.cfg.blocks[b]  # a pin tested before the drop: if (!wb_tryget(wb)) continue;
+        if blk.cond is not None and blk.cond_span is not None \
+                and blk.cond_span.start_byte < rel.span.start_byte:
+            pinned.update(_pinned(blk.cond, revalidate))
     position = None  # where the walk's position lives when it is not a pointer variable
     if lp.from_object and lp.iterated is not None:
         position = _root(lp.iterated)  # an xa_state, a vma iterator: it caches nodes
@@ -467,13 +471,33 @@ def _names(e, ctx=None) -> set[str]:
     return out
 
 
-def _pinned(e, revalidate: frozenset[str]) -> set[str]:
-    """Pointers a call that pins or re-reads them is given (``folio_get(folio)``)."""
+def _pinned(e, pins) -> set[str]:
+    """Pointers a call that pins or re-reads them is given (``folio_get(folio)``, or a
+    helper whose body does: ``wb_tryget(wb)``); ``pins(name)``: the argument positions."""
     out: set[str] = set()
     for c in C.calls_in(e) if e is not None else ():
-        if c.name in revalidate:
-            for a in c.args:
-                r = _root(a)
-                if r is not None:
-                    out.add(r)
+        if not c.name:
+            continue
+        which = pins(c.name)
+        for i, a in enumerate(c.args):
+            r = _root(a) if i in which else None
+            if r is not None:
+                out.add(r)
     return out
+
+
+def _pins_of(ctx):
+    """Which arguments a call pins: the listed revalidators, and the helpers whose bodies
+    hand their parameters to one (:class:`~analyzer.locks.retakes.Pins`)."""
+    listed = ctx.model.revalidators
+    walker = getattr(ctx.file, "pins", None)
+    if walker is None:
+        return lambda name: range(8) if name in listed else ()
+    memo: dict[str, frozenset[int]] = {}
+
+    def pins(name: str):
+        if name not in memo:
+            memo[name] = walker.of_call(name, ctx.path)
+        return memo[name]
+
+    return pins

@@ -125,6 +125,9 @@ class FileAnalysis:
     # which locks a callee takes down the chain (analyzer.locks.retakes.Retakes, for
     # double-lock through a callee), read the same way
     retakes: object = field(default=None, repr=False, compare=False)
+    # which arguments a callee pins or re-reads (analyzer.locks.retakes.Pins, for
+    # lock-dropped-in-loop), read the same way
+    pins: object = field(default=None, repr=False, compare=False)
     # the deps once the checks have run (the sleep chains read files on demand)
     final_deps: Callable[[], Deps] | None = field(default=None, repr=False, compare=False)
 

@@ -251,3 +251,64 @@ class Touches(BodyWalk["frozenset[int]"]):
                 if i < len(given):
                     out |= given[i]
         return frozenset(out)
+
+
+PIN_DEPTH = 2  # calls below the callee read for a pin of its parameters
+
+
+class Pins(BodyWalk["frozenset[int]"]):
+    """Answers "which of its arguments does a call of ``name`` pin or re-read?" by its body
+    read as text, for lock-dropped-in-loop: the parameters it hands to a call listed in
+    ``revalidators`` (``rules/locks.toml``: ``folio_get()``, ``percpu_ref_tryget()``, …) or
+    to a function that pins them in turn, down to :data:`PIN_DEPTH` calls, on any path
+    (``wb_tryget(wb)`` → ``percpu_ref_tryget(&wb->refcnt)``; a helper whose pin is
+    conditional returns whether it pinned, and its caller tests that). Empty when the body
+    is not in sight."""
+
+    budget = MAX_BODIES
+
+    def __init__(self, model: LockModel, resolve: Resolver):
+        super().__init__(resolve, frozenset())
+        self.model = model
+
+    def of_call(self, name: str, from_path: str) -> frozenset[int]:
+        if name in self.model.revalidators:
+            return frozenset(range(8))  # every argument: the call is itself a pin
+        if self.model.primitive(name) is not None or name in self.model.transparent:
+            return frozenset()
+        self._start()
+        return self._pins(name, from_path, 0)
+
+    def _pins(self, name: str, from_path: str, depth: int) -> frozenset[int]:
+        if depth > PIN_DEPTH:
+            return frozenset()
+        out: frozenset[int] = frozenset()
+        for p, b in self.resolve(name, from_path):  # any alternative may be the one built
+            out |= self._of_body(p, b, depth)
+        return out
+
+    def _judge(self, path: str, body: Body, depth: int) -> frozenset[int]:
+        params = list(body.params)
+
+        def rooted(text: str) -> set[int]:
+            """The parameter an argument is named from: its first name (``&wb->refcnt``),
+            when the body never assigns it."""
+            m = re.match(r"\W*([A-Za-z_]\w*)", text)
+            w = m.group(1) if m else None
+            return {params.index(w)} if w in params and w not in body.assigned else set()
+
+        out: set[int] = set()
+        for call in body.calls:
+            if call.name == body.name or self.model.primitive(call.name) is not None:
+                continue
+            given = [rooted(a) for a in split_args(call.args)]
+            if not any(given):
+                continue
+            if call.name in self.model.revalidators:
+                for g in given:
+                    out |= g
+                continue
+            for i in self._pins(call.name, path, depth + 1):
+                if i < len(given):
+                    out |= given[i]
+        return frozenset(out)

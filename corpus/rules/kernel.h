@@ -114,6 +114,7 @@ struct kref {
 	int refcount;
 };
 void kref_get(struct kref *kref);
+int kref_get_unless_zero(struct kref *kref);
 void msleep(unsigned int msecs);
 void vfree(const void *addr);
 int need_resched(void);

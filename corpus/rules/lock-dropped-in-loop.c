@@ -254,6 +254,77 @@ void widget_flush_pinned(struct widget_list *wl, struct pinned_widget *first)
 	spin_unlock(&wl->lock);
 }
 
+/* A helper of our own that takes the reference: its body hands the widget to kref_get(). */
+static void pinned_widget_hold(struct pinned_widget *p)
+{
+	kref_get(&p->ref);
+}
+
+/* A helper that takes the reference unless the widget is going away, and says so. */
+static bool pinned_widget_tryhold(struct pinned_widget *p)
+{
+	return kref_get_unless_zero(&p->ref);
+}
+
+/* The reference tried in the loop's test: a widget going away is skipped, kept otherwise. */
+void widget_flush_tried(struct widget_list *wl, struct pinned_widget *first)
+{
+	struct pinned_widget *p = first;
+
+	spin_lock(&wl->lock);
+	while (p) {
+		if (!pinned_widget_tryhold(p))
+			break;
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		widget_flush(&p->w);
+		spin_lock(&wl->lock);
+		p = (struct pinned_widget *)widget_list_next(wl, &p->w);
+	}
+	spin_unlock(&wl->lock);
+}
+
+/* A helper that only looks at the widget pins nothing. */
+static int pinned_widget_busy(struct pinned_widget *p)
+{
+	return p->w.count;
+}
+
+/* The pinned walk again, the reference taken through the helper. */
+void widget_flush_held(struct widget_list *wl, struct pinned_widget *first)
+{
+	struct pinned_widget *p = first;
+
+	spin_lock(&wl->lock);
+	while (p) {
+		pinned_widget_hold(p);
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		widget_flush(&p->w);
+		spin_lock(&wl->lock);
+		p = (struct pinned_widget *)widget_list_next(wl, &p->w);
+	}
+	spin_unlock(&wl->lock);
+}
+
+/* The same shape through a helper that pins nothing: the widget may be gone. */
+void widget_flush_looked(struct widget_list *wl, struct pinned_widget *first)
+{
+	struct pinned_widget *p = first;
+
+	spin_lock(&wl->lock);
+	while (p) {
+		if (pinned_widget_busy(p))
+			break;
+		// ruleid: lock-dropped-in-loop[loop]
+		spin_unlock(&wl->lock);
+		widget_flush(&p->w);
+		spin_lock(&wl->lock);
+		p = (struct pinned_widget *)widget_list_next(wl, &p->w);
+	}
+	spin_unlock(&wl->lock);
+}
+
 /* The head is read again after the retake: each pass starts from the list itself. */
 void widget_drain(struct widget_list *wl)
 {
