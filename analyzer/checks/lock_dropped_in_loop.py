@@ -227,13 +227,14 @@ def _stale_uses(ctx, lp, rel, acq) -> tuple[list[tuple[str, int]], dict[int, set
     """Pointers the loop reads before the drop (assigned in its body, or its cursor) that a
     path from the retake uses — up to and including the loop's own advance and condition —
     before assigning them again: what may be stale after the lock was dropped. A pointer
-    handed to a call that pins or re-reads it (``[revalidate]`` in rules/locks.toml) before
-    the drop, or re-read after the retake, does not count; nor do the pointers the lock
-    calls themselves are given. An iterator whose advance reads its object, not its cursor
-    (``xas_for_each``: the position is in the ``xa_state``), carries the object instead: it
-    is stale unless paused before the drop or re-seated after the retake (``xas_pause()``,
-    ``vma_iter_set()``). A backward-goto loop is read the same way up to its label,
-    where the restart reads again whatever it uses.
+    handed to a call that pins or re-reads it (``revalidators`` in rules/locks.toml, or a
+    helper whose body hands it to one: :class:`~analyzer.locks.retakes.Pins`) before the
+    drop, a loop's test included, or re-read after the retake, does not count; nor do the
+    pointers the lock calls themselves are given. An iterator whose advance reads its
+    object, not its cursor (``xas_for_each``: the position is in the ``xa_state``), carries
+    the object instead: it is stale unless paused before the drop or re-seated after the
+    retake (``xas_pause()``, ``vma_iter_set()``). A backward-goto loop is read the same way
+    up to its label, where the restart reads again whatever it uses.
 
     Also returns the re-checks: condition line → the pointers it tests first after the
     retake (``if (slab != c->slab) goto reread;``), on every path before any other use of
