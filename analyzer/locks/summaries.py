@@ -729,8 +729,7 @@ def _binds_apart(tr: Transfer, call: C.Call) -> bool:
     summ = tr.summaries.summary(call.name) if call.name is not None else None
     return summ is not None and 1 < len(summ.cases) <= MAX_FORK \
         and len({(C.render(c.ret) if c.ret is not None else None, c.truth)
-                 for c in summ.cases}) > 1 \
-        and not any(isinstance(a, (C.Call, C.Assign)) for a in call.args)
+                 for c in summ.cases}) > 1 and _plain_args(call)
 
 
 def _edge_cases(tr: Transfer, st: State, block, e) -> list[tuple[State, list[Event]]] | None:
@@ -768,7 +767,13 @@ def _forks(tr: Transfer, call: C.Expr | None) -> bool:
         return False
     summ = tr.summaries.summary(call.name)  # how many: MAX_PATHS bounds the paths
     return summ is not None and len({c.effects for c in summ.cases}) > 1 \
-        and not any(isinstance(a, (C.Call, C.Assign)) for a in call.args)
+        and _plain_args(call)
+
+
+def _plain_args(call: C.Call) -> bool:
+    """No argument is itself a call or an assignment: a call with such arguments is
+    followed as one path, as it always was."""
+    return not any(isinstance(a, (C.Call, C.Assign)) for a in call.args)
 
 
 def _assignment(op) -> tuple[C.Expr | None, C.Expr | None]:
