@@ -338,3 +338,55 @@ def test_html_gutter_shows_what_the_callers_decided(tree, tmp_path):
     assert "walk-unlocked: decided at the callers: " in row.group(2)
     assert "held by all 2 callers" in row.group(2)
 
+
+
+def irq_claims(run_):
+    return [f for f in of(run_, "kernel/slots.c").findings if f.rule == "irq-enable-under-lock"]
+
+
+def test_interrupts_turned_on_under_a_callers_irq_off_lock_is_reported_at_the_callee(tree):
+    [f] = irq_claims(run(tree, ["kernel/slots.c"]))
+    assert (f.function, f.kind, f.severity) == ("slot_put", "caller", "error")
+    assert "spin_unlock_irq() of s->lock" in f.message
+    # the direct caller, with the lock and the acquire that turned interrupts off
+    assert "table_drain() (mm/slotusers.c:26) calls it with t->lock (table.lock) held, " \
+           "taken with interrupts off by spin_lock_irq() on line 24" in f.message
+    # the other through a helper that holds nothing: a plain acquire made under an _irq one
+    assert "so do table_release() (mm/slotusers.c:32)" in f.message
+    chained = [r.message for r in f.related if "table_release" in r.message]
+    assert chained and "called by table_move() (mm/slotusers.c:40)" in chained[0]
+    assert "by spin_lock() on line 38, under o->lock (table.lock) taken by spin_lock_irq()" \
+        in chained[0]
+
+
+def test_the_callees_irq_claim_is_the_same_alone_whole_tree_and_warm(tree, tmp_path):
+    def seen(r):
+        return sorted((f.fingerprint, f.message) for f in irq_claims(r))
+
+    alone = seen(run(tree, ["kernel/slots.c"]))
+    assert alone and seen(run(tree, ["."])) == alone == seen(run(tree, ["."], jobs=2))
+    cache = tmp_path / "cache"
+    assert seen(run(tree, ["kernel/slots.c"], cache=cache)) == alone
+    assert seen(run(tree, ["kernel/slots.c"], cache=cache)) == alone
+
+
+def test_without_a_caller_with_interrupts_off_there_is_no_claim(tree):
+    (tree / "mm" / "slotusers.c").write_text(
+        '#include "anon.h"\nstruct slot;\nvoid slot_put(struct slot *s);\n'
+        "void only(struct slot *s)\n{\n\tslot_put(s);\n}\n")
+    assert irq_claims(run(tree, ["kernel/slots.c"])) == []
+    # review and the hooks read no callers: a one-file report carries the claim apart
+    checker = Checker(TreeSource(tree), lockmodel.load(), Cache(None))
+    rep = checker.check_file("kernel/slots.c")
+    assert not [f for f in rep.findings if f.rule == "irq-enable-under-lock"]
+    assert [f.function for f in rep.claims] == ["slot_put", "slot_get"]
+
+
+def test_explain_shows_the_callers_that_run_it_with_interrupts_off(tree):
+    out = subprocess.run([sys.executable, "-m", "analyzer.cli", "explain", "--no-cache",
+                          "kernel/slots.c", "slot_put"], cwd=tree, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert "called with interrupts off at 2 call sites" in out.stdout
+    assert "irqs-off: table_drain() (mm/slotusers.c:26)" in out.stdout
+    assert "irqs-off: table_move() (mm/slotusers.c:40)" in out.stdout

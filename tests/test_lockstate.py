@@ -769,3 +769,35 @@ def test_a_vma_mark_taken_inside_a_helper_goes_with_the_mmap_lock(tmp_path):
     """)
     assert state_at(fa, "h", "vma->vm_flags = 0")["vma->vm_lock"] == ("write", "must")
     assert "vma->vm_lock" not in state_at(fa, "h", "vma->vm_pgoff = 0")
+
+
+def test_a_field_read_again_against_its_saved_value_may_differ(tmp_path):
+    """``next = head->next`` saves a value; after the lock is dropped and retaken,
+    ``head->next != next`` is the recheck of a walk that may have changed meanwhile: the
+    branch is feasible. Two variables, one assigned the other, cannot differ."""
+    fa = analyse(tmp_path, """
+        struct node { struct node *next; };
+        struct owner { spinlock_t lock; struct node head; int n; };
+        void f(struct owner *o)
+        {
+            struct node *next, *same;
+
+            spin_lock(&o->lock);
+            next = o->head.next;
+            same = next;
+            spin_unlock(&o->lock);
+            spin_lock(&o->lock);
+            if (o->head.next != next) {
+                o->n = 1; /* recheck */
+                spin_unlock(&o->lock);
+                return;
+            }
+            if (same != next)
+                o->n = 2; /* dead */
+            spin_unlock(&o->lock);
+        }
+    """)
+    assert state_at(fa, "f", "/* recheck */") == {"o->lock": ("write", "must")}
+    ex = explain(fa.function("f"), fa.source.text)
+    [dead] = [ln for ln in ex.lines if "/* dead */" in ln.text]
+    assert not dead.reachable, "two variables, one assigned the other, never differ"

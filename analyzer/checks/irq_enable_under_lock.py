@@ -22,15 +22,24 @@ take it itself (the class is judged by this file's acquires).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ..findings.finding import Severity
+from ..locks.calls import IrqsOff
 from ..locks.events import EventKind
+from ..locks.irqs import call_name, own_irq_enable, taken_irq_off, turns_on
 from .common import Rule
 from .sleep_in_atomic import _spins
 
 RULE = Rule("irq-enable-under-lock", {
     "held": "{what} enables interrupts while {lock} is held, taken with interrupts off "
             "{how}: an interrupt that takes it deadlocks this CPU",
+    # a claim only its callers can make: decided at them (analyzer.driver.context), kept
+    # when one calls the function with interrupts off, dropped otherwise
+    "enables": "{what} enables interrupts whatever its caller had",
+    "caller": "{what} enables interrupts whatever its caller had, but {callers}: an "
+              "interrupt that takes that lock deadlocks the CPU (the _irqsave/_irqrestore "
+              "pair keeps the caller's state)",
 })
 
 _cache: tuple[object, frozenset[str]] | None = None
@@ -44,23 +53,17 @@ def check(ctx):
         return []
     out = []
     seen: set[int] = set()
-    acquires = [ev for ev in ctx.events if ev.kind == EventKind.ACQUIRE and ev.lock is not None]
     for ev in ctx.events:
-        name = _name(ev)
+        name = turns_on(ev, m)
         if not name or ev.span.line in seen:
             continue
-        if ev.kind == EventKind.RELEASE and name.endswith(m.irq_on_suffixes):
-            what = f"{name}() of {ev.lock.describe()}" if ev.lock is not None else f"{name}()"
-        elif ev.kind == EventKind.CALL and name in m.irq_on:
-            what = f"{name}()"
-        else:
-            continue
+        what = f"{name}() of {ev.lock.describe()}" if ev.lock is not None else f"{name}()"
         for k, f in ev.state.held():
             if not f.must or k == ev.lock or not _spins(k, f, ctx):
                 continue
             if ev.lock is not None and _unversioned(k) == _unversioned(ev.lock):
                 continue  # an old value of the released lock's own path: maybe the same
-            how = _taken_irq_off(ctx, k, ev, acquires)
+            how = _taken_irq_off(ctx, k, ev)
             if how is None:
                 continue
             seen.add(ev.span.line)
@@ -69,18 +72,24 @@ def check(ctx):
                                     ev.span.end_line, [k], related, (k, name), what=what,
                                     lock=k.describe(), how=how[1]))
             break
+    own = own_irq_enable(ctx.events, m, ctx.fn.exit_state())
+    if own is not None and own.span.line not in seen and own.lock is not None:
+        name = call_name(own)
+        f = RULE.finding(ctx, "enables", Severity.ERROR, own.span.line, own.span.end_line,
+                         [own.lock], key=(own.lock, name),
+                         what=f"{name}() of {own.lock.describe()}")
+        out.append(replace(f, needs=IrqsOff(ctx.fn.function.name)))
     return out
 
 
-def _taken_irq_off(ctx, k, ev, acquires) -> tuple[int, str] | None:
+def _taken_irq_off(ctx, k, ev) -> tuple[int, str] | None:
     """(line, how) when ``k`` was taken with interrupts off; None when not, or not known."""
-    mine = [a for a in acquires if a.lock == k and a.span.line < ev.span.line]
-    if mine:
-        last = mine[-1]
-        name = _name(last)
-        if name and name.endswith(ctx.model.irq_off_suffixes):
-            return last.span.line, f"(by {name}() on line {last.span.line})"
-        return None
+    got = taken_irq_off(k, ev, ctx.events, ctx.model)
+    if got is not None:
+        return got[0], f"({got[1]})"
+    if any(a.kind == EventKind.ACQUIRE and a.lock == k and a.span.line < ev.span.line
+           for a in ctx.events):
+        return None  # taken here, with interrupts on (or turned on since)
     if k.cls and k.cls in _irq_classes(ctx):
         return 0, f"(as its callers hold it; this file takes {k.cls} with interrupts off)"
     return None
@@ -95,18 +104,10 @@ def _irq_classes(ctx) -> frozenset[str]:
     for fn in ctx.file.functions:
         for ev in fn.events:
             if ev.kind == EventKind.ACQUIRE and ev.lock is not None and ev.lock.cls \
-                    and (name := _name(ev)) and name.endswith(ctx.model.irq_off_suffixes):
+                    and (name := call_name(ev)) and name.endswith(ctx.model.irq_off_suffixes):
                 out.add(ev.lock.cls)
     _cache = (ctx.file, frozenset(out))
     return _cache[1]
-
-
-def _name(ev) -> str | None:
-    """The call that made the event: the primitive, or the helper whose summary did
-    (``xa_lock_irq()``, a macro over ``spin_lock_irq()``), or the called function."""
-    if ev.kind == EventKind.CALL:
-        return ev.call.name if ev.call is not None else None
-    return ev.primitive or ev.via
 
 
 def _unversioned(k) -> str:

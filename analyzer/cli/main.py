@@ -427,7 +427,7 @@ def _callers_text(args, root, repo, model, clang, path: str) -> str:
     from ..driver.cache import Cache
     from ..driver.context import Held, held_by_all, tree
     from ..driver.run import Checker, caller_verdicts
-    from ..locks.calls import Need
+    from ..locks.calls import IrqsOff, Need
     from ..source.reader import open_source
 
     cache_dir = _cache_dir(args)
@@ -439,8 +439,13 @@ def _callers_text(args, root, repo, model, clang, path: str) -> str:
     for f, sites in found:
         if not sites:
             continue
-        held = sum(s.verdict == Held.HELD for s in sites)
         head = f.message.split(": ", 1)[0]
+        if isinstance(f.needs, IrqsOff):
+            out.append(f"\n{f.path}:{f.line}: [{f.rule}] {head}: called with interrupts "
+                       f"off at {len(sites)} call site{'s' if len(sites) > 1 else ''}")
+            out.extend("  " + ln for ln in tree(sites))
+            continue
+        held = sum(s.verdict == Held.HELD for s in sites)
         verdict = held_by_all(len(sites)) if held == len(sites) else \
             f"held by {held} of {len(sites)} callers"
         lock = f.needs.path.render() if isinstance(f.needs, Need) else "the lock"

@@ -32,17 +32,21 @@ from enum import StrEnum
 from functools import cache
 
 from ..findings.finding import Finding, Related, Severity
+from ..index.bodies import FileBodies
 from ..index.callers import CallerIndex
-from ..locks.calls import CallSite, CallTable, FunctionCalls, Need
+from ..locks.calls import CallSite, CallTable, FunctionCalls, IrqsOff, Need
+from ..model.lockmodel import LockModel
 
 MAX_DEPTH = 8  # call-chain levels looked up before a need is "unknown"
 MAX_SHOWN = 4  # callers named in a message
+IRQ_DEPTH = 3  # call-chain levels looked up for a caller with interrupts off
 
 
 class Held(StrEnum):
     HELD = "held"
     LACKS = "lacks"
     UNKNOWN = "unknown"
+    IRQS_OFF = "irqs-off"  # an IrqsOff claim's site: called with interrupts off
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +82,17 @@ class Decided:
 
 
 class Contexts:
-    def __init__(self, tables: Callable[[str], CallTable | None], index: CallerIndex | None):
+    def __init__(self, tables: Callable[[str], CallTable | None], index: CallerIndex | None,
+                 bodies: Callable[[str], FileBodies] | None = None,
+                 model: LockModel | None = None):
         self.tables = tables
         self.index = index
+        # the callers' text (analyzer.index.bodies), to skip analysing a caller's file for
+        # a question its text already answers "no" to
+        self.bodies = bodies
+        self.model = model
         self._memo: dict[tuple, tuple[Site, ...]] = {}
+        self._text_memo: dict[tuple[str, str, int], bool] = {}
 
     # ------------------------------------------------------------ the call sites
     def _function(self, path: str, name: str) -> FunctionCalls | None:
@@ -95,23 +106,93 @@ class Contexts:
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = ()  # a cycle reached again reads as "no caller": unknown
-        fn = self._function(path, name)
-        files = [path]
-        if fn is not None and not fn.static and self.index is not None:
-            files = sorted(set(self.index.calling(name)) | {path})
-        out: list[Site] = []
-        for cf in files:
+        out = [self._judge(cf, g, s, need, depth, stack | {(path, name)})
+               for cf, g, s in self._callers(path, name)]
+        res = tuple(out)
+        self._memo[key] = res
+        return res
+
+    def _calling_files(self, path: str, name: str, static: bool | None = None) -> list[str]:
+        if static is None:
+            fn = self._function(path, name)
+            static = fn is None or fn.static
+        if static or self.index is None:
+            return [path]
+        return sorted(set(self.index.calling(name)) | {path})
+
+    def _callers(self, path: str, name: str, files: list[str] | None = None):
+        """(file, calling function, site) of every call of ``name`` (defined in ``path``)."""
+        for cf in files if files is not None else self._calling_files(path, name):
             table = self.tables(cf) or ()
             if cf != path and any(f.name == name and f.static for f in table):
                 continue  # that file calls its own static function of the name
             for g in table:
                 for s in g.sites:
                     if s.callee == name:
-                        out.append(self._judge(cf, g, s, need, depth,
-                                               stack | {(path, name)}))
+                        yield cf, g, s
+
+    def irqs_off(self, path: str, name: str, depth: int = 0,
+                 stack: frozenset[tuple[str, str]] = frozenset()) -> tuple[Site, ...]:
+        """The call sites of ``name`` made with interrupts off: directly, or from a static
+        helper that holds no lock at the call and is itself called so in its file (up to
+        IRQ_DEPTH). A caller's file whose text turns interrupts off nowhere is not read."""
+        key = ("irqs-off", path, name)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = ()
+        out: list[Site] = []
+        files = None
+        if self.bodies is not None and self.model is not None:
+            # only the files where a function calling it may have interrupts off, as its
+            # text shows (its call tables come from analysing the file)
+            files = [cf for cf in self._calling_files(path, name)
+                     if self._may_call_off(cf, name, depth)]
+        for cf, g, s in self._callers(path, name, files):
+            here = (g.name, cf, s.line)
+            if s.irqs_off:
+                out.append(Site(Held.IRQS_OFF, g.name, cf, s.line, f"with {s.irqs_off}",
+                                (here,)))
+            elif not s.locks and g.static and depth + 1 < IRQ_DEPTH \
+                    and (cf, g.name) not in stack:
+                subs = self.irqs_off(cf, g.name, depth + 1, stack | {(path, name)})
+                if subs:
+                    up = subs[0]
+                    out.append(Site(Held.IRQS_OFF, g.name, cf, s.line,
+                                    f"called by {up.where()} {up.how}", (here, *up.chain),
+                                    subs))
         res = tuple(out)
         self._memo[key] = res
         return res
+
+    def _may_call_off(self, path: str, name: str, depth: int) -> bool:
+        """Whether, read as text, a function of ``path`` calls ``name`` and takes a lock
+        with interrupts off, or takes no lock and may itself be called so from a function
+        of the same file (a static helper's callers; a function called from across the tree
+        with no lock of its own is not followed: its callers are everywhere)."""
+        key = (path, name, depth)
+        if key in self._text_memo:
+            return self._text_memo[key]
+        self._text_memo[key] = False  # a cycle: not shown
+        assert self.bodies is not None and self.model is not None
+        m = self.model
+        found = False
+        fb = self.bodies(path)
+        if not any(w + "(" in fb.text or w + " (" in fb.text for w in m.irq_off_suffixes):
+            return False  # nothing in the file turns interrupts off by name
+        for g in fb:
+            body = fb[g]
+            if body.macro or g == name or not any(c.name == name for c in body.calls):
+                continue
+            names = {c.name for c in body.calls}
+            if any(n.endswith(m.irq_off_suffixes) for n in names):
+                found = True
+            elif depth + 1 < IRQ_DEPTH and body.static and not any(
+                    m.primitive(n) is not None or n in m.wrappers for n in names):
+                found = self._may_call_off(path, g, depth + 1)
+            if found:
+                break
+        self._text_memo[key] = found
+        return found
 
     def _judge(self, path: str, g: FunctionCalls, site: CallSite, need: Need, depth: int,
                stack: frozenset[tuple[str, str]]) -> Site:
@@ -188,6 +269,8 @@ def _chain(s: Site, here: str = "") -> str:
 def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
     """The finding as its callers decide it (None: decided away, with the Decided note)."""
     need = f.needs
+    if isinstance(need, IrqsOff):
+        return _irqs_off(f, ctxs), None
     if not isinstance(need, Need):
         return f, None
     sites = list(ctxs.sites(f.path, f.function, need))
@@ -216,6 +299,20 @@ def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
         return _reworded(f, "caller-lacks", Severity.ERROR, _related(lacks),
                          callers=callers), None
     return replace(f, message=f.message + f"; {_tally(held, sites, f.path)}"), None
+
+
+def _irqs_off(f: Finding, ctxs: Contexts) -> Finding | None:
+    """An ``IrqsOff`` claim at the callers that make it: None when none calls with
+    interrupts off."""
+    assert isinstance(f.needs, IrqsOff)
+    bad = list(ctxs.irqs_off(f.path, f.needs.function))
+    if not bad:
+        return None
+    s = bad[0]
+    callers = f"{s.where(f.path)} calls it {s.how}"
+    if len(bad) > 1:
+        callers += f"; so do {_names(bad[1:], f.path)}"
+    return _reworded(f, "caller", f.severity, _related(bad), callers=callers)
 
 
 def _reworded(f: Finding, kind: str, severity: Severity, related: tuple[Related, ...],

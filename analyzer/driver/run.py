@@ -25,7 +25,7 @@ from ..findings.coverage import Degraded
 from ..findings.finding import Finding
 from ..findings.fingerprint import fingerprint_file
 from ..index.callers import TreeDefinitions
-from ..locks.calls import CallTable, Need, call_table
+from ..locks.calls import CallTable, IrqsOff, Need, call_table
 from ..locks.result import Deps, FileAnalysis, FileStatus
 from ..locks.trace import FunctionTrace, trace
 from ..model.lockmodel import LockModel, load
@@ -37,7 +37,7 @@ from .project import Project
 if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig
 
-RESULT_VERSION = "6"  # 6: summaries' PAIR and joined may-effects; 5: FileReport.calls
+RESULT_VERSION = "7"  # 7: CallSite.irqs_off; 6: summaries' PAIR; 5: FileReport.calls
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
@@ -63,6 +63,10 @@ class FileReport:
     calls: CallTable = field(default=(), repr=False, compare=False)
     # findings the callers decided away ("held by all N callers")
     decided: tuple[Decided, ...] = field(default=(), repr=False, compare=False)
+    # claims only a caller's site makes (a function that turns interrupts on is a bug where
+    # it is called with them off: ``IrqsOff``): findings once decided at the callers, not
+    # before (review and the hooks, which do not read the callers, never show them)
+    claims: tuple[Finding, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {"path": self.path, "status": self.status, "functions": self.functions,
@@ -229,12 +233,16 @@ class Checker:
             found = checks.run_checks(fa, self.model, self.only_rules) \
                 if fa.status != FileStatus.ERROR else []
             deps = fa.final_deps() if fa.final_deps is not None else fa.deps
+            printed = fingerprint_file(found, sf.text)
+            claims = tuple(f for f in printed if isinstance(f.needs, IrqsOff))
             report = FileReport(path, fa.status, len(fa.functions), fa.degraded_functions,
-                                fa.error, tuple(fingerprint_file(found, sf.text)),
+                                fa.error, tuple(f for f in printed
+                                                if not isinstance(f.needs, IrqsOff)),
                                 time.perf_counter() - t0, spans=tuple(
                                     (f.function.name, f.function.span.line,
                                      f.function.span.end_line) for f in fa.functions),
-                                degraded=_degraded(fa), calls=call_table(fa.functions))
+                                degraded=_degraded(fa), calls=call_table(fa.functions, self.model),
+                                claims=claims)
             if traces or self.cache.enabled:
                 fts = _traces(fa, sf.text)
                 self.cache.put("trace", key, CachedTraces(deps, fts))
@@ -361,7 +369,8 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                         progress(i, len(files), rep.path)
                     run.reports.append(rep)
             run.reports.sort(key=lambda r: order[r.path])
-        if any(f.needs is not None for r in run.reports for f in r.findings):
+        if any(r.claims or any(f.needs is not None for f in r.findings)
+               for r in run.reports):
             assert checker is not None
             run.reports = decide_at_callers(run.reports, checker)
     run.cache_hits = sum(r.cached for r in run.reports)
@@ -374,9 +383,14 @@ def caller_verdicts(checker: Checker, path: str, function: str) -> list[tuple[Fi
     call sites (:class:`~analyzer.driver.context.Site` trees): what ``explain`` shows."""
     rep = checker.check_file(path)
     table = _tables({path: rep}, checker)
-    ctxs = Contexts(table, checker.project.callers())
-    return [(f, ctxs.sites(f.path, f.function, f.needs)) for f in rep.findings
-            if f.function == function and isinstance(f.needs, Need)]
+    ctxs = Contexts(table, checker.project.callers(), checker.project.bodies_of,
+                    checker.model)
+    out: list[tuple[Finding, tuple]] = [
+        (f, ctxs.sites(f.path, f.function, f.needs)) for f in rep.findings
+        if f.function == function and isinstance(f.needs, Need)]
+    out += [(f, ctxs.irqs_off(f.path, f.function)) for f in rep.claims
+            if f.function == function]
+    return out
 
 
 def _tables(have: dict[str, FileReport], checker: Checker) -> Callable[[str], CallTable]:
@@ -397,21 +411,22 @@ def decide_at_callers(reports: list[FileReport], checker: Checker) -> list[FileR
     decided at its call sites (:mod:`analyzer.driver.context`). A caller's file that is
     not among the reports is checked (from the cache when it can be) for its call table."""
     ctxs = Contexts(_tables({r.path: r for r in reports}, checker),
-                    checker.project.callers())
+                    checker.project.callers(), checker.project.bodies_of, checker.model)
     out = []
     for r in reports:
-        if not any(f.needs is not None for f in r.findings):
+        if not r.claims and not any(f.needs is not None for f in r.findings):
             out.append(r)
             continue
         kept: list[Finding] = []
         decided = list(r.decided)
-        for f in r.findings:
+        for f in r.findings + r.claims:
             nf, d = decide(f, ctxs)
             if nf is not None:
                 kept.append(nf)
             if d is not None:
                 decided.append(d)
-        out.append(replace(r, findings=tuple(kept), decided=tuple(decided)))
+        kept.sort(key=lambda f: (f.line, f.end_line, f.rule))
+        out.append(replace(r, findings=tuple(kept), decided=tuple(decided), claims=()))
     return out
 
 

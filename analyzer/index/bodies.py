@@ -239,6 +239,11 @@ class FileBodies(Mapping[str, Body]):
         return Body(name, first, False, _calls(text, first, 0), macro=True, params=params,
                     assigned=assigned, locals=declared)
 
+    @property
+    def text(self) -> str:
+        """The file's text with comments and strings blanked."""
+        return self._src
+
     def __getitem__(self, name: str) -> Body:
         found = self._memo.get(name)
         if found is None:

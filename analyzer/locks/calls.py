@@ -17,7 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..model.enums import Mode
+from ..model.lockmodel import LockModel
 from .events import EventKind
+from .irqs import irqs_off_at
 from .lockid import LockId, ObjPath
 from .result import FunctionResult
 from .state import HELD, Poss
@@ -59,6 +61,9 @@ class CallSite:
     line: int
     args: tuple[ObjPath | None, ...]
     locks: tuple[LockAt, ...]
+    # why interrupts are off on every path at the call ("" when not known off):
+    # :func:`analyzer.locks.irqs.irqs_off_at`
+    irqs_off: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +103,19 @@ class Need:
         return self.path.rebase(ObjPath(self.path.root), arg)
 
 
+@dataclass(frozen=True, slots=True)
+class IrqsOff:
+    """A function that turns interrupts on whatever its caller had (a ``spin_lock_irq()``
+    … ``spin_unlock_irq()`` pair of its own): a bug at every call made with them off,
+    which only its callers' sites can show."""
+
+    function: str
+
+
 CallTable = tuple[FunctionCalls, ...]
 
 
-def call_table(results: Iterable[FunctionResult]) -> CallTable:
+def call_table(results: Iterable[FunctionResult], model: LockModel) -> CallTable:
     out = []
     for r in results:
         fn = r.function
@@ -114,7 +128,8 @@ def call_table(results: Iterable[FunctionResult]) -> CallTable:
             locks = tuple(LockAt(k.path, k.cls, "".join(sorted(f.poss)))
                           for k, f in sorted(ev.state.locks.items(), key=lambda kf: kf[0].path)
                           if f.must or f.not_held)
-            site = CallSite(c.name, ev.span.line, args, locks)
+            site = CallSite(c.name, ev.span.line, args, locks,
+                            irqs_off_at(ev, r.events, model) if locks else "")
             if site not in sites:  # a call in a condition is evaluated once per branch
                 sites.append(site)
         out.append(FunctionCalls(fn.name, fn.span.line, fn.is_static,

@@ -817,7 +817,13 @@ class Transfer:
                     # the branch says they differ: not where an earlier test made them one
                     # (``if (new != old) lock(new); … if (new != old) unlock(new);``)
                     kl, kr = self.naming.path(l, s2), self.naming.path(r, s2)
-                    if kl and kr and (kl == kr or same_object(s2, kl, kr)):
+                    if kl and kr and kl != kr and same_object(s2, kl, kr):
+                        return None
+                    # one name: two variables, one assigned the other; a field read
+                    # again against the value a variable saved from it may differ (the
+                    # lock was dropped meanwhile: ``if (head->next != next)`` revalidates)
+                    if kl and kr and kl == kr and isinstance(strip(l), C.Name) \
+                            and isinstance(strip(r), C.Name):
                         return None
                 if s2 is not None and truth == (op == "=="):
                     kl, kr = self.naming.path(l, s2), self.naming.path(r, s2)

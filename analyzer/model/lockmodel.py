@@ -241,6 +241,7 @@ class LockModel:
     # enable them
     irq_off_suffixes: tuple[str, ...] = ()
     irq_on_suffixes: tuple[str, ...] = ()
+    irq_restore_suffixes: tuple[str, ...] = ()
     irq_on: frozenset[str] = frozenset()
     # atomic sections with no lock object (RCU readers, preemption and interrupts off)
     atomic: tuple[AtomicSection, ...] = ()
@@ -406,6 +407,7 @@ def _locks(t: Table) -> dict:
     conditional_sleepers = frozenset(t.strs("conditional_sleepers", ()))
     irq_off_suffixes = tuple(t.strs("irq_off_suffixes", ()))
     irq_on_suffixes = tuple(t.strs("irq_on_suffixes", ()))
+    irq_restore_suffixes = tuple(t.strs("irq_restore_suffixes", ()))
     irq_on = frozenset(t.strs("irq_on", ()))
     revalidators = frozenset(t.strs("revalidators", ()))
     atomic = []
@@ -427,6 +429,7 @@ def _locks(t: Table) -> dict:
                 queries=queries, lock_types=lock_types, noreturn=noreturn, sleepers=sleepers,
                 conditional_sleepers=conditional_sleepers, revalidators=revalidators,
                 irq_off_suffixes=irq_off_suffixes, irq_on_suffixes=irq_on_suffixes,
+                irq_restore_suffixes=irq_restore_suffixes,
                 irq_on=irq_on, atomic=tuple(atomic), methods=tuple(methods))
 
 

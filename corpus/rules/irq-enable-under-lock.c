@@ -88,3 +88,32 @@ void port_poll(struct port *p)
 	local_irq_disable();
 	spin_unlock_irqrestore(&p->lock, flags);
 }
+
+/* A plain acquire made with interrupts off (the outer _irq acquire) is held with them off. */
+void port_shift(struct port *p, struct port_table *t, struct port_table *u)
+{
+	spin_lock_irq(&t->lock);
+	spin_lock(&p->lock);
+	spin_unlock(&t->lock);
+	spin_lock_irq(&u->lock);
+	u->nr++;
+	// ruleid: irq-enable-under-lock
+	spin_unlock_irq(&u->lock);
+	spin_unlock(&p->lock);
+}
+
+/* The outer lock's saved state came back before the plain acquire's region ends: the
+ * interrupt state is the caller's, not known to be off. */
+void port_settle(struct port *p, struct port_table *t, struct port_table *u)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&t->lock, flags);
+	spin_lock(&p->lock);
+	spin_unlock_irqrestore(&t->lock, flags);
+	spin_lock_irq(&u->lock);
+	u->nr++;
+	// ok: irq-enable-under-lock
+	spin_unlock_irq(&u->lock);
+	spin_unlock(&p->lock);
+}
