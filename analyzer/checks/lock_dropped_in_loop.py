@@ -243,7 +243,7 @@ def _stale_uses(ctx, lp, rel, acq) -> tuple[list[tuple[str, int]], dict[int, set
     iteration, is no re-check: the walk goes on with what it has.)"""
     fn = ctx.fn
     nm = fn.naming
-    ptrs = {v for v, t in nm.vartypes.items() if "*" in t or "[" in t}
+    ptrs = {v for v, t in nm.vartypes.items() if ("*" in t or "[" in t) and not _buffer(t)}
     ops_by_block: dict[int, list] = {}
     for o in fn.ops:
         if o.op.kind != OpKind.COND:
@@ -394,6 +394,19 @@ def _assigned_between(cfg, lp, rel, acq, ops_by_block) -> set[str]:
     if acq.block not in out_of:
         return set()
     return out_of[acq.block] | defs(acq.block, None, a0)
+
+
+_BYTES = frozenset(("void", "char", "unsigned char", "signed char", "u8", "__u8", "s8",
+                    "uint8_t", "int8_t"))
+
+
+def _buffer(t: str) -> bool:
+    """A pointer into raw memory (``void *buf``, ``char *p``, ``u8 *start``): a position in
+    a buffer, moved by arithmetic, not an object another CPU may free or relink while the
+    lock is dropped (what a stale verdict is about)."""
+    words = [w for w in t.replace("*", " * ").split()
+             if w not in ("const", "volatile", "__user", "__iomem", "__rcu", "restrict")]
+    return words.count("*") == 1 and words[-1] == "*" and " ".join(words[:-1]) in _BYTES
 
 
 def _root(e) -> str | None:

@@ -509,3 +509,64 @@ again:
 	}
 	spin_unlock(&wl->lock);
 }
+
+void widget_copy(struct widget *w, char *to, long n);
+
+/*
+ * A position in a buffer moved across the drop is no object another CPU may free: the copy
+ * goes on from where it was.
+ */
+void widget_dump(struct widget *w, char *buf, long len)
+{
+	spin_lock(&w->lock);
+	while (len > 0) {
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&w->lock);
+		cond_resched();
+		spin_lock(&w->lock);
+		widget_copy(w, buf, 64);
+		buf += 64;
+		len -= 64;
+	}
+	spin_unlock(&w->lock);
+}
+
+/*
+ * The widget is unlinked from the shared list before the drop: no other CPU finds it there,
+ * so using it after the retake is using the walker's own object. The loop takes the list's
+ * first entry again each time round.
+ */
+void widget_reap(struct widget_list *wl)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	while (!list_empty(&wl->widgets)) {
+		w = list_first_entry(&wl->widgets, struct widget, node);
+		list_del_init(&w->node);
+		// ruleid: lock-dropped-in-loop[revalidated]
+		spin_unlock(&wl->lock);
+		cond_resched();
+		spin_lock(&wl->lock);
+		widget_flush(w);
+	}
+	spin_unlock(&wl->lock);
+}
+
+/* The same walk without the unlink: the widget may be freed while the lock is dropped. */
+void widget_reap_linked(struct widget_list *wl)
+{
+	struct widget *w;
+
+	spin_lock(&wl->lock);
+	while (!list_empty(&wl->widgets)) {
+		w = list_first_entry(&wl->widgets, struct widget, node);
+		// ruleid: lock-dropped-in-loop[loop]
+		spin_unlock(&wl->lock);
+		cond_resched();
+		spin_lock(&wl->lock);
+		widget_flush(w);
+		list_del_init(&w->node);
+	}
+	spin_unlock(&wl->lock);
+}
