@@ -99,7 +99,7 @@ def own_irq_enable(events: Sequence[Event], model: LockModel,
                    exit_state: State | None = None) -> Event | None:
     """The function's first release that enables interrupts of a lock it took itself with
     them off (``spin_lock_irq(&x) … spin_unlock_irq(&x)``): whatever its caller had, they
-    are on after it. A lock of its caller's, given back for it (asserted held, released
+    are on after it. A lock of its caller's, given back for it (asserted held or released
     before any acquire of it, or held again at the exit: dropped and retaken) is the
     caller's business, and not one."""
     for ev in events:
@@ -113,9 +113,10 @@ def own_irq_enable(events: Sequence[Event], model: LockModel,
         f = ev.state.fact(k)  # may be forgotten since (handed to a call)
         if f is not None and f.not_held:
             continue
-        if any(e.kind == EventKind.ASSERT and e.lock == k for e in events):
-            continue
         takes = [a.span.line for a in events if a.kind == EventKind.ACQUIRE and a.lock == k]
+        if any(e.kind == EventKind.ASSERT and e.lock == k and e.via is None
+               and not any(t < e.span.line for t in takes) for e in events):
+            continue  # asserted held before it is taken: the caller's
         if any(e.kind == EventKind.RELEASE and e.lock == k
                and not any(t < e.span.line for t in takes) for e in events):
             continue  # released before it is taken: the caller's

@@ -10,10 +10,16 @@ struct slot {
 	int refs;
 };
 
+static void slot_drop_ref(struct slot *s)
+{
+	lockdep_assert_held(&s->lock);
+	s->refs--;
+}
+
 void slot_put(struct slot *s)
 {
 	spin_lock_irq(&s->lock);
-	s->refs--;
+	slot_drop_ref(s);
 	spin_unlock_irq(&s->lock);
 }
 
