@@ -492,19 +492,23 @@ class Result:
         return d
 
 
-def run_case(case: Case, store: Store, work: Path, env: dict, keep: bool = False) -> Result:
+def run_case(case: Case, store: Store, work: Path, env: dict, keep: bool = False,
+             cache: Path | None = None) -> Result:
     res = Result(case.id, case.data.get("class", ""), case.data.get("tree", ""),
                  case.data.get("file", ""), case.data.get("function", ""), "error",
                  expected=case.expect.get("status", ""),
                  expected_rule=case.expect.get("rule", ""))
     t0 = time.perf_counter()
     dest = work / case.id
-    cache = work / f"{case.id}.cache"
+    own_cache = cache is None
+    cache = cache or work / f"{case.id}.cache"
     try:
         ct = build_case_tree(case, store, dest, env)
         # one cache for the case's two states, outside its tree: the fixed state's run
         # reads what the buggy one computed for every file but the one the fix changed,
-        # as a review of the fix would (values are keyed by blob: nothing else is shared)
+        # as a review of the fix would (values are keyed by blob and what they depend on:
+        # run_cases shares one cache between the cases of a tree, whose files are the
+        # same blobs but for each case's own)
         buggy = run_check(ct.path, case.file, env=env, cache=cache)
         fixed = run_check(ct.path, case.file, rev=ct.fixed, env=env, cache=cache)
         new, noise = compare(buggy, fixed, case.function)
@@ -521,7 +525,8 @@ def run_case(case: Case, store: Store, work: Path, env: dict, keep: bool = False
         res.status, res.error = "error", str(e)
     finally:
         res.seconds = round(time.perf_counter() - t0, 2)
-        shutil.rmtree(cache, ignore_errors=True)
+        if own_cache:
+            shutil.rmtree(cache, ignore_errors=True)
         if keep and dest.exists():
             res.kept = str(dest)
         else:
@@ -557,7 +562,8 @@ def run_cases(cases: list[Case], trees: dict[str, Path | None], *, jobs: int = 2
         lock = threading.Lock()
 
         def one(c: Case) -> Result:
-            r = run_case(c, stores[c.data["tree"]], tmp / "cases", env, keep=bool(keep_dir))
+            r = run_case(c, stores[c.data["tree"]], tmp / "cases", env, keep=bool(keep_dir),
+                         cache=tmp / f"cache-{c.data['tree']}")
             if progress:
                 with lock:
                     progress(r)
