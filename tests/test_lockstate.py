@@ -15,6 +15,7 @@ from analyzer.model import lockmodel as lockmodel
 from analyzer.driver.project import Project
 from analyzer.syntax.tree import render
 from analyzer.locks.explain import explain
+from analyzer.locks.state import Poss
 from analyzer.source.reader import TreeSource
 
 MODEL = lockmodel.load()
@@ -801,3 +802,30 @@ def test_a_field_read_again_against_its_saved_value_may_differ(tmp_path):
     ex = explain(fa.function("f"), fa.source.text)
     [dead] = [ln for ln in ex.lines if "/* dead */" in ln.text]
     assert not dead.reachable, "two variables, one assigned the other, never differ"
+
+
+def test_a_recursive_call_inside_a_summary_is_unknown_not_no_effect(tmp_path):
+    """The summary of a helper that calls itself is made while the recursive call's own
+    summary is in progress: that call's effects are unknown (its text takes the lock of its
+    argument), never "none" -- read as none, the path through it would keep the caller's
+    lock while the other path releases it, and the caller's unlock would read as wrong on
+    some paths."""
+    fa = analyse(tmp_path, """
+        struct node { spinlock_t lock; struct node *parent; };
+        static void node_unlock_up(struct node *n, int levels)
+        {
+            if (levels > 0) {
+                node_unlock_up(n, levels - 1);
+                return;
+            }
+            spin_unlock(&n->lock);
+        }
+        void f(struct node *n)
+        {
+            spin_lock(&n->lock);
+            node_unlock_up(n, 2);
+            n->parent = NULL;
+        }
+    """)
+    [(lock, fact)] = exit_state(fa, "f").locks.items()
+    assert lock.render() == "n->lock" and Poss.UNKNOWN in fact.poss, fact.poss

@@ -120,7 +120,7 @@ class Summaries:
         if not far and (name, True) in self.memo:
             return self.memo[(name, True)]  # a fuller answer is already known
         if name in self.active or len(self.active) > MAX_DEPTH:
-            return None  # recursion: no effects assumed while in progress
+            return None  # recursion: unknown while in progress (see known())
         fns = [f for f in self.index.find_all(name, far=far) if self._may_lock(f, 0)]
         result: Summary | None = None
         if fns:
@@ -146,7 +146,14 @@ class Summaries:
         return self._touches(name)
 
     def known(self, name: str) -> bool:
-        return name in self.model.wrappers or self._defined(name) \
+        if name in self.model.wrappers:
+            return True
+        if name in self.active or len(self.active) > MAX_DEPTH:
+            # a call back into a summary in progress (recursion), or past the depth read:
+            # its effects are unknown (the text says which arguments' locks it may touch),
+            # never "none"
+            return False
+        return self._defined(name) \
             or self.index.find(name, far=len(self.active) < FAR_DEPTH) is not None
 
     def noreturn(self, name: str, depth: int = 0) -> bool:
