@@ -829,3 +829,27 @@ def test_a_recursive_call_inside_a_summary_is_unknown_not_no_effect(tmp_path):
     """)
     [(lock, fact)] = exit_state(fa, "f").locks.items()
     assert lock.render() == "n->lock" and Poss.UNKNOWN in fact.poss, fact.poss
+
+
+def test_a_body_past_the_depth_summaries_read_is_unknown_not_no_effect(tmp_path):
+    """A chain of helpers across files deeper than summaries read other files' bodies
+    (FAR_DEPTH): the last one, defined in the tree but not read, is a call of unknown
+    effects that its text narrows to its argument's lock -- not a call with none, which
+    would keep the caller's lock held after a chain that gave it back."""
+    decl = "struct box { spinlock_t lock; int n; };\n"
+    files = {}
+    for i in range(1, 5):
+        body = f"\th{i + 1}(b);\n" if i < 4 else "\tb->n = 0;\n\tspin_unlock(&b->lock);\n"
+        proto = f"void h{i + 1}(struct box *b);\n" if i < 4 else ""
+        files[f"mm/h{i}.c"] = f"{decl}{proto}void h{i}(struct box *b)\n{{\n{body}}}\n"
+    fa = analyse(tmp_path, decl + """
+        void h1(struct box *b);
+        void f(struct box *b)
+        {
+            spin_lock(&b->lock);
+            h1(b);
+            b->n++;
+        }
+    """, files)
+    [(lock, fact)] = exit_state(fa, "f").locks.items()
+    assert lock.render() == "b->lock" and Poss.UNKNOWN in fact.poss, fact.poss

@@ -540,7 +540,10 @@ class _FileContext:
         touches = Touches(model, self._bodies_for)
         self.summaries = Summaries(model, self.index, self.types, is_function,
                                    lambda name: self.lookup(name) is not None, noreturn,
-                                   lambda name: touches.of_call(name, self._text_home(name)))
+                                   lambda name: touches.of_call(name, self._text_home(name)),
+                                   lambda name: any(
+                                       d.kind == DefKind.FUNCTION and d.path.endswith(".c")
+                                       and d.path != pf.path for d in self.lookup_all(name)))
 
     def _text_home(self, name: str) -> str:
         """Where a call of ``name`` is read as text from: the analysed file, or the other

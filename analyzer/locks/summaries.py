@@ -94,7 +94,8 @@ class Summaries:
                  declared: Callable[[str], bool] | None = None,
                  defined: Callable[[str], bool] | None = None,
                  declared_noreturn: Callable[[str], bool] | None = None,
-                 touches: Callable[[str], frozenset[int] | None] | None = None):
+                 touches: Callable[[str], frozenset[int] | None] | None = None,
+                 far_defined: Callable[[str], bool] | None = None):
         self.model = model
         self.index = index
         self.types = types
@@ -106,6 +107,8 @@ class Summaries:
         # for a callee with no summary: which arguments' locks its text may take or release
         # (None: not known; analyzer.locks.retakes.Touches)
         self._touches = touches or (lambda name: None)
+        # defined in another C file of the tree: a body summaries read only FAR_DEPTH deep
+        self._far_defined = far_defined or (lambda name: False)
         self.noreturn_memo: dict[str, bool] = {}
         self.memo: dict[tuple[str, bool], Summary | None] = {}
         self.active: list[str] = []
@@ -153,8 +156,12 @@ class Summaries:
             # its effects are unknown (the text says which arguments' locks it may touch),
             # never "none"
             return False
-        return self._defined(name) \
-            or self.index.find(name, far=len(self.active) < FAR_DEPTH) is not None
+        far = len(self.active) < FAR_DEPTH
+        if self.index.find(name, far=far) is not None:
+            return True
+        if not far and self._far_defined(name):
+            return False  # a body in another file, past the depth read: unknown, not none
+        return self._defined(name)
 
     def noreturn(self, name: str, depth: int = 0) -> bool:
         """Whether a call of ``name`` never returns: a compiler builtin the rules name, a
