@@ -112,11 +112,9 @@ class Contexts:
         self._memo[key] = res
         return res
 
-    def _calling_files(self, path: str, name: str, static: bool | None = None) -> list[str]:
-        if static is None:
-            fn = self._function(path, name)
-            static = fn is None or fn.static
-        if static or self.index is None:
+    def _calling_files(self, path: str, name: str) -> list[str]:
+        fn = self._function(path, name)
+        if fn is None or fn.static or self.index is None:
             return [path]
         return sorted(set(self.index.calling(name)) | {path})
 
@@ -136,7 +134,7 @@ class Contexts:
         """The call sites of ``name`` made with interrupts off: directly, or from a static
         helper that holds no lock at the call and is itself called so in its file (up to
         IRQ_DEPTH). A caller's file whose text turns interrupts off nowhere is not read."""
-        key = ("irqs-off", path, name)
+        key = ("irqs-off", path, name, depth)  # how far up depends on where it starts
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = ()

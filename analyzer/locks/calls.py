@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..model.enums import Mode
 from ..model.lockmodel import LockModel
 from .events import EventKind
-from .irqs import irqs_off_at
+from .irqs import irq_events, irqs_off_at
 from .lockid import LockId, ObjPath
 from .result import FunctionResult
 from .state import HELD, Poss
@@ -119,6 +119,7 @@ def call_table(results: Iterable[FunctionResult], model: LockModel) -> CallTable
     out = []
     for r in results:
         fn = r.function
+        irq = irq_events(r.events, model)  # None: nothing here turns interrupts off
         sites = []
         for ev in r.events:
             c = ev.call
@@ -129,7 +130,7 @@ def call_table(results: Iterable[FunctionResult], model: LockModel) -> CallTable
                           for k, f in sorted(ev.state.locks.items(), key=lambda kf: kf[0].path)
                           if f.must or f.not_held)
             site = CallSite(c.name, ev.span.line, args, locks,
-                            irqs_off_at(ev, r.events, model) if locks else "")
+                            irqs_off_at(ev, irq, model) if locks and irq else "")
             if site not in sites:  # a call in a condition is evaluated once per branch
                 sites.append(site)
         out.append(FunctionCalls(fn.name, fn.span.line, fn.is_static,

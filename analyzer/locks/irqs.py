@@ -81,10 +81,22 @@ def taken_irq_off(k: LockId, before: Event, events: Sequence[Event], model: Lock
     return None
 
 
-def irqs_off_at(ev: Event, events: Sequence[Event], model: LockModel) -> str:
+def irq_events(events: Sequence[Event], model: LockModel) -> list[Event] | None:
+    """The events of a function that interrupt state is read from (its acquires, releases
+    and calls); None when no acquire of it turns interrupts off, so that no lock it holds
+    can have been taken with them off."""
+    if not any(e.kind == EventKind.ACQUIRE
+               and (call_name(e) or "").endswith(model.irq_off_suffixes) for e in events):
+        return None
+    return [e for e in events if e.kind in (EventKind.ACQUIRE, EventKind.RELEASE,
+                                            EventKind.CALL)]
+
+
+def irqs_off_at(ev: Event, events: Sequence[Event] | None, model: LockModel) -> str:
     """Why interrupts are off on every path at ``ev`` ("" when that is not known): a spinning
-    lock held there was taken with them off."""
-    if not model.irq_off_suffixes:
+    lock held there was taken with them off. ``events``: the function's
+    :func:`irq_events`."""
+    if not model.irq_off_suffixes or not events:
         return ""
     for k, f in ev.state.held():
         if not f.must or k == ev.lock or f.kind is None or not f.kind.spins:
@@ -106,14 +118,14 @@ def own_irq_enable(events: Sequence[Event], model: LockModel,
         if ev.kind != EventKind.RELEASE or ev.lock is None or not turns_on(ev, model):
             continue
         k = ev.lock
-        mine = [a for a in events if a.kind == EventKind.ACQUIRE and a.lock == k
-                and a.span.line < ev.span.line]
+        acquires = [a for a in events if a.kind == EventKind.ACQUIRE and a.lock == k]
+        mine = [a for a in acquires if a.span.line < ev.span.line]
         if not mine or not (call_name(mine[-1]) or "").endswith(model.irq_off_suffixes):
             continue
         f = ev.state.fact(k)  # may be forgotten since (handed to a call)
         if f is not None and f.not_held:
             continue
-        takes = [a.span.line for a in events if a.kind == EventKind.ACQUIRE and a.lock == k]
+        takes = [a.span.line for a in acquires]
         if any(e.kind == EventKind.ASSERT and e.lock == k and e.via is None
                and not any(t < e.span.line for t in takes) for e in events):
             continue  # asserted held before it is taken: the caller's
