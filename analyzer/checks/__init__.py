@@ -29,6 +29,7 @@ RULE_MODULES: tuple[str, ...] = (
     "unguarded_access",
     "caller_lacks_lock",
     "irq_enable_under_lock",
+    "used_after_unlock",
 )
 
 

@@ -32,7 +32,7 @@ from ..index.callers import CALLERS_VERSION, CallerIndex, TreeDefinitions, calle
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
 from ..locks.dataflow import solve_functions
 from ..locks.result import Deps, FileAnalysis, FileStatus
-from ..locks.retakes import Pins, Retakes, Touches
+from ..locks.retakes import Changes, Pins, Retakes, Touches
 from ..locks.sleeps import SleepChains
 from ..locks.summaries import FunctionIndex, Summaries
 from ..locks.types import TypeInfo
@@ -408,7 +408,8 @@ class Project:
         return FileAnalysis(path, status, None, pf, results, sf, time.perf_counter() - t0,
                             self.model, comments, ctx.deps(), ctx.summaries,
                             declared=declared, mentions=mentions, sleeps=ctx.sleeps,
-                            retakes=ctx.retakes, pins=ctx.pins, final_deps=ctx.deps)
+                            retakes=ctx.retakes, pins=ctx.pins, changes=ctx.changes,
+                            final_deps=ctx.deps)
 
 
 _PP_IF = re.compile(r"^\s*#\s*(if|ifdef|ifndef|endif)\b")
@@ -537,6 +538,7 @@ class _FileContext:
         self.sleeps = SleepChains(model, self._bodies_for)
         self.retakes = Retakes(model, self._bodies_for)
         self.pins = Pins(model, self._bodies_for)
+        self.changes = Changes(model, self._bodies_for)
         touches = Touches(model, self._bodies_for)
         self.summaries = Summaries(model, self.index, self.types, is_function,
                                    lambda name: self.lookup(name) is not None, noreturn,

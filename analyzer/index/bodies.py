@@ -33,6 +33,9 @@ _NOT_CALLS = frozenset(("if", "while", "for", "switch", "return", "sizeof", "typ
                         "__must_hold", "__acquires", "__releases"))
 _ASSIGNED = re.compile(r"(?<![\w.>])([A-Za-z_]\w*)\s*(?:[-+*/%|&^]|<<|>>)?=(?!=)"
                        r"|(?<![\w.>])([A-Za-z_]\w*)\s*(?:\+\+|--)|(?:\+\+|--)\s*([A-Za-z_]\w*)\b")
+_MEMBER = r"\s*->\s*\w+(?:\s*(?:->|\.)\s*\w+|\s*\[[^\]=;]*\])*\s*"
+_WRITTEN = re.compile(rf"(?<![\w.>])([A-Za-z_]\w*){_MEMBER}(?:(?:[-+*/%|&^]|<<|>>)?=(?!=)"
+                      r"|\+\+|--)|(?:\+\+|--)\s*([A-Za-z_]\w*)" + _MEMBER)
 _DECLARED = re.compile(r"(?:\b(?:struct|union|enum)\s+\w+|\b[a-z_]\w*_t\b|\b(?:int|long|short|"
                        r"unsigned|signed|char|bool|void|u8|u16|u32|u64|s8|s16|s32|s64))"
                        r"\s*(?:\*\s*)*([A-Za-z_]\w*)\s*(?=[=;,\[])")
@@ -61,6 +64,10 @@ class Body:
     params: tuple[str, ...] = ()  # the parameters' names, in order
     assigned: frozenset[str] = frozenset()  # names the body assigns (``x = …``, ``x++``)
     locals: frozenset[str] = frozenset()  # names the body declares
+    # names the body writes through a member (``p->next = …``, ``p->count++``)
+    written: frozenset[str] = frozenset()
+    returned: frozenset[str] = frozenset()  # names the body returns (``return it;``)
+    returned_calls: frozenset[str] = frozenset()  # calls it returns (``return f(x);``)
 
 
 def _blank(m: re.Match) -> str:
@@ -156,6 +163,24 @@ def _names(text: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(assigned), frozenset(declared)
 
 
+_RETURNED = re.compile(r"\breturn\s+\(?\s*([A-Za-z_]\w*)\s*\)?\s*;")
+_RETURNED_CALL = re.compile(r"\breturn\s+([A-Za-z_]\w*)\s*\(")
+
+
+def _returned(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Names a body returns as they are (``return it;``, ``return (it);``), and the calls
+    whose result it returns (``return lookup(tree, key);``)."""
+    return (frozenset(m.group(1) for m in _RETURNED.finditer(text)),
+            frozenset(m.group(1) for m in _RETURNED_CALL.finditer(text)
+                      if m.group(1) not in _NOT_CALLS))
+
+
+def _written(text: str) -> frozenset[str]:
+    """Names a body's text writes through a member: ``p->next = q``, ``p->a.b[i] += 1``,
+    ``p->count++``."""
+    return frozenset(g for m in _WRITTEN.finditer(text) for g in m.groups() if g)
+
+
 def _head_name(head: str) -> str | None:
     names = [m.group(1) for m in _CALL.finditer(head) if m.group(1) not in _NOT_CALLS]
     names = [n for n in names if not (n.startswith("__") and n != names[-1])] or names
@@ -229,15 +254,17 @@ class FileBodies(Mapping[str, Body]):
             _, h, i, k, head = w
             body = "\n".join(self._lines[i:k])
             assigned, declared = _names(body)
+            returned, returned_calls = _returned(body)
             return Body(name, h + 1, re.search(r"\bstatic\b", head) is not None,
                         _calls(body, i + 1), params=_params(head, name),
-                        assigned=assigned, locals=declared)
+                        assigned=assigned, locals=declared, written=_written(body),
+                        returned=returned, returned_calls=returned_calls)
         _, start, end, params_text, first = w
         text = self._src[start:end]
         assigned, declared = _names(text)
         params = tuple(p.strip() for p in params_text.split(",") if p.strip())
         return Body(name, first, False, _calls(text, first, 0), macro=True, params=params,
-                    assigned=assigned, locals=declared)
+                    assigned=assigned, locals=declared, written=_written(text))
 
     @property
     def text(self) -> str:

@@ -128,6 +128,9 @@ class FileAnalysis:
     # which arguments a callee pins or re-reads (analyzer.locks.retakes.Pins, for
     # lock-dropped-in-loop), read the same way
     pins: object = field(default=None, repr=False, compare=False)
+    # which arguments a callee changes (analyzer.locks.retakes.Changes, for
+    # used-after-unlock: a lookup that changes what it searches takes the entry out)
+    changes: object = field(default=None, repr=False, compare=False)
     # the deps once the checks have run (the sleep chains read files on demand)
     final_deps: Callable[[], Deps] | None = field(default=None, repr=False, compare=False)
 

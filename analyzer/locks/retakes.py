@@ -254,16 +254,12 @@ class Touches(BodyWalk["frozenset[int]"]):
 
 
 PIN_DEPTH = 2  # calls below the callee read for a pin of its parameters
+RESULT = -1  # Changes: the position that stands for a function's result
 
 
-class Pins(BodyWalk["frozenset[int]"]):
-    """Answers "which of its arguments does a call of ``name`` pin or re-read?" by its body
-    read as text, for lock-dropped-in-loop: the parameters it hands to a call listed in
-    ``revalidators`` (``rules/locks.toml``: ``folio_get()``, ``percpu_ref_tryget()``, …) or
-    to a function that pins them in turn, down to :data:`PIN_DEPTH` calls, on any path
-    (``wb_tryget(wb)`` → ``percpu_ref_tryget(&wb->refcnt)``; a helper whose pin is
-    conditional returns whether it pinned, and its caller tests that). Empty when the body
-    is not in sight."""
+class _Positions(BodyWalk["frozenset[int]"]):
+    """A question about a call's argument positions, answered from its bodies down to
+    :data:`PIN_DEPTH` calls (any ``#if`` alternative may be the one built)."""
 
     budget = MAX_BODIES
 
@@ -272,20 +268,33 @@ class Pins(BodyWalk["frozenset[int]"]):
         self.model = model
 
     def of_call(self, name: str, from_path: str) -> frozenset[int]:
-        if name in self.model.revalidators:
-            return frozenset(range(8))  # every argument: the call is itself a pin
         if self.model.primitive(name) is not None or name in self.model.transparent:
             return frozenset()
         self._start()
-        return self._pins(name, from_path, 0)
+        return self._at(name, from_path, 0)
 
-    def _pins(self, name: str, from_path: str, depth: int) -> frozenset[int]:
+    def _at(self, name: str, from_path: str, depth: int) -> frozenset[int]:
         if depth > PIN_DEPTH:
             return frozenset()
         out: frozenset[int] = frozenset()
-        for p, b in self.resolve(name, from_path):  # any alternative may be the one built
+        for p, b in self.resolve(name, from_path):
             out |= self._of_body(p, b, depth)
         return out
+
+
+class Pins(_Positions):
+    """Answers "which of its arguments does a call of ``name`` pin or re-read?" by its body
+    read as text, for lock-dropped-in-loop: the parameters it hands to a call listed in
+    ``revalidators`` (``rules/locks.toml``: ``folio_get()``, ``percpu_ref_tryget()``, …) or
+    to a function that pins them in turn, down to :data:`PIN_DEPTH` calls, on any path
+    (``wb_tryget(wb)`` → ``percpu_ref_tryget(&wb->refcnt)``; a helper whose pin is
+    conditional returns whether it pinned, and its caller tests that). Empty when the body
+    is not in sight."""
+
+    def of_call(self, name: str, from_path: str) -> frozenset[int]:
+        if name in self.model.revalidators:
+            return frozenset(range(8))  # every argument: the call is itself a pin
+        return super().of_call(name, from_path)
 
     def _judge(self, path: str, body: Body, depth: int) -> frozenset[int]:
         params = list(body.params)
@@ -308,7 +317,51 @@ class Pins(BodyWalk["frozenset[int]"]):
                 for g in given:
                     out |= g
                 continue
-            for i in self._pins(call.name, path, depth + 1):
+            for i in self._at(call.name, path, depth + 1):
+                if i < len(given):
+                    out |= given[i]
+        return frozenset(out)
+
+
+class Changes(_Positions):
+    """Answers "which of its arguments does a call of ``name`` change?" by its body read as
+    text, for used-after-unlock: the parameters it writes through (``pool->next = b->next``),
+    hands to a container mutator (``list_del(&p->node)``: ``[guards] mutators`` in
+    ``rules/protected.toml``) or to a function that changes them in turn, down to
+    :data:`PIN_DEPTH` calls. :data:`RESULT` stands for what it returns, changed or pinned the
+    same ways (``entry = search(root, key); if (entry) entry_get(entry); return entry;``), or
+    by the function whose result it returns (``return __lookup(tree, key, 1);``). A
+    lookup that changes the structure it searches (pops an entry off a free list) hands the
+    caller an object taken out of it; one that changes or pins what it returns has taken a
+    reference. Empty when the body is not in sight."""
+
+    def _judge(self, path: str, body: Body, depth: int) -> frozenset[int]:
+        params = list(body.params)
+        # a name → the position it stands for: an unassigned parameter, or the result
+        where = {p: i for i, p in enumerate(params) if p not in body.assigned}
+        for r in body.returned - set(params):
+            where[r] = RESULT
+        out = {i for n, i in where.items() if n in body.written}
+        # ``return lookup(tree, key);``: what that lookup does to its result, this one does
+        if any(RESULT in self._at(c, path, depth + 1) for c in body.returned_calls
+               if c != body.name and self.model.primitive(c) is None):
+            out.add(RESULT)
+        mutator = self.model.protected.guard_rules.is_mutator
+        for call in body.calls:
+            if call.name == body.name or self.model.primitive(call.name) is not None:
+                continue
+            given = []
+            for a in split_args(call.args):
+                m = re.match(r"\W*([A-Za-z_]\w*)", a)
+                w = m.group(1) if m else None
+                given.append({where[w]} if w in where else set())
+            if not any(given):
+                continue
+            if mutator(call.name) or call.name in self.model.revalidators:
+                for g in given:
+                    out |= g
+                continue
+            for i in self._at(call.name, path, depth + 1) - {RESULT}:
                 if i < len(given):
                     out |= given[i]
         return frozenset(out)

@@ -4,7 +4,7 @@ it makes at its outermost level, and substitution of names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import overload
 
 from . import tree as C
@@ -158,3 +158,33 @@ def replace_prefix(e: C.Expr, prefix: C.Expr, new: C.Expr) -> C.Expr:
         no = replace_prefix(e.operand, prefix, new)
         return C.Unary(e.op, no) if no is not e.operand else e
     return e
+
+
+def subexprs(e: C.Expr | None, into: Callable[[C.Expr], bool] | None = None
+             ) -> Iterator[C.Expr]:
+    """Every subexpression of ``e``, ``e`` first (pre-order); ``into(x)`` false: ``x`` is
+    yielded but not entered (a lock call's arguments, say)."""
+    todo = [e] if e is not None else []
+    while todo:
+        x = todo.pop()
+        yield x
+        if into is not None and not into(x):
+            continue
+        match x:
+            case C.Member(base=b) | C.Cast(expr=b):
+                kids: tuple = (b,)
+            case C.Unary(operand=o):
+                kids = (o,)
+            case C.Binary(left=a, right=b) | C.Index(base=a, index=b):
+                kids = (a, b)
+            case C.Assign(target=t, value=v):
+                kids = (t, v)
+            case C.Call(func=f, args=args):
+                kids = (f, *args)
+            case C.Ternary(test=t, then=a, other=b):
+                kids = (t, a, b)
+            case C.Comma(items=items):
+                kids = items
+            case _:
+                kids = ()
+        todo.extend(reversed(kids))

@@ -114,6 +114,15 @@ struct kref {
 	int refcount;
 };
 void kref_get(struct kref *kref);
+typedef struct {
+	int counter;
+} atomic_t;
+void atomic_inc(atomic_t *v);
+struct rb_root {
+	struct rb_node *rb_node;
+};
+struct rb_node *rb_next(const struct rb_node *node);
+#define rb_entry(ptr, type, member) container_of(ptr, type, member)
 int kref_get_unless_zero(struct kref *kref);
 void msleep(unsigned int msecs);
 void vfree(const void *addr);

@@ -129,6 +129,7 @@ int find_and_leave(struct widget_list *wl, int key)
 		if (w->key == key) {
 			// ok: lock-dropped-in-loop
 			spin_unlock(&wl->lock);
+			// ruleid: used-after-unlock
 			return w->value;
 		}
 	}
@@ -318,6 +319,7 @@ void widget_flush_looked(struct widget_list *wl, struct pinned_widget *first)
 			break;
 		// ruleid: lock-dropped-in-loop[loop]
 		spin_unlock(&wl->lock);
+		// ruleid: used-after-unlock
 		widget_flush(&p->w);
 		spin_lock(&wl->lock);
 		p = (struct pinned_widget *)widget_list_next(wl, &p->w);
