@@ -136,3 +136,31 @@ struct em *peek_em(struct tree *tree, int start)
                  if name in bodies else [])
     assert ch.of_call("lookup_em", "em.c") == {RESULT}
     assert ch.of_call("peek_em", "em.c") == frozenset()
+
+
+def test_the_messages_do_not_depend_on_the_run():
+    """A pointer found twice (a lookup, then a walk's step) reaches a use with two finds:
+    the message names the same one in every run (the facts come out of sets)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fixture = Path(__file__).resolve().parents[1] / "corpus" / "rules" / "used-after-unlock.c"
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from analyzer.driver.cache import Cache\n"
+        "from analyzer.driver.run import Checker\n"
+        "from analyzer.model import lockmodel\n"
+        "from analyzer.source.reader import TreeSource\n"
+        "p = Path(sys.argv[1])\n"
+        "r = Checker(TreeSource(p.parent), lockmodel.load(), Cache(None)).check_file(p.name)\n"
+        "print('\\n'.join(f.message for f in r.findings if f.rule == 'used-after-unlock'))\n")
+    outs = set()
+    for seed in ("0", "1", "2", "3"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", code, str(fixture)], env=env,
+                              capture_output=True, text=True, check=True)
+        outs.add(done.stdout)
+    assert len(outs) == 1 and "gadget_find()" in next(iter(outs))

@@ -15,9 +15,13 @@ unknown, not released)
   (``next = rb_next(&g->rb)``, ``g = rb_entry(next, …)``), a copy.
 
 When the lock is released (on a path), every pointer found under it becomes *stale* on that
-path, until it is assigned again, the lock is taken again, or a NULL test shows it is NULL
-there. A dereference of a stale pointer (``p->f``, ``*p``, ``p[i]``) is reported: another CPU
-may free or change the object as soon as the lock is given back.
+path, until it is assigned again or a NULL test shows it is NULL there. A dereference of a
+stale pointer (``p->f``, ``*p``, ``p[i]``) is reported: another CPU may free or change the
+object as soon as the lock is given back (kind ``use``). Taking the lock again does not make
+it fresh: used after the retake without being found again or tested first (``if
+(!still_there(t, g))``, or a test of the owner's state: ``if (saved != t->gen)``), it is kind
+``retaken``. A retake inside a loop that holds the lock
+at its header is lock-dropped-in-loop's to judge, and ends the pointer's staleness here.
 
 Not stale: a pointer handed, while the lock is held, to a call that pins it (a reference:
 ``revalidators`` in ``rules/locks.toml``, ``atomic_inc(&p->users)``, or a helper whose body
@@ -38,6 +42,7 @@ CFG's paths; the message names the lookup, the release and the use.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, replace
 
@@ -57,6 +62,14 @@ RULE = Rule("used-after-unlock", {
     "use": "{var} is dereferenced after {lock} was released at line {released}, but it "
            "was found under that lock ({how}, line {found}) and no reference was taken: "
            "another CPU may free or change it once the lock is given back",
+    "retaken": "{var} is dereferenced after {lock} was released at line {released} and "
+               "taken again at line {retaken}, but it was found before the drop ({how}, line "
+               "{found}) and neither found again nor tested since: another CPU may have freed "
+               "or changed it meanwhile",
+    "listed": "{var} is dereferenced after {lock} was released at line {released}; it is "
+              "an entry of a list found under that lock ({how}, line {found}) and no "
+              "reference was taken: what keeps it alive once the lock is given back, its "
+              "place on the list?",
 })
 
 
@@ -71,6 +84,8 @@ class Found:
     how: str  # "found by gadget_find()", "read from g->policy"
     released: int = 0  # 0: not released yet
     parent: str | None = None  # the found pointer it was found from (``g`` of g->policy)
+    listed: bool = False  # an entry of a list (``list_types``): membership may keep it
+    retaken: int = 0  # the line where the lock was taken again after ``released``
 
 
 Facts = frozenset[Found]
@@ -125,7 +140,7 @@ def check(ctx):
                 continue
             d = _derived(value, key, o, st, facts, nm, ctx.model, pins, changes)
             if d is not None:
-                out.append(Found(v, key, line, d[0], parent=d[1]))
+                out.append(Found(v, key, line, d[0], parent=d[1], listed=d[2]))
         return out
 
     def walked(v: str, op, st: State, facts: Facts) -> list[Found]:
@@ -146,12 +161,22 @@ def check(ctx):
             it = strip(lp.iterated)
             r = _root(it)
             p = nm.path(it, st)
-            via = r if any(f.var == r and f.lock == key and not f.released for f in facts) \
-                else None
+            via = min((f for f in facts if f.var == r and f.lock == key and not f.released),
+                      key=_order, default=None)
             if via is not None or p is not None and p.has_prefix(o):
+                listed = via.listed if via is not None else _listed(it, nm, ctx.model)
                 out.append(Found(v, key, op.span.line, f"the cursor of a walk of {C.render(it)}",
-                                 parent=via))
+                                 parent=r if via is not None else None, listed=listed))
         return out
+
+    def in_walk(ev) -> bool:
+        """``ev`` is inside a loop whose header may hold its lock."""
+        for lp in cfg.loops:
+            head = fn.ins[lp.header]
+            if ev.block in lp.body and head is not None and \
+                    (f := head.fact(ev.lock)) is not None and f.may:
+                return True
+        return False
 
     def transfer(b: int, facts: Facts, report: list | None) -> Facts:
         evs = events_by_block.get(b, [])
@@ -161,6 +186,16 @@ def check(ctx):
             if o.state is None:
                 continue
             e = op.expr
+            if op.kind == OpKind.COND and e is not None and any(f.retaken for f in cur):
+                # tested again first after the retake — the pointer itself, or the state of
+                # the lock's owner (``if (saved_cnt != buf->cnt) goto again;``): what follows
+                # relies on the test
+                tested = {x.id for x in subexprs(e) if isinstance(x, C.Name)}
+                read = [p for x in subexprs(e) if isinstance(x, C.Member)
+                        and (p := nm.path(x, o.state)) is not None]
+                cur = {f for f in cur if not (f.retaken and (
+                    f.var in tested or (ow := owner(f.lock)) is not None
+                    and any(p.has_prefix(ow) for p in read)))}
             if report is not None and e is not None:
                 _uses(e, _unguarded(cur, o.state), ctx.model, report, op.span.line)
             # the lock calls of this statement, in order
@@ -181,7 +216,12 @@ def check(ctx):
                     own = {ev.lock.path.root} | {
                         r for a in (ev.call.args if ev.call is not None else ())
                         if (r := _root(a)) is not None}
-                    cur = {f for f in cur if f.lock != ev.lock}
+                    # a pointer found before the drop stays stale after the retake, unless
+                    # the retake is a loop's (lock-dropped-in-loop's verdict judges those)
+                    keep = not in_walk(ev)
+                    cur = {replace(f, retaken=ev.span.line) if f.lock == ev.lock and keep
+                           and f.released and not f.retaken else f for f in cur
+                           if f.lock != ev.lock or keep and f.released}
                     for r in own:
                         cur = _kept(cur, r)
             # pins and take-outs, then what the statement assigns
@@ -226,17 +266,27 @@ def check(ctx):
             transfer(b, ins[b], found)
     findings = []
     seen = set()
-    for line, f in sorted(found, key=lambda lf: lf[0]):
+    # a total order (facts come out of sets): the first use, and of the finds reaching it
+    # the earliest, whatever the run's hash seed
+    for line, f in sorted(found, key=lambda lf: (lf[0], _order(lf[1]))):
         if (f.var, f.lock, f.released) in seen:
             continue
         seen.add((f.var, f.lock, f.released))
+        kind = "listed" if f.listed else "retaken" if f.retaken else "use"
         findings.append(with_context(ctx, RULE.finding(
-            ctx, "use", Severity.WARNING, line, line, [f.lock],
+            ctx, kind, Severity.NOTE if f.listed else Severity.WARNING, line, line, [f.lock],
             [(f.line, f"{f.var} found under {describe(f.lock)}"),
-             (f.released, f"{describe(f.lock)} released")],
+             (f.released, f"{describe(f.lock)} released")]
+            + ([(f.retaken, f"{describe(f.lock)} taken again")] if f.retaken else []),
             (f.var, f.lock), var=f.var, lock=describe(f.lock), released=f.released,
-            how=f.how, found=f.line)))
+            retaken=f.retaken, how=f.how, found=f.line)))
     return findings
+
+
+def _order(f: Found) -> tuple:
+    """A total order of facts (they come out of sets, whose order is the run's)."""
+    return (f.var, f.released, f.line, f.how, f.retaken, f.parent or "", f.listed,
+            f.lock.render())
 
 
 def _kept(facts: set[Found], var: str) -> set[Found]:
@@ -265,20 +315,25 @@ def _unguarded(facts, st: State):
             or not any(k != f.lock and k.path.root != f.var for k in others)}
 
 
+Derived = tuple[str, str | None, bool]  # how, the pointer it came from, an entry of a list
+
+
 def _derived(value: C.Expr, key: LockId, owner: ObjPath, st: State, facts: Facts, nm,
-             model, pins, changes) -> tuple[str, str | None] | None:
+             model, pins, changes) -> Derived | None:
     """How ``value`` was found under ``key`` (whose owner is ``owner``) and the pointer it
     was found from (None: from the owner), or None. A call that changes the owner it is
     given (pops an entry, inserts one) hands over an entry taken out of the structure, or
     one the caller put there: not found."""
-    tainted = {f.var for f in facts if f.lock == key and not f.released}
+    tainted: dict[str, Found] = {}
+    for f in sorted((f for f in facts if f.lock == key and not f.released), key=_order):
+        tainted.setdefault(f.var, f)  # of several finds of one pointer, the earliest
     match value:
         case C.Name(id=i) if i in tainted:
-            return next(f.how for f in facts if f.var == i and f.lock == key), i
+            return tainted[i].how, i, tainted[i].listed
         case C.Member():
             r = _root(value)
             if r in tainted and r != _root_of_path(owner):
-                return f"read from {C.render(value)}", r
+                return f"read from {C.render(value)}", r, tainted[r].listed
             return None
         case C.Ternary(then=a, other=b):
             return _derived(strip(a), key, owner, st, facts, nm, model, pins, changes) or \
@@ -292,11 +347,11 @@ def _derived(value: C.Expr, key: LockId, owner: ObjPath, st: State, facts: Facts
             changed = None
             for pos, a in enumerate(args):
                 r = _root(a)
-                how: tuple[str, str | None] | None = None
+                how: Derived | None = None
                 if r in tainted:
-                    how = f"found by {name}() from {r}", r
+                    how = f"found by {name}() from {r}", r, tainted[r].listed
                 elif (p := nm.path(strip(a), st)) is not None and p.has_prefix(owner):
-                    how = f"found by {name}()", None
+                    how = f"found by {name}()", None, _listed(strip(a), nm, model)
                 if how is None:
                     continue
                 if changed is None:
@@ -322,6 +377,22 @@ def _changes_of(ctx):
         return memo[name]
 
     return changes
+
+
+def _listed(e: C.Expr, nm, model) -> bool:
+    """``e`` (``t->all``, ``&t->all``, ``&t->queues[i]``) is a list head (``[guards]
+    list_types``)."""
+    e = strip(e)
+    if isinstance(e, C.Index):  # one of an array of lists
+        e = strip(e.base)
+    if isinstance(e, C.Member):
+        st = nm.types.struct_of(e.base, nm.vartypes, nm.aliases)
+        t = nm.types.field_type(st, e.field) if st else None
+    elif isinstance(e, C.Name):
+        t = nm.vartypes.get(e.id)
+    else:
+        return False
+    return model.protected.guard_rules.is_list_type(re.sub(r"\[[^\]]*\]", "", t or ""))
 
 
 def _root_of_path(p: ObjPath) -> str | None:
@@ -354,7 +425,10 @@ def _assignments(op) -> list[tuple[str, C.Expr | None]]:
 
 def _uses(e: C.Expr, facts, model, report: list, line: int) -> None:
     """Report the dereferences of stale pointers in ``e`` (lock calls' arguments left out)."""
-    stale = {f.var: f for f in facts if f.released}
+    stale: dict[str, list[Found]] = {}
+    for f in facts:
+        if f.released:
+            stale.setdefault(f.var, []).append(f)
     if not stale:
         return
 
@@ -366,7 +440,7 @@ def _uses(e: C.Expr, facts, model, report: list, line: int) -> None:
         match x:
             case C.Member(base=b, arrow=True) | C.Index(base=b) | C.Unary(op="*", operand=b):
                 if isinstance(n := strip_casts(b), C.Name) and n.id in stale:
-                    report.append((line, stale[n.id]))
+                    report.extend((line, f) for f in stale[n.id])
 
 
 def strip_casts(e):

@@ -152,6 +152,7 @@ class GuardRules:
     min_share: float = 0.25
     chance: float = 0.5
     examples: int = 5
+    list_types: tuple[str, ...] = ()
 
     @cached_property
     def mutator_re(self) -> re.Pattern[str] | None:
@@ -161,6 +162,9 @@ class GuardRules:
     def is_mutator(self, name: str | None) -> bool:
         r = self.mutator_re
         return bool(name and r is not None and r.search(name))
+
+    def is_list_type(self, t: str | None) -> bool:
+        return bool(t) and " ".join(t.split()) in self.list_types  # type: ignore[union-attr]
 
     def is_lockless_type(self, t: str | None) -> bool:
         if not t:
@@ -470,7 +474,8 @@ def _protected(t: Table) -> Protected:
                        frozenset(r.strs("alone", ())),
                        r.int("min_held", 4), r.number("min_confidence", 0.85),
                        r.number("min_score", 2.0), r.number("min_share", 0.25),
-                       r.number("chance", 0.5), r.int("examples", 5))
+                       r.number("chance", 0.5), r.int("examples", 5),
+                       r.strs("list_types", ()))
     for m in rules.mutators:
         try:
             re.compile(m)

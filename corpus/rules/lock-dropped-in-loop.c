@@ -129,7 +129,7 @@ int find_and_leave(struct widget_list *wl, int key)
 		if (w->key == key) {
 			// ok: lock-dropped-in-loop
 			spin_unlock(&wl->lock);
-			// ruleid: used-after-unlock
+			// ruleid: used-after-unlock[listed]
 			return w->value;
 		}
 	}

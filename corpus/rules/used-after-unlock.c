@@ -362,7 +362,10 @@ int gadget_state_moved(struct gadget_tree *t, struct gadget_space *gs, unsigned 
 	return state;
 }
 
-/* The walk's cursor is an entry of the list: the same after the unlock. */
+/*
+ * The walk's cursor is an entry of the list: the same after the unlock, but an entry still on
+ * a list may be kept by its membership, which nothing here shows: a question, not a warning.
+ */
 int gadget_find_walk(struct gadget_tree *t, int state)
 {
 	struct gadget *g, *hit = NULL;
@@ -377,6 +380,112 @@ int gadget_find_walk(struct gadget_tree *t, int state)
 	spin_unlock(&t->lock);
 	if (!hit)
 		return -ENOENT;
-	// ruleid: used-after-unlock
+	// ruleid: used-after-unlock[listed]
 	return hit->start == 0;
+}
+
+bool gadget_still_there(struct gadget_tree *t, struct gadget *g);
+struct gadget_policy *gadget_policy_alloc(void);
+
+/* The lock is dropped to allocate and taken again; the gadget found before is trusted. */
+int gadget_attach_policy(struct gadget_tree *t, unsigned long key)
+{
+	struct gadget_policy *pol;
+	struct gadget *g;
+
+	spin_lock(&t->lock);
+	g = gadget_find(t, key);
+	if (!g) {
+		spin_unlock(&t->lock);
+		return -ENOENT;
+	}
+	spin_unlock(&t->lock);
+	pol = gadget_policy_alloc();
+	spin_lock(&t->lock);
+	// ruleid: used-after-unlock[retaken]
+	g->policy = pol;
+	spin_unlock(&t->lock);
+	return 0;
+}
+
+/* The same, looking the gadget up again after the retake. */
+int gadget_attach_policy_again(struct gadget_tree *t, unsigned long key)
+{
+	struct gadget_policy *pol;
+	struct gadget *g;
+
+	pol = gadget_policy_alloc();
+	spin_lock(&t->lock);
+	g = gadget_find(t, key);
+	if (!g) {
+		spin_unlock(&t->lock);
+		return -ENOENT;
+	}
+	spin_unlock(&t->lock);
+	pol = gadget_policy_alloc();
+	spin_lock(&t->lock);
+	g = gadget_find(t, key);
+	if (g)
+		// ok: used-after-unlock
+		g->policy = pol;
+	spin_unlock(&t->lock);
+	return 0;
+}
+
+/* The same, checking that the gadget is still in the tree before using it. */
+int gadget_attach_policy_checked(struct gadget_tree *t, unsigned long key)
+{
+	struct gadget_policy *pol;
+	struct gadget *g;
+
+	spin_lock(&t->lock);
+	g = gadget_find(t, key);
+	if (!g) {
+		spin_unlock(&t->lock);
+		return -ENOENT;
+	}
+	spin_unlock(&t->lock);
+	pol = gadget_policy_alloc();
+	spin_lock(&t->lock);
+	if (gadget_still_there(t, g))
+		// ok: used-after-unlock
+		g->policy = pol;
+	spin_unlock(&t->lock);
+	return 0;
+}
+
+struct gadget_gen_tree {
+	spinlock_t lock;
+	struct rb_root root;
+	unsigned long gen;
+};
+
+struct gadget *gadget_gen_find(struct gadget_gen_tree *t, unsigned long key);
+
+/* A generation count saved under the lock and compared after the retake revalidates. */
+int gadget_attach_policy_gen(struct gadget_gen_tree *t, unsigned long key)
+{
+	struct gadget_policy *pol;
+	struct gadget *g;
+	unsigned long gen;
+
+again:
+	spin_lock(&t->lock);
+	g = gadget_gen_find(t, key);
+	if (!g) {
+		spin_unlock(&t->lock);
+		return -ENOENT;
+	}
+	gen = t->gen;
+	spin_unlock(&t->lock);
+	pol = gadget_policy_alloc();
+	spin_lock(&t->lock);
+	if (gen != t->gen) {
+		spin_unlock(&t->lock);
+		goto again;
+	}
+	// ok: used-after-unlock
+	g->policy = pol;
+	spin_unlock(&t->lock);
+	return 0;
 }
