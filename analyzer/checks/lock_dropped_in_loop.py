@@ -504,14 +504,22 @@ def _pins_of(ctx):
     """Which arguments a call pins: the listed revalidators, and the helpers whose bodies
     hand their parameters to one (:class:`~analyzer.locks.retakes.Pins`)."""
     listed = ctx.model.revalidators
-    walker = getattr(ctx.file, "pins", None)
-    if walker is None:
-        return lambda name: range(8) if name in listed else ()
+    return positions_of(ctx, "pins",
+                        lambda name: frozenset(range(8)) if name in listed else frozenset())
+
+
+def positions_of(ctx, walker: str, absent):
+    """A memoised ``name → argument positions`` question of the file's body walker
+    ``walker`` (``pins``, ``changes``: :mod:`analyzer.locks.retakes`); ``absent`` answers
+    when the analysis has none."""
+    w = getattr(ctx.file, walker, None)
+    if w is None:
+        return absent
     memo: dict[str, frozenset[int]] = {}
 
-    def pins(name: str):
+    def at(name: str) -> frozenset[int]:
         if name not in memo:
-            memo[name] = walker.of_call(name, ctx.path)
+            memo[name] = w.of_call(name, ctx.path)
         return memo[name]
 
-    return pins
+    return at

@@ -2,13 +2,12 @@
 dereferenced after the lock was released, with no reference taken.
 
 What it does: a forward dataflow over the CFG tracks the pointers the function *finds under
-a lock*: assigned while a lock ``OWNER->lock`` is held on every path, from
+a lock*: assigned while a lock ``OWNER->lock`` is held on every path where its state is known
+(a call the owner was handed to leaves it unknown, not released), from
 
 * a call given the lock's owner or a member of it (``g = gadget_find(t, key)`` under
   ``t->lock``; ``vma = vma_lookup(mm, addr)`` under ``mm->mmap_lock``; ``xa_load(&m->i_pages)``
   under ``m->i_pages.xa_lock``) — a lookup in something the lock protects;
-(held on every path where it is known: a call the lock's owner was handed to leaves it
-unknown, not released)
 * an iterator's cursor over something the owner has (``list_for_each_entry(g, &t->all,
   node)`` under ``t->lock``);
 * an object found so: a member that is a pointer (``pol = vma->vm_policy``), a neighbour
@@ -20,8 +19,9 @@ stale pointer (``p->f``, ``*p``, ``p[i]``) is reported: another CPU may free or 
 object as soon as the lock is given back (kind ``use``). Taking the lock again does not make
 it fresh: used after the retake without being found again or tested first (``if
 (!still_there(t, g))``, or a test of the owner's state: ``if (saved != t->gen)``), it is kind
-``retaken``. A retake inside a loop that holds the lock
-at its header is lock-dropped-in-loop's to judge, and ends the pointer's staleness here.
+``retaken``. A retake inside a loop that holds the lock at its header is
+lock-dropped-in-loop's to judge, and ends the pointer's staleness here. An entry of a list
+(``[guards] list_types``) is a note, kind ``listed``: its membership may keep it alive.
 
 Not stale: a pointer handed, while the lock is held, to a call that pins it (a reference:
 ``revalidators`` in ``rules/locks.toml``, ``atomic_inc(&p->users)``, or a helper whose body
@@ -29,7 +29,7 @@ hands it to one) or takes it out of the structure (``list_del(&p->node)``, the c
 mutators of ``rules/protected.toml``); one whose object's own lock is taken before the
 finder's lock is given back (hand over hand: ``spin_lock(&g->lock); spin_unlock(&t->lock)``);
 a release made inside an RCU read-side section, preemption- or irq-off region (objects
-freed by RCU outlive it); a use made holding another object's lock (the code relies on it).
+freed by RCU outlive it); a use made holding another lock (the code relies on it).
 Not found at all: what a lookup returns that changes the structure it searches (pops an
 entry off a free list) or changes or pins what it returns (a reference taken inside) — read
 from the callee's body (:class:`~analyzer.locks.retakes.Changes`).
@@ -56,7 +56,7 @@ from ..locks.state import State
 from ..syntax import tree as C
 from ..syntax.exprs import strip, subexprs
 from .common import Rule, describe, with_context
-from .lock_dropped_in_loop import _buffer, _pins_of, _root
+from .lock_dropped_in_loop import _buffer, _pins_of, _root, positions_of
 
 RULE = Rule("used-after-unlock", {
     "use": "{var} is dereferenced after {lock} was released at line {released}, but it "
@@ -101,7 +101,7 @@ def check(ctx):
     if not ptrs:
         return []
     pins = _pins_of(ctx)
-    changes = _changes_of(ctx)
+    changes = positions_of(ctx, "changes", lambda name: frozenset())
     mutator = ctx.model.protected.guard_rules.is_mutator
     sections = open_at_calls(cfg, ctx.model)
     ops_by_block: dict[int, list] = {}
@@ -151,6 +151,9 @@ def check(ctx):
         lp = loops[op.loop] if op.loop is not None and op.loop < len(loops) else None
         if lp is None or lp.iterated is None:
             return []
+        it = strip(lp.iterated)
+        r = _root(it)
+        p = nm.path(it, st)
         out = []
         for key, fact in st.held():
             if not fact.may or fact.maybe_not_held:
@@ -158,9 +161,6 @@ def check(ctx):
             o = owner(key)
             if o is None:
                 continue
-            it = strip(lp.iterated)
-            r = _root(it)
-            p = nm.path(it, st)
             via = min((f for f in facts if f.var == r and f.lock == key and not f.released),
                       key=_order, default=None)
             if via is not None or p is not None and p.has_prefix(o):
@@ -231,8 +231,7 @@ def check(ctx):
                 which = pins(c.name)
                 for i, a in enumerate(c.args):
                     r = _root(a)
-                    if r is not None and (i in which or mutator(c.name)
-                                          or c.name in ctx.model.revalidators):
+                    if r is not None and (i in which or mutator(c.name)):
                         cur = _kept(cur, r)
             for v, value in _assignments(op):
                 facts_now = frozenset(cur)
@@ -341,8 +340,7 @@ def _derived(value: C.Expr, key: LockId, owner: ObjPath, st: State, facts: Facts
         case C.Call(args=args) if value.name:
             name = value.name
             if model.primitive(name) is not None or name in model.wrappers \
-                    or name in model.revalidators or name in model.protected.alloc.allocators \
-                    or pins(name):
+                    or name in model.protected.alloc.allocators or pins(name):
                 return None
             changed = None
             for pos, a in enumerate(args):
@@ -362,21 +360,6 @@ def _derived(value: C.Expr, key: LockId, owner: ObjPath, st: State, facts: Facts
                     return how
             return None
     return None
-
-
-def _changes_of(ctx):
-    """Which arguments a call changes (:class:`~analyzer.locks.retakes.Changes`)."""
-    walker = getattr(ctx.file, "changes", None)
-    if walker is None:
-        return lambda name: frozenset()
-    memo: dict[str, frozenset[int]] = {}
-
-    def changes(name: str) -> frozenset[int]:
-        if name not in memo:
-            memo[name] = walker.of_call(name, ctx.path)
-        return memo[name]
-
-    return changes
 
 
 def _listed(e: C.Expr, nm, model) -> bool:
@@ -469,9 +452,9 @@ def _null_when(cond, outcome: bool) -> str | None:
             return _null_when(o, not outcome)
         case C.Binary(op="==" | "!=", left=a, right=b):
             a, b = strip_casts(a), strip_casts(b)
-            if isinstance(b, C.Name) and b.id == "NULL" and isinstance(a, C.Name):
+            if C.is_null(b) and isinstance(a, C.Name):
                 return a.id if outcome == (c.op == "==") else None
-            if isinstance(a, C.Name) and a.id == "NULL" and isinstance(b, C.Name):
+            if C.is_null(a) and isinstance(b, C.Name):
                 return b.id if outcome == (c.op == "==") else None
         case C.Call(args=(a,)) if c.name == "IS_ERR_OR_NULL":
             if outcome and isinstance(strip_casts(a), C.Name):
