@@ -771,3 +771,34 @@ def test_iterators_whose_advance_reads_only_the_object():
     assert temps["list_for_each_entry_safe"] == 1  # pos = n: the advance reads n
     assert temps["list_for_each_entry"] is None and temps["xas_for_each"] is None
     assert load_data().fallback.get("list_for_each_entry_safe").temp == 1
+
+
+@pytest.mark.parametrize("frontend", ["tree-sitter", "clang"])
+def test_a_files_own_iterator_keeps_its_cursor_position(frontend, tmp_path):
+    """``#define for_each_buffer_cpu(buffer, cpu) for_each_cpu(cpu, buffer->cpumask)`` in the
+    file itself: the cursor is ``cpu``, not the first argument (which would rename the
+    buffer, and the lock held through it, at every step)."""
+    text = """
+#define for_each_set_bit(bit, addr, size) \\
+	for ((bit) = 0; (bit) < (size); (bit)++)
+#define for_each_slot(ring, i) for_each_set_bit(i, (ring)->mask, 64)
+struct ring { unsigned long mask; int n; };
+void ring_clear(struct ring *ring)
+{
+	int i;
+
+	for_each_slot(ring, i)
+		ring->n = 0;
+}
+"""
+    if frontend == "tree-sitter":
+        from analyzer.frontend.treesitter import parse_file
+        pf = parse_file("ring.c", text, IteratorTable())
+    else:
+        from analyzer.frontend.clang import BuildConfig, ClangFrontend
+        (tmp_path / "ring.c").write_text(text)
+        pf = ClangFrontend(BuildConfig.plain(tmp_path), IteratorTable()).parse_file("ring.c", text)
+    [fn] = [f for f in pf.functions if f.name == "ring_clear"]
+    loops = [s for s in fn.body.body if type(s).__name__ == "IterLoop"]
+    assert len(loops) == 1 and loops[0].cursor is not None
+    assert loops[0].cursor.id == "i"

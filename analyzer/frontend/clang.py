@@ -34,7 +34,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..syntax import tree as C
-from .rewrite import FrontendData, IteratorTable, load_data
+from .rewrite import FrontendData, IteratorTable, load_data, local_iterators
 from .treesitter import (
     INLINE_WORDS,
     ParsedFile,
@@ -258,6 +258,10 @@ class _TUConverter:
         self.error_lines: list[int] = []  # lines of the main file with a clang error
         self.errors_at: list[C.ParseError] = []  # and what each says, in the same order
         self.guard_names = set(fe.data.guards)
+        # the iterators the file defines itself come first (their cursor positions)
+        known = fe.iterators or IteratorTable()
+        local = local_iterators(text, known)
+        self.iterators = local.merge(known) if len(local) else known
         self.cur_file = abspath
         self._starts: dict[str, list[int]] = {}  # per file: sorted invocation starts
 
@@ -554,7 +558,7 @@ class _TUConverter:
                 cbody = self.stmt_or_empty(body, sp)
                 if m.name in self.guard_names:
                     return scoped_guard(sp, m.name, args, cbody, self.fe.data)
-                return iter_loop(sp, m.name, args, self.fe.iterators, cbody)
+                return iter_loop(sp, m.name, args, self.iterators, cbody)
         if e <= m.end + 1:
             return C.ExprStmt(sp, self.macro_call(m))
         return None

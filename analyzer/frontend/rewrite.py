@@ -736,6 +736,8 @@ class Rewritten:
     # where a type written as a call's argument (``list_first_entry(l, struct page, lru)``)
     # left its identifier: a type, not a variable
     type_sites: frozenset[int] = frozenset()
+    # the iterator macros the text defines itself (their cursor and object positions)
+    local: IteratorTable = field(default_factory=IteratorTable)
 
 
 # The scanner: comments, literals and preprocessor lines are consumed whole (and skipped);
@@ -1033,6 +1035,7 @@ def rewrite(
     if data is None:
         data = load_data()
     kinds = _kinds(iterators, data)
+    local = _EMPTY
     if learn_local and "define" in text:
         local = local_iterators(text, iterators)
         words = local_attribute_words(text, kinds)
@@ -1208,4 +1211,5 @@ def rewrite(
                         _put(chars, a, "0", b)
 
     out = text if chars is None else "".join(chars)
-    return Rewritten(out, iter_sites, guard_sites, tuple(contracts), frozenset(type_sites))
+    return Rewritten(out, iter_sites, guard_sites, tuple(contracts), frozenset(type_sites),
+                     local)

@@ -68,6 +68,8 @@ def parse_file(path: str, text: str, iterators: IteratorTable,
     data = data or load_data()
     rw = rewrite(text, iterators, data)
     tree = _parser().parse(rw.text.encode("utf-8", "surrogateescape"))
+    if len(rw.local):  # the file's own iterators: their positions, not the default ones
+        iterators = rw.local.merge(iterators)
     conv = _Converter(path, rw.text.encode("utf-8", "surrogateescape"), rw, iterators,
                       original=text.encode("utf-8", "surrogateescape"), frontend=data)
     return conv.file(tree.root_node)
