@@ -390,3 +390,62 @@ def test_explain_shows_the_callers_that_run_it_with_interrupts_off(tree):
     assert "called with interrupts off at 2 call sites" in out.stdout
     assert "irqs-off: table_drain() (mm/slotusers.c:26)" in out.stdout
     assert "irqs-off: table_move() (mm/slotusers.c:40)" in out.stdout
+
+
+def _acquired(tree: Path, path: str, function: str) -> dict[int, set[str]]:
+    """Per line of ``function``, the locks (with mode) its events take there."""
+    checker = Checker(TreeSource(tree), lockmodel.load(), Cache(None))
+    fa = checker.project.analyse_file(path)
+    [fn] = [r for r in fa.functions if r.function.name == function]
+    out: dict[int, set[str]] = {}
+    for ev in fn.events:
+        if ev.kind.name == "ACQUIRE" and ev.lock is not None:
+            out.setdefault(ev.span.line, set()).add(f"{ev.lock.path} {ev.mode.name}")
+    return out
+
+
+def test_a_helper_beside_the_file_takes_the_locks_its_flag_bits_name(tree):
+    """gizmo_lock() of fs/gizmo/gizmo_lock.c takes its three locks by the bits of a flags
+    argument; its callers in fs/gizmo/gizmo_map.c (not a summary_dirs folder) get what their
+    constant flags select, so the error return that keeps io_rwsem is a leak."""
+    rep = of(run(tree, ["fs/gizmo/gizmo_map.c"]), "fs/gizmo/gizmo_map.c")
+    by = {f.function: f for f in rep.findings}
+    assert sorted(by) == ["gizmo_map_leaky", "gizmo_peek_leaky"]
+    f = by["gizmo_map_leaky"]
+    assert (f.rule, f.severity) == ("lock-imbalance", "error")
+    assert "g->io_rwsem" in f.message and "leaks" in f.message
+    taken = _acquired(tree, "fs/gizmo/gizmo_map.c", "gizmo_resize")
+    first = min(taken)
+    assert taken[first] == {"g->map_rwsem READ", "g->lock WRITE"}, taken
+    assert all("io_rwsem" not in lock for locks in taken.values() for lock in locks)
+
+
+def test_a_mode_the_helper_returns_reaches_the_unlock_on_its_own_path(tree):
+    """gizmo_lock_map_shared() takes map_rwsem for read or for write and returns which;
+    gizmo_unlock(g, mode) then gives back that one on each path, so the early return that
+    skips it is the only exit holding the lock."""
+    checker = Checker(TreeSource(tree), lockmodel.load(), Cache(None))
+    fa = checker.project.analyse_file("fs/gizmo/gizmo_map.c")
+    [fn] = [r for r in fa.functions if r.function.name == "gizmo_peek_leaky"]
+    held = sorted((x.returned, x.state.vals.get("mode"),
+                   "".join(sorted(p.name[0] for f in x.state.locks.values() for p in f.poss)))
+                  for x in fn.exits)
+    assert held == [("-EINVAL", "GIZMO_MAPLOCK_EXCL", "W"),
+                    ("-EINVAL", "GIZMO_MAPLOCK_SHARED", "R"),
+                    ("0", "GIZMO_MAPLOCK_EXCL", "N"), ("0", "GIZMO_MAPLOCK_SHARED", "N")], held
+    rep = of(run(tree, ["fs/gizmo/gizmo_map.c"]), "fs/gizmo/gizmo_map.c")
+    [f] = [f for f in rep.findings if f.function == "gizmo_peek_leaky"]
+    assert f.rule == "lock-imbalance" and "g->map_rwsem" in f.message
+    assert "return -EINVAL" in f.message
+
+
+def test_flags_not_known_at_the_call_keep_every_case_of_the_helper(tree):
+    taken = _acquired(tree, "fs/gizmo/gizmo_map.c", "gizmo_relock")
+    locks = {lock.split()[0] for locks in taken.values() for lock in locks}
+    assert locks == {"g->io_rwsem", "g->map_rwsem", "g->lock"}
+
+
+def test_without_the_helpers_file_the_flags_decide_nothing(tree):
+    (tree / "fs" / "gizmo" / "gizmo_lock.c").unlink()
+    rep = of(run(tree, ["fs/gizmo/gizmo_map.c"]), "fs/gizmo/gizmo_map.c")
+    assert not rep.findings

@@ -24,9 +24,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..frontend.macros import macro_function
+from ..frontend.macros import macro_function, object_macros
 from ..frontend.rewrite import IteratorTable, learn_iterators
-from ..frontend.treesitter import ParsedFile, StructDef, parse_file
+from ..frontend.treesitter import ParsedFile, StructDef, parse_expression, parse_file
 from ..index.bodies import Body, FileBodies, bodies
 from ..index.callers import CALLERS_VERSION, CallerIndex, TreeDefinitions, called_names, digest_of
 from ..index.definitions import INDEX_VERSION, DefinitionIndex, DefKind, scan
@@ -41,6 +41,7 @@ from ..model.lockmodel import LockModel
 from ..model.methods import with_method_contracts
 from ..source.reader import Source, SourceFile
 from ..syntax import tree as C
+from ..syntax.consteval import value as const_value
 from .cache import Cache
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class Project:
                                                        tuple[str, ...]]] = {}
         self._macros: dict[tuple[str, str], C.Function | None] = {}
         self._macro_names: dict[str, frozenset[str]] = {}
+        self._object_macros: dict[str, dict[str, str | None]] = {}
         self._comments: dict[tuple[str, str], str | None] = {}
 
     # ------------------------------------------------------------ shared tree data
@@ -227,6 +229,16 @@ class Project:
                 n for n, k in scan(path if path.endswith(".h") else path + ".h", text)
                 if k == DefKind.MACRO)
         return name in self._macro_names[path]
+
+    def object_macros(self, path: str) -> dict[str, str | None]:
+        """The object-like macros of file ``path`` (:func:`frontend.macros.object_macros`)."""
+        if path not in self._object_macros:
+            try:
+                text = self.source.read(path).text
+            except InputError:
+                text = ""
+            self._object_macros[path] = object_macros(text)
+        return self._object_macros[path]
 
     def structs_of(self, path: str):
         pf = self.parse(path)
@@ -545,7 +557,31 @@ class _FileContext:
                                    lambda name: touches.of_call(name, self._text_home(name)),
                                    lambda name: any(
                                        d.kind == DefKind.FUNCTION and d.path.endswith(".c")
-                                       and d.path != pf.path for d in self.lookup_all(name)))
+                                       and d.path != pf.path for d in self.lookup_all(name)),
+                                   self.constant)
+        self._constants: dict[str, int | None] = {}
+
+    def constant(self, name: str) -> int | None:
+        """The value of ``name`` as an object-like macro of the analysed file or of a header
+        it includes (nearest first), when its text is an integer constant expression."""
+        if name in self._constants:
+            return self._constants[name]
+        self._constants[name] = None  # a macro defined through itself has no value
+        if self._headers is None:
+            self._headers = self.project.headers_of(self.pf)
+        found = None
+        for path in [self.pf.path, *self._headers]:
+            macros = self.project.object_macros(path)
+            if name in macros:
+                text = macros[name]
+                if text:
+                    found = const_value(parse_expression(text), self.constant,
+                                        self.project.model.transparent)
+                    if path != self.pf.path:
+                        self.read_from.add(path)
+                break
+        self._constants[name] = found
+        return found
 
     def _text_home(self, name: str) -> str:
         """Where a call of ``name`` is read as text from: the analysed file, or the other
@@ -652,6 +688,8 @@ class _FileContext:
         self.lookup(name)
         path = next((d.path for d in self.project.index().all(name)
                      if d.kind == DefKind.FUNCTION), None)
+        if path is None:
+            path = self._sibling_definition(name)
         if path is None or path == self.pf.path:
             return None
         self.read_from.add(path)
@@ -669,6 +707,17 @@ class _FileContext:
                         self.far_static.setdefault(g.name, g)
                 return f
         return None
+
+    def _sibling_definition(self, name: str) -> str | None:
+        """The C file of the analysed file's own folder that defines ``name`` (not static),
+        from the tree's definitions: a subsystem's helpers (``xfs_ilock()`` of
+        fs/xfs/xfs_inode.c, called from fs/xfs/xfs_pnfs.c) are summarised from their
+        bodies wherever the subsystem is, as ``summary_dirs``' functions are tree-wide."""
+        folder = posixpath.dirname(self.pf.path)
+        paths = self.project.tree_defs().get(name)
+        self.lookups[TREEDEF_KEY + name] = _joined(paths)
+        here = [p for p in paths if posixpath.dirname(p) == folder and p != self.pf.path]
+        return here[0] if len(here) == 1 else None  # two: #if alternatives, not one body
 
     def deps(self) -> Deps:
         return Deps(tuple(sorted(self.lookups.items(), key=lambda kv: kv[0])),

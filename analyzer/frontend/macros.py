@@ -52,6 +52,23 @@ def definition(text: str, name: str) -> tuple[int, tuple[str, ...], str] | None:
     return line_no, params, "\n".join(body)
 
 
+_OBJECT_DEFINE = re.compile(r"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(?![\w(])[ \t]*(.*)$", re.M)
+
+
+def object_macros(text: str) -> dict[str, str | None]:
+    """The object-like macros of ``text``: name → replacement text (comments removed), or
+    None for a name defined twice with different texts (#if branches: not one value) or
+    with a continued line."""
+    out: dict[str, str | None] = {}
+    for m in _OBJECT_DEFINE.finditer(text):
+        name, body = m.group(1), m.group(2)
+        val = None if body.rstrip().endswith("\\") else _strip_comments(body).strip()
+        if name in out and out[name] != val:
+            val = None
+        out[name] = val
+    return out
+
+
 def as_function_text(name: str, params: tuple[str, ...], body: str) -> str | None:
     """The synthetic C function for a macro, or None when its text is no expression or
     statement (``#``/``##`` operators, an empty body)."""

@@ -39,7 +39,8 @@ MAX_PARTITIONS = 8
 
 def make_transfer(fn: C.Function, cfg: Cfg, model: LockModel, summaries: SummaryProvider,
                   types: TypeInfo, naming_cls: type[Naming] = AliasNaming) -> Transfer:
-    naming = naming_cls(fn, cfg, model, types, summaries.is_function)
+    naming = naming_cls(fn, cfg, model, types, summaries.is_function,
+                        summaries.conditioned_args)
     return Transfer(naming, model, summaries)
 
 
@@ -88,20 +89,27 @@ def solve_function(tr: Transfer, cfg: Cfg, entry: State | None = None,
         block = cfg.blocks[bid]
         changed = []
         for st0 in list(parts[bid].states.values()):
-            st: State | None = st0
-            for op in block.ops:
-                if st is None:
-                    break
-                st = tr.op(st, op, None, bid)
-            for e in block.succs:
-                out = tr.edge(st, block, e, None)
-                if out is not None and parts[e.target].add(out):
-                    changed.append(e.target)
+            for st in _run_ops(tr, block, st0):
+                for e in block.succs:
+                    out = tr.edge(st, block, e, None)
+                    if out is not None and parts[e.target].add(out):
+                        changed.append(e.target)
         return changed
 
     converged = worklist(rpo(cfg), [cfg.entry], visit, MAX_BLOCK_VISITS)
     ins = [p.joined() for p in parts]
     return _record(tr, cfg, tuple(ins), converged, from_callers, parts=parts)
+
+
+def _run_ops(tr: Transfer, block, st: State) -> list[State]:
+    """The block's operations from ``st``: the states at its end, apart where an operation
+    splits them by a tracked value (:meth:`Transfer.op_each`)."""
+    sts = [st]
+    for op in block.ops:
+        sts = [s2 for s in sts for s2 in tr.op_each(s, op, None, block.id)]
+        if not sts:
+            break
+    return sts
 
 
 class Partitions:
@@ -188,12 +196,10 @@ def _record(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...], converged: bo
         line = ret_op.span.line if ret_op is not None else tr.fn.span.end_line
         value = ret_op.expr if ret_op is not None else None
         starts = list(parts[block.id].states.values()) if parts is not None else [ins[block.id]]
-        for st2 in starts:
-            for op in block.ops:
-                if st2 is None:
-                    break
-                st2 = tr.op(st2, op, None, block.id)
-            if st2 is not None:
+        for st1 in starts:
+            if st1 is None:
+                continue
+            for st2 in _run_ops(tr, block, st1):
                 exits.append(Exit(value, line, st2, block.id, _returned(value, st2)))
     return FunctionResult(tr.fn, cfg, tr.naming, ins, tuple(ops), tuple(events),
                           tuple(exits), converged, lock_free, from_callers,

@@ -31,11 +31,14 @@ class Naming:
     symbolic = False
 
     def __init__(self, fn: C.Function, cfg: Cfg, model: LockModel, types: TypeInfo,
-                 is_function: Callable[[str], bool] | None = None):
+                 is_function: Callable[[str], bool] | None = None,
+                 conditioned: Callable[[str], frozenset[int]] | None = None):
         self.fn = fn
         self.model = model
         self.types = types
         self._is_function = is_function or (lambda name: False)
+        # which arguments of a call of a name its summary's cases depend on
+        self._conditioned = conditioned or (lambda name: frozenset())
         self.vartypes: dict[str, str] = {p.name: p.type for p in fn.params}
         counts: dict[str, int] = {p.name: 0 for p in fn.params}
         rhs: dict[str, C.Expr] = {}
@@ -110,7 +113,29 @@ class Naming:
                     constant.add(e.target.id)
             tested.update(_tested_names(b.cond))
         flags = {v for v in tested & constant if v in self.vartypes}
-        return frozenset((returned | flags | self._out_flags(cfg)) - set(self.aliases))
+        self.handed = frozenset(self._handed_flags(cfg) - set(self.aliases))
+        return frozenset((returned | flags | self._out_flags(cfg) | self.handed)
+                         - set(self.aliases))
+
+    def _handed_flags(self, cfg: Cfg) -> set[str]:
+        """Local values handed to a helper whose cases depend on that argument's value
+        (``mode = lock_for_read(g); … unlock(g, mode)``, the unlock's locks chosen by the
+        mode's bits): kept apart by value, each path gives the unlock the mode it took."""
+        values = {v for v, t in self.vartypes.items()
+                  if v not in self.params and not any(c in t for c in ("*", "[", "struct ",
+                                                                        "union "))}
+        out: set[str] = set()
+        if not values:
+            return out
+        for b in cfg.blocks:
+            for op in b.ops:
+                for c in C.calls_in(op.expr):
+                    names = [(i, a.id) for i, a in enumerate(map(strip, c.args))
+                             if isinstance(a, C.Name) and a.id in values and a.id not in out]
+                    if names and c.name is not None:
+                        pos = self._conditioned(c.name)
+                        out.update(v for i, v in names if i in pos)
+        return out
 
     def _out_flags(self, cfg: Cfg) -> set[str]:
         """Flags the function hands back through a pointer parameter (``*locked = 1``):

@@ -14,9 +14,20 @@ one case's acquire would read as every path's. A lock taken and given back on a 
 *pair* (not held after the call); each path's effects are in the order of their locks' last
 events.
 
+A path that tests a parameter holding a plain value (``if (lock_flags & XFS_IOLOCK_EXCL)``,
+never assigned in the body) keeps that condition and its outcome (``SumCase.when``); the
+conditions every path to an outcome shares stay, the others are dropped. At a call, a case
+whose condition is false for the arguments given — constants, object-like macros of the
+caller's file and headers, a local holding a constant on the path — is not what the call
+does (``Transfer._may_run``), so ``xfs_ilock(ip, XFS_IOLOCK_EXCL)`` takes the one lock its
+flag names. A flag the path stores through a pointer parameter (``*dropped = 1``) is a
+case's ``sets``: the caller's ``&dropped`` holds it after the call.
+
 Bodies come from the file being analysed (its static helpers), the tree's headers (static
-inline wrappers such as ``anon_vma_lock_write``) and other files of the tree; ``rules/``
-wrappers are the fallback when the tree has no body.
+inline wrappers such as ``anon_vma_lock_write``), the non-static functions of the C files
+in ``summary_dirs`` and of the analysed file's own folder (a subsystem's helpers, such as
+fs/xfs/xfs_inode.c's for fs/xfs/xfs_pnfs.c); ``rules/`` wrappers are the fallback when the
+tree has no body.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from ..frontend.treesitter import parse_expression
 from ..model.enums import Action, LockKind, Mode
 from ..model.lockmodel import LockModel, Wrapper
 from ..syntax import tree as C
-from ..syntax.exprs import replace_prefix, root_name, strip
+from ..syntax.exprs import assigned_names, replace_prefix, root_name, strip, subexprs
 from .dataflow import make_transfer, solve_function
 from .events import Event, EventKind, Inexact
 from .lockid import ObjPath, path_of
@@ -95,7 +106,8 @@ class Summaries:
                  defined: Callable[[str], bool] | None = None,
                  declared_noreturn: Callable[[str], bool] | None = None,
                  touches: Callable[[str], frozenset[int] | None] | None = None,
-                 far_defined: Callable[[str], bool] | None = None):
+                 far_defined: Callable[[str], bool] | None = None,
+                 constant: Callable[[str], int | None] | None = None):
         self.model = model
         self.index = index
         self.types = types
@@ -109,6 +121,8 @@ class Summaries:
         self._touches = touches or (lambda name: None)
         # defined in another C file of the tree: a body summaries read only FAR_DEPTH deep
         self._far_defined = far_defined or (lambda name: False)
+        # the value of a constant name (an object-like macro) where the analysed file is
+        self._constant = constant or (lambda name: None)
         self.noreturn_memo: dict[str, bool] = {}
         self.memo: dict[tuple[str, bool], Summary | None] = {}
         self.active: list[str] = []
@@ -142,6 +156,17 @@ class Summaries:
                 result = from_wrapper(w)
         self.memo[key] = result
         return result
+
+    def constant(self, name: str) -> int | None:
+        return self._constant(name)
+
+    def conditioned_args(self, name: str) -> frozenset[int]:
+        summ = self.summary(name)
+        if summ is None or not any(c.when for c in summ.cases):
+            return frozenset()
+        names = {x.id for c in summ.cases for cond, _ in c.when for x in subexprs(cond)
+                 if isinstance(x, C.Name)}
+        return frozenset(i for i, p in enumerate(summ.params) if p in names)
 
     def touches(self, name: str) -> frozenset[int] | None:
         """The positions of the arguments whose locks a call of ``name`` with no summary may
@@ -278,17 +303,17 @@ class Summaries:
         cfg = build_cfg(fn)
         tr = make_transfer(fn, cfg, self.model, self, self.types, SymbolicNaming)
         params = tuple(p.name for p in fn.params)
-        paths = enumerate_paths(tr, cfg)
+        paths = enumerate_paths(tr, cfg, _value_params(fn, cfg))
         cases: list[SumCase] = []
         inexact: set[Inexact] = set()
         if paths is None:
             cases = self._joined_cases(tr, cfg, params)
             inexact.add(Inexact.JOINED)
         else:
-            for st, log, ret in paths:
+            for st, log, ret, when in paths:
                 for case in self._cases(tr, st, log, ret, params):
-                    if case not in cases:
-                        cases.append(case)
+                    cases.append(replace(case, when=when) if when else case)
+            cases = _conditioned(cases)
         inexact |= self._inherited_inexact(fn, cfg)
         if _unpaired(cases):
             inexact.add(Inexact.UNPAIRED)
@@ -372,8 +397,10 @@ class Summaries:
                 if oe is not None:
                     forgets.append(oe)
         ret_out = rexpr if rexpr is not None and _root_ok(rexpr, set(params), locals_) else None
+        sets = tuple((C.Unary("*", C.Name(k[1:])), v) for k, v in sorted(st.vals.items())
+                     if k.startswith("*") and k[1:] in params and const_token(_const_expr(v)))
         return SumCase(tuple(effects), ret_out, truth, tuple(requires), tuple(equal),
-                       tuple(forgets))
+                       tuple(forgets), sets=sets)
 
     def _joined_cases(self, tr: Transfer, cfg: Cfg, params) -> list[SumCase]:
         """The cases of a helper summarised from its joined exit state, lock by lock: held
@@ -469,7 +496,8 @@ def _may_own_locks(tr: Transfer, obj: ObjPath) -> bool:
 
 def _unpaired(cases: list[SumCase]) -> bool:
     """Some path acquires a lock it never releases first, and another path returning the
-    same (so the caller cannot tell them apart) does not acquire it."""
+    same and run by the same arguments (so the caller cannot tell them apart) does not
+    acquire it."""
     def takes(c: SumCase) -> set[str]:
         return {C.render(e.lock) for e in c.effects if e.action == Action.ACQUIRE}
 
@@ -477,9 +505,14 @@ def _unpaired(cases: list[SumCase]) -> bool:
         return {C.render(e.lock) for e in c.effects
                 if e.action in (Action.ACQUIRE, Action.RELEASE, Action.CYCLE, Action.FORGET)}
 
+    def apart(a: SumCase, b: SumCase) -> bool:
+        """The caller tells the cases apart by the arguments it gives (``SumCase.when``)."""
+        return any((cond, not took) in b.when for cond, took in a.when)
+
     for a in cases:
         for lock in takes(a):
-            if any(lock not in changes(b) and b.truth == a.truth for b in cases):
+            if any(lock not in changes(b) and b.truth == a.truth and not apart(a, b)
+                   for b in cases):
                 return True
     return False
 
@@ -594,19 +627,22 @@ def _net(events: list[Event]) -> list[tuple[Action, Mode, C.Expr, LockKind, bool
     return cast("list[tuple[Action, Mode, C.Expr, LockKind, bool, bool]]", out)
 
 
-def enumerate_paths(tr: Transfer, cfg: Cfg):
-    """All paths entry → exit with their end state, event log and returned expression, or
+def enumerate_paths(tr: Transfer, cfg: Cfg, tested: frozenset[str] = frozenset()):
+    """All paths entry → exit with their end state, event log, returned expression and the
+    conditions on the parameters in ``tested`` that the path took (see ``SumCase.when``), or
     None when the function has too many paths (the caller falls back to a join)."""
-    results: list[tuple[State, list[Event], C.Expr | None]] = []
+    results: list[tuple[State, list[Event], C.Expr | None, tuple[tuple[C.Expr, bool], ...]]] \
+        = []
     entry = tr.entry_state()
     budget = [MAX_STEPS]  # blocks visited over all paths, finished or not
+    conds: list[tuple[tuple[C.Expr, bool], ...]] = [()]
 
     def run(bid: int, st: State, log: list[Event], visits: dict[int, int], ret, first=0):
         budget[0] -= 1
         if len(results) > MAX_PATHS or budget[0] < 0:
             raise _TooMany
         if bid == cfg.exit:
-            results.append((st, log, ret))
+            results.append((st, log, ret, conds[-1]))
             return
         if first == 0:
             n = visits.get(bid, 0) + 1
@@ -693,6 +729,15 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
             out = tr.edge(cur, block, e, ev8.append)
             if out is None:
                 continue
+            took = e.kind == EdgeKind.TRUE
+            if e.kind in (EdgeKind.TRUE, EdgeKind.FALSE) and block.cond is not None \
+                    and _tests_values(block.cond, tested, tr.model.transparent):
+                conds.append(conds[-1] + ((block.cond, took),))
+                try:
+                    run(e.target, out, ev + ev8, visits, ret)
+                finally:
+                    conds.pop()
+                continue
             run(e.target, out, ev + ev8, visits, ret)
 
     try:
@@ -700,6 +745,64 @@ def enumerate_paths(tr: Transfer, cfg: Cfg):
     except (_TooMany, RecursionError):
         return None
     return results
+
+
+def _value_params(fn: C.Function, cfg: Cfg) -> frozenset[str]:
+    """The parameters holding plain values (not pointers or aggregates) that the body never
+    changes: a condition on them is a condition on the caller's arguments."""
+    out = {p.name for p in fn.params
+           if p.name and not any(t in p.type for t in ("*", "[", "struct ", "union "))}
+    for b in cfg.blocks:
+        if not out:
+            break
+        for e in [op.expr for op in b.ops] + [b.cond]:
+            out.difference_update(assigned_names(e))
+            for x in subexprs(e):
+                if isinstance(x, C.Unary) and x.op == "&" and isinstance(x.operand, C.Name):
+                    out.discard(x.operand.id)
+        out.difference_update(op.name for op in b.ops if op.kind == OpKind.DECL)
+    return frozenset(out)
+
+
+def _tests_values(cond: C.Expr, tested: frozenset[str],
+                  transparent: frozenset[str] = frozenset()) -> bool:
+    """A condition on some of ``tested`` and constants only (``flags & FOO_EXCL``,
+    ``mode == 2``), made of operators and ``transparent`` calls (``likely``): its value is
+    known wherever the arguments are."""
+    if not tested:
+        return False
+    seen = False
+    for x in subexprs(cond, lambda x: not isinstance(x, C.Call) or x.name in transparent):
+        match x:
+            case C.Call() if x.name in transparent:
+                continue
+            case C.Name(id=i) if i in transparent:
+                continue  # the function of such a call
+            case C.Name(id=i):
+                if i in tested:
+                    seen = True
+                elif const_token(x) is None:
+                    return False
+            case C.Literal() | C.Unary() | C.Binary() | C.Cast():
+                continue
+            case _:
+                return False
+    return seen
+
+
+def _conditioned(cases: list[SumCase]) -> list[SumCase]:
+    """One case per distinct outcome (first-seen order), its conditions those that every
+    path to it shares: a condition that did not decide the outcome is no condition of it."""
+    first: dict[SumCase, tuple[tuple[C.Expr, bool], ...]] = {}
+    shared: dict[SumCase, set[tuple[C.Expr, bool]]] = {}
+    for c in cases:
+        key = replace(c, when=())
+        if key not in first:
+            first[key], shared[key] = c.when, set(c.when)
+        else:
+            shared[key] &= set(c.when)
+    return [replace(key, when=tuple(x for x in w if x in shared[key])) if shared[key] else key
+            for key, w in first.items()]
 
 
 def _ends(op, noreturn) -> bool:
@@ -848,6 +951,13 @@ def _truth_of(r: C.Expr, rexpr: C.Expr | None, st: State) -> bool | None:
         if k is not None and k in st.nonnull:
             return True
     return None
+
+
+def _const_expr(text: str) -> C.Expr:
+    """A tracked value's text as an expression (``"1"``, ``"-EAGAIN"``, ``"true"``)."""
+    if text.startswith("-"):
+        return C.Unary("-", _const_expr(text[1:]))
+    return C.Literal(text) if text[:1].isdigit() else C.Name(text)
 
 
 def _root(e: C.Expr) -> C.Expr:

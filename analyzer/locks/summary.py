@@ -40,6 +40,14 @@ class SumCase:
     equal: tuple[tuple[C.Expr, C.Expr], ...] = ()  # param paths equal on this path
     # objects handed to code whose effects are unknown: their locks may have changed
     forgets: tuple[C.Expr, ...] = ()
+    # conditions on the parameters' values the path tested, with the outcome it took
+    # (``lock_flags & XFS_IOLOCK_EXCL``, True): at a call whose arguments make one false,
+    # the case is not what the call does
+    when: tuple[tuple[C.Expr, bool], ...] = ()
+    # flags the path stores through pointer parameters, with the constant's text
+    # (``*dropped = 1`` → ``(*dropped, "1")``): the caller's variable given as ``&dropped``
+    # holds that value after the call
+    sets: tuple[tuple[C.Expr, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,13 @@ class SummaryProvider(Protocol):
     def lock_wrapper(self, name: str) -> bool:
         """Whether ``name`` only takes, drops or checks locks."""
 
+    def constant(self, name: str) -> int | None:
+        """The integer value of a constant name (a macro) where the analysis is, or None."""
+
+    def conditioned_args(self, name: str) -> frozenset[int]:
+        """The argument positions of a call of ``name`` whose values its summary's cases
+        depend on (``SumCase.when``)."""
+
 
 class NoSummaries:
     """No helper bodies: every call but the lock model's own names is unknown."""
@@ -105,3 +120,9 @@ class NoSummaries:
 
     def lock_wrapper(self, name: str) -> bool:
         return False
+
+    def constant(self, name: str) -> int | None:
+        return None
+
+    def conditioned_args(self, name: str) -> frozenset[int]:
+        return frozenset()

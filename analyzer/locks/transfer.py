@@ -24,6 +24,7 @@ path by path tracks its variables symbolically instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -31,6 +32,7 @@ from ..flow.cfg import Block, Edge, EdgeKind, Op, OpKind
 from ..model.enums import Action, LockKind, Mode, Success
 from ..model.lockmodel import LockModel, Primitive
 from ..syntax import tree as C
+from ..syntax.consteval import value as const_value
 from ..syntax.exprs import is_pure_path, mentions, outer_calls, root_name, strip, substitute
 from .events import Event, EventKind, Inexact
 from .lockid import LockId, ObjPath, path_of
@@ -59,6 +61,9 @@ Emit = Callable[[Event], None] | None
 # returned object, parameter substitution, the case's lock events)
 Outcome = tuple[State, C.Expr | None, bool | None, tuple[Effect, ...], dict[str, C.Expr],
                 tuple[Event, ...]]
+
+
+_CONST_TEXT = re.compile(r"-?\d+|[A-Z][A-Z0-9_]*")  # a tracked value that is a constant
 
 
 class Transfer:
@@ -240,11 +245,37 @@ class Transfer:
             return [(st, None, None, (), {}, ())]
         out = []
         for case in summ.cases:
+            if case.when and not self._may_run(st, summ, case, call):
+                continue
             evs: list[Event] = []
             r = self._apply_case(st, summ, case, call, span, evs.append, blk)
             if r is not None:
                 out.append(r + (tuple(evs),))
         return out or [(st, None, None, (), {}, ())]
+
+    def _may_run(self, st: State, summ: Summary, case: SumCase, call: C.Call) -> bool:
+        """Whether the call's arguments may satisfy the conditions the case's path tested:
+        false only when one of them is decided false (``XFS_IOLOCK_EXCL & XFS_ILOCK_EXCL``).
+        A variable argument is read as the constant the path holds in it, if any."""
+        bound = {p: self._value_of(st, a)
+                 for p, a in zip(summ.params, call.args, strict=False)}  # varargs: fewer
+        for cond, took in case.when:
+            v = const_value(cond, self.summaries.constant, self.model.transparent, bound)
+            if v is not None and bool(v) != took:
+                return False
+        return True
+
+    def _value_of(self, st: State, arg: C.Expr) -> C.Expr:
+        """An argument, or the constant the path stored in it (``mode = FOO_SHARED``)."""
+        a = strip(arg)
+        if not isinstance(a, C.Name):
+            return arg
+        if a.id in st.env:  # a summary's path: the variable's symbolic value
+            return st.env[a.id]
+        text = st.vals.get(a.id)
+        if text is not None and _CONST_TEXT.fullmatch(text):
+            return C.Literal(text) if text[-1].isdigit() else C.Name(text)
+        return arg
 
     def _publish(self, st: State, call: C.Call) -> State:
         """A private object handed to a call may be linked where others see it
@@ -418,6 +449,12 @@ class Transfer:
             fp = self.naming.path(te, st) if te is not None else None
             if fp is not None:
                 st = self.forget(st, fp, span, emit, summ.name, blk)
+        for flag_e, tok in case.sets:  # *dropped = 1 in the callee, given &dropped
+            target = strip(tr(flag_e))
+            key = target.id if isinstance(target, C.Name) else _out_flag(target) \
+                if target is not None else None
+            if key is not None and key in self.naming.tracked:
+                st = replace(st, vals={**st.vals, key: tok})
         ret_e = tr(case.ret) if case.ret is not None and not mentions(case.ret, RET) else None
         mine = [(eff, le) for eff in case.effects if not mentions(eff.lock, RET)
                 and (le := tr(eff.lock)) is not None]
@@ -913,6 +950,27 @@ class Transfer:
         return self.eval(st, e, span, emit, blk)
 
     # ------------------------------------------------------------ operations
+    def op_each(self, st: State, op: Op, emit: Emit, blk=-1) -> list[State]:
+        """The states after ``op``, apart where a helper's cases give a flag handed on to a
+        helper conditioned on it different values (``mode = lock_for_read(g)``: each mode
+        goes to the unlock on its own path, see ``Naming.handed``); else the one state."""
+        target = C.Name(op.name) if op.kind == OpKind.DECL and op.name is not None else \
+            strip(op.expr.target) if op.kind == OpKind.EVAL and isinstance(op.expr, C.Assign) \
+            and op.expr.op == "=" else None
+        value = op.expr.value if isinstance(op.expr, C.Assign) else op.expr
+        if not isinstance(target, C.Name) or target.id not in self.naming.handed \
+                or not isinstance(strip(value), C.Call):
+            out = self.op(st, op, emit, blk)
+            return [out] if out is not None else []
+        apart: dict[frozenset, State] = {}
+        for s, evs in self.assign_each(st, target, value, op.span, emit, blk,
+                                       declaration=op.kind == OpKind.DECL):
+            _emit_all(emit, evs)
+            joined = join(apart.get(s.partition), s)
+            assert joined is not None
+            apart[s.partition] = joined
+        return list(apart.values())
+
     def op(self, st: State, op: Op, emit: Emit, blk=-1) -> State | None:
         k = op.kind
         if k == OpKind.EVAL:

@@ -5,7 +5,7 @@ it makes at its outermost level, and substitution of names."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import overload
+from typing import cast, overload
 
 from . import tree as C
 
@@ -144,6 +144,12 @@ def substitute(e: C.Expr | None, subst: Mapping[str, C.Expr]) -> C.Expr | None:
         case C.Cast(type=t, expr=x):
             nx = substitute(x, subst)
             return C.Cast(t, nx) if nx is not None else None
+        case C.Call(func=f, args=args) if args:
+            # an accessor of parameters: the lock of VFS_I(ip) is the argument's inode's
+            nargs = tuple(substitute(a, subst) for a in args)
+            if any(a is None for a in nargs):
+                return None
+            return C.Call(f, cast("tuple[C.Expr, ...]", nargs))
     return e
 
 

@@ -298,3 +298,62 @@ void widget_bump_twice(struct widget_list *wl, struct widget *w)
 	wl->users++;
 	spin_unlock(&wl->lock);
 }
+
+/* An iterator this file defines, whose cursor is its second argument. */
+#define for_each_widget_slot(wl, i) for ((i) = 0; (i) < (wl)->users; (i)++)
+
+static void widget_list_clear(struct widget_list *wl)
+{
+	int i;
+
+	spin_lock(&wl->lock);
+	for_each_widget_slot(wl, i)
+		wl->first = NULL;
+	spin_unlock(&wl->lock);
+}
+
+/* The helper takes and gives back the lock: calling it twice holds nothing twice. */
+void widget_list_clear_twice(struct widget_list *wl)
+{
+	// ok: double-lock
+	widget_list_clear(wl);
+	// ok: double-lock
+	widget_list_clear(wl);
+}
+
+/* A helper that drops the lock reports it through *dropped (its result handed on to another
+ * call); its caller takes the lock back. */
+static int widget_drop_for_io(struct widget_list *wl, int *dropped)
+{
+	spin_unlock(&wl->lock);
+	*dropped = 1;
+	return 0;
+}
+
+static int widget_credits(int need, int err)
+{
+	return err < 0 ? err : need;
+}
+
+static int widget_ensure_room(struct widget_list *wl, int need)
+{
+	int dropped = 0;
+	int ret;
+
+	ret = widget_credits(need, widget_drop_for_io(wl, &dropped));
+	if (dropped)
+		spin_lock(&wl->lock);
+	return ret;
+}
+
+int widget_grow(struct widget_list *wl, int need)
+{
+	int ret;
+
+	spin_lock(&wl->lock);
+	ret = widget_ensure_room(wl, need);
+	wl->users += need;
+	// ok: unlock-unheld
+	spin_unlock(&wl->lock);
+	return ret;
+}
