@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from analyzer.frontend.macros import object_macros
 from analyzer.frontend.treesitter import parse_expression
-from analyzer.locks.summaries import _conditioned, _tests_values
+from analyzer.locks.summaries import _conditioned
 from analyzer.locks.summary import Effect, SumCase
 from analyzer.model.enums import Action, Mode
 from analyzer.syntax import tree as C
 from analyzer.syntax.consteval import literal, value
+from analyzer.syntax.consteval import tests_only as on_values_only
 
 MACROS = {"EXCL": "(1u << 0)", "SHARED": "(1u << 1)", "BOTH": "(EXCL | SHARED)",
           "SELF": "SELF", "ODD": "x + 1"}
@@ -63,12 +64,12 @@ def test_object_like_macros_only_one_value_each():
 
 def test_only_conditions_on_value_parameters_and_constants_are_kept():
     tested = frozenset({"flags"})
-    assert _tests_values(parse_expression("flags & FOO_EXCL"), tested)
-    assert _tests_values(parse_expression("likely(flags == 2)"), tested, frozenset({"likely"}))
-    assert not _tests_values(parse_expression("flags & mask"), tested)
-    assert not _tests_values(parse_expression("f(flags)"), tested)
-    assert not _tests_values(parse_expression("FOO_EXCL"), tested)
-    assert not _tests_values(parse_expression("p->flags & FOO"), tested)
+    assert on_values_only(parse_expression("flags & FOO_EXCL"), tested)
+    assert on_values_only(parse_expression("likely(flags == 2)"), tested, frozenset({"likely"}))
+    assert not on_values_only(parse_expression("flags & mask"), tested)
+    assert not on_values_only(parse_expression("f(flags)"), tested)
+    assert not on_values_only(parse_expression("FOO_EXCL"), tested)
+    assert not on_values_only(parse_expression("p->flags & FOO"), tested)
 
 
 def test_a_condition_that_did_not_decide_the_outcome_is_dropped():
@@ -94,3 +95,12 @@ def test_substitution_reaches_into_an_accessors_arguments():
     assert got is not None and C.render(got) == "VFS_I(ip2)->i_mapping->invalidate_lock"
     assert substitute(parse_expression("page_folio(page)->flags"), {}) == \
         parse_expression("page_folio(page)->flags")
+
+
+def test_a_condition_is_bound_to_the_callers_terms():
+    from analyzer.syntax.consteval import bind
+    cond = parse_expression("unlikely((lock_flags & EXCL) != 0)")
+    got = bind(cond, {"lock_flags": C.Name("mode")})
+    assert C.render(got) == C.render(parse_expression("unlikely((mode & EXCL) != 0)"))
+    assert value(bind(cond, {"lock_flags": parse_expression("SHARED | EXCL")}), lookup,
+                 frozenset({"unlikely"})) == 1

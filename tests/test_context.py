@@ -410,7 +410,9 @@ def test_a_helper_beside_the_file_takes_the_locks_its_flag_bits_name(tree):
     constant flags select, so the error return that keeps io_rwsem is a leak."""
     rep = of(run(tree, ["fs/gizmo/gizmo_map.c"]), "fs/gizmo/gizmo_map.c")
     by = {f.function: f for f in rep.findings}
-    assert sorted(by) == ["gizmo_map_leaky", "gizmo_peek_leaky"]
+    assert sorted(by) == ["gizmo_map_leaky", "gizmo_map_traced_leaky", "gizmo_peek_leaky"]
+    # through gizmo_lock_traced(), which hands its mode on: the mode still chooses
+    assert "g->io_rwsem" in by["gizmo_map_traced_leaky"].message
     f = by["gizmo_map_leaky"]
     assert (f.rule, f.severity) == ("lock-imbalance", "error")
     assert "g->io_rwsem" in f.message and "leaks" in f.message
@@ -449,3 +451,31 @@ def test_without_the_helpers_file_the_flags_decide_nothing(tree):
     (tree / "fs" / "gizmo" / "gizmo_lock.c").unlink()
     rep = of(run(tree, ["fs/gizmo/gizmo_map.c"]), "fs/gizmo/gizmo_map.c")
     assert not rep.findings
+
+
+def test_an_edit_of_the_helper_beside_the_file_or_of_a_flag_reaches_a_warm_cache(tree,
+                                                                                 tmp_path):
+    cache = tmp_path / "cache"
+    path = "fs/gizmo/gizmo_map.c"
+
+    def leaks() -> list[str]:
+        return sorted(f.function for f in of(run(tree, [path], cache=cache), path).findings)
+
+    every = ["gizmo_map_leaky", "gizmo_map_traced_leaky", "gizmo_peek_leaky"]
+    assert leaks() == every
+    assert leaks() == every  # warm
+    # the helper's IOLOCK bit now takes nothing: no lock to leak at gizmo_map_leaky()
+    helper = tree / "fs" / "gizmo" / "gizmo_lock.c"
+    text = helper.read_text()
+    helper.write_text(text.replace("\tif (lock_flags & GIZMO_IOLOCK_EXCL)\n"
+                                   "\t\tdown_write(&g->io_rwsem);\n\telse ", "\t", 1))
+    assert leaks() == ["gizmo_peek_leaky"]  # and the traced one, through the same helper
+    # the flag's value is the map lock's bit too: the leaky call now takes both locks
+    helper.write_text(text)
+    header = tree / "fs" / "gizmo" / "gizmo.h"
+    header.write_text(header.read_text().replace("#define GIZMO_IOLOCK_EXCL\t(1u << 0)",
+                                                 "#define GIZMO_IOLOCK_EXCL\t(1u << 2)"))
+    rep = of(run(tree, [path], cache=cache), path)
+    locks = sorted(f.locks[0].split()[0] for f in rep.findings
+                   if f.function == "gizmo_map_leaky")
+    assert locks == ["g->io_rwsem", "g->map_rwsem"], locks

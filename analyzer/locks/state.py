@@ -105,6 +105,9 @@ class State:
     # objects allocated here, on every path, and not published since (others cannot see
     # them: their locks need not be held yet)
     private: frozenset[ObjPath] = frozenset()
+    # summaries: conditions on the helper's own parameters that the cases of the helpers it
+    # called were chosen by (``mode & FOO_EXCL`` when it hands ``mode`` on), with the outcome
+    when: frozenset[tuple[C.Expr, bool]] = frozenset()
 
     @property
     def partition(self) -> frozenset[tuple[object, str]]:
@@ -249,4 +252,4 @@ def join(a: State | None, b: State | None) -> State | None:
     env = {k: v for k, v in a.env.items() if b.env.get(k) == v} if a.env or b.env else {}
     vals = {k: v for k, v in a.vals.items() if b.vals.get(k) == v} if a.vals or b.vals else {}
     return State(locks, a.null & b.null, a.nonnull & b.nonnull, env, a.eq & b.eq,
-                 a.forgotten | b.forgotten, vals, a.private & b.private)
+                 a.forgotten | b.forgotten, vals, a.private & b.private, a.when & b.when)

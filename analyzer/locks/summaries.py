@@ -41,6 +41,7 @@ from ..frontend.treesitter import parse_expression
 from ..model.enums import Action, LockKind, Mode
 from ..model.lockmodel import LockModel, Wrapper
 from ..syntax import tree as C
+from ..syntax.consteval import tests_only
 from ..syntax.exprs import assigned_names, replace_prefix, root_name, strip, subexprs
 from .dataflow import make_transfer, solve_function
 from .events import Event, EventKind, Inexact
@@ -311,6 +312,9 @@ class Summaries:
             inexact.add(Inexact.JOINED)
         else:
             for st, log, ret, when in paths:
+                # and the conditions the helpers it called were chosen by (State.when)
+                when += tuple(c for c in sorted(st.when, key=lambda c: (C.render(c[0]), c[1]))
+                              if c not in when)
                 for case in self._cases(tr, st, log, ret, params):
                     cases.append(replace(case, when=when) if when else case)
             cases = _conditioned(cases)
@@ -731,7 +735,7 @@ def enumerate_paths(tr: Transfer, cfg: Cfg, tested: frozenset[str] = frozenset()
                 continue
             took = e.kind == EdgeKind.TRUE
             if e.kind in (EdgeKind.TRUE, EdgeKind.FALSE) and block.cond is not None \
-                    and _tests_values(block.cond, tested, tr.model.transparent):
+                    and tests_only(block.cond, tested, tr.model.transparent):
                 conds.append(conds[-1] + ((block.cond, took),))
                 try:
                     run(e.target, out, ev + ev8, visits, ret)
@@ -762,32 +766,6 @@ def _value_params(fn: C.Function, cfg: Cfg) -> frozenset[str]:
                     out.discard(x.operand.id)
         out.difference_update(op.name for op in b.ops if op.kind == OpKind.DECL)
     return frozenset(out)
-
-
-def _tests_values(cond: C.Expr, tested: frozenset[str],
-                  transparent: frozenset[str] = frozenset()) -> bool:
-    """A condition on some of ``tested`` and constants only (``flags & FOO_EXCL``,
-    ``mode == 2``), made of operators and ``transparent`` calls (``likely``): its value is
-    known wherever the arguments are."""
-    if not tested:
-        return False
-    seen = False
-    for x in subexprs(cond, lambda x: not isinstance(x, C.Call) or x.name in transparent):
-        match x:
-            case C.Call() if x.name in transparent:
-                continue
-            case C.Name(id=i) if i in transparent:
-                continue  # the function of such a call
-            case C.Name(id=i):
-                if i in tested:
-                    seen = True
-                elif const_token(x) is None:
-                    return False
-            case C.Literal() | C.Unary() | C.Binary() | C.Cast():
-                continue
-            case _:
-                return False
-    return seen
 
 
 def _conditioned(cases: list[SumCase]) -> list[SumCase]:

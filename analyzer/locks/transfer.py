@@ -32,6 +32,8 @@ from ..flow.cfg import Block, Edge, EdgeKind, Op, OpKind
 from ..model.enums import Action, LockKind, Mode, Success
 from ..model.lockmodel import LockModel, Primitive
 from ..syntax import tree as C
+from ..syntax.consteval import bind as const_bind
+from ..syntax.consteval import tests_only
 from ..syntax.consteval import value as const_value
 from ..syntax.exprs import is_pure_path, mentions, outer_calls, root_name, strip, substitute
 from .events import Event, EventKind, Inexact
@@ -245,10 +247,13 @@ class Transfer:
             return [(st, None, None, (), {}, ())]
         out = []
         for case in summ.cases:
-            if case.when and not self._may_run(st, summ, case, call):
-                continue
+            chosen = st
+            if case.when:
+                if not self._may_run(st, summ, case, call):
+                    continue
+                chosen = self._chosen_by(st, summ, case, call)
             evs: list[Event] = []
-            r = self._apply_case(st, summ, case, call, span, evs.append, blk)
+            r = self._apply_case(chosen, summ, case, call, span, evs.append, blk)
             if r is not None:
                 out.append(r + (tuple(evs),))
         return out or [(st, None, None, (), {}, ())]
@@ -264,6 +269,18 @@ class Transfer:
             if v is not None and bool(v) != took:
                 return False
         return True
+
+    def _chosen_by(self, st: State, summ: Summary, case: SumCase, call: C.Call) -> State:
+        """A summary's path: the case's conditions that its own parameters decide (it
+        hands them on: ``lock(g, mode)``) become conditions of its own case."""
+        if not self.naming.symbolic:
+            return st
+        bound = {p: self._value_of(st, a)
+                 for p, a in zip(summ.params, call.args, strict=False)}
+        mine = frozenset((c, took) for cond, took in case.when
+                         if tests_only(c := const_bind(cond, bound), self.naming.params,
+                                       self.model.transparent))
+        return replace(st, when=st.when | mine) if mine else st
 
     def _value_of(self, st: State, arg: C.Expr) -> C.Expr:
         """An argument, or the constant the path stored in it (``mode = FOO_SHARED``)."""

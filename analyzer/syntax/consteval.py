@@ -15,6 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from . import tree as C
+from .exprs import subexprs
+
+
+def _constant_name(e: C.Name) -> bool:
+    """A name that stands for a constant: an upper-case macro name (``FOO_EXCL``)."""
+    return e.id in ("true", "false") or e.id.isupper() and not e.id.startswith("_")
 
 Lookup = Callable[[str], "int | None"]
 
@@ -73,6 +79,50 @@ def value(e: C.Expr | None, lookup: Lookup, transparent: frozenset[str] = frozen
         case C.Binary(op=op, left=lft, right=rgt):
             return _binary(op, lft, rgt, lookup, transparent)
     return None
+
+
+def tests_only(cond: C.Expr, tested: frozenset[str] | set[str],
+               transparent: frozenset[str] = frozenset()) -> bool:
+    """A condition on some of ``tested`` and constants only (``flags & FOO_EXCL``,
+    ``mode == 2``), made of operators and ``transparent`` calls (``likely``): its value is
+    known wherever the values of ``tested`` are."""
+    if not tested:
+        return False
+    seen = False
+    for x in subexprs(cond, lambda x: not isinstance(x, C.Call) or x.name in transparent):
+        match x:
+            case C.Call() if x.name in transparent:
+                continue
+            case C.Name(id=i) if i in transparent:
+                continue  # the function of such a call
+            case C.Name(id=i):
+                if i in tested:
+                    seen = True
+                elif not _constant_name(x):
+                    return False
+            case C.Literal() | C.Unary() | C.Binary() | C.Cast():
+                continue
+            case _:
+                return False
+    return seen
+
+
+def bind(e: C.Expr, bound: Mapping[str, C.Expr]) -> C.Expr:
+    """A condition in the caller's terms: its names replaced by ``bound``'s expressions."""
+    match e:
+        case C.Name(id=i):
+            return bound.get(i, e)
+        case C.Unary(op=op, operand=o):
+            return C.Unary(op, bind(o, bound))
+        case C.Binary(op=op, left=lft, right=rgt):
+            return C.Binary(op, bind(lft, bound), bind(rgt, bound))
+        case C.Cast(type=t, expr=x):
+            return C.Cast(t, bind(x, bound))
+        case C.Ternary(test=t, then=a, other=b):
+            return C.Ternary(bind(t, bound), bind(a, bound), bind(b, bound))
+        case C.Call(func=f, args=args):
+            return C.Call(f, tuple(bind(a, bound) for a in args))
+    return e
 
 
 def _bound_lookup(lookup: Lookup, transparent: frozenset[str],

@@ -18,4 +18,6 @@ struct gizmo {
 void gizmo_lock(struct gizmo *g, unsigned int lock_flags);
 void gizmo_unlock(struct gizmo *g, unsigned int lock_flags);
 unsigned int gizmo_lock_map_shared(struct gizmo *g);
+void gizmo_lock_traced(struct gizmo *g, unsigned int mode);
+void gizmo_trace(int len, unsigned int mode);
 int gizmo_flush(int len);

@@ -45,3 +45,10 @@ unsigned int gizmo_lock_map_shared(struct gizmo *g)
 	gizmo_lock(g, lock_mode);
 	return lock_mode;
 }
+
+/* A wrapper that hands its mode on: the caller's mode chooses what it takes. */
+void gizmo_lock_traced(struct gizmo *g, unsigned int mode)
+{
+	gizmo_trace(g->len, mode);
+	gizmo_lock(g, mode);
+}
