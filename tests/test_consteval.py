@@ -12,6 +12,7 @@ from analyzer.model.enums import Action, Mode
 from analyzer.syntax import tree as C
 from analyzer.syntax.consteval import literal, value
 from analyzer.syntax.consteval import tests_only as on_values_only
+from analyzer.syntax.exprs import substitute
 
 MACROS = {"EXCL": "(1u << 0)", "SHARED": "(1u << 1)", "BOTH": "(EXCL | SHARED)",
           "SELF": "SELF", "ODD": "x + 1"}
@@ -25,8 +26,9 @@ def lookup(name: str, depth: int = 0) -> int | None:
 
 
 def v(text: str, **bound: str) -> int | None:
-    return value(parse_expression(text), lookup, frozenset({"likely", "unlikely"}),
-                 {k: parse_expression(b) for k, b in bound.items()})
+    bound_e = substitute(parse_expression(text),
+                         {k: parse_expression(b) for k, b in bound.items()})
+    return value(bound_e, lookup, frozenset({"likely", "unlikely"}))
 
 
 def test_literals_in_every_base_and_suffix():
@@ -89,7 +91,6 @@ def test_a_condition_that_did_not_decide_the_outcome_is_dropped():
 def test_substitution_reaches_into_an_accessors_arguments():
     """A callee's lock ``VFS_I(ip)->i_rwsem`` is, at ``unlock(ip2)``, ``VFS_I(ip2)->i_rwsem``:
     two calls with two inodes release two locks, not one twice."""
-    from analyzer.syntax.exprs import substitute
     lock = parse_expression("VFS_I(ip)->i_mapping->invalidate_lock")
     got = substitute(lock, {"ip": C.Name("ip2")})
     assert got is not None and C.render(got) == "VFS_I(ip2)->i_mapping->invalidate_lock"
@@ -98,9 +99,8 @@ def test_substitution_reaches_into_an_accessors_arguments():
 
 
 def test_a_condition_is_bound_to_the_callers_terms():
-    from analyzer.syntax.consteval import bind
     cond = parse_expression("unlikely((lock_flags & EXCL) != 0)")
-    got = bind(cond, {"lock_flags": C.Name("mode")})
+    got = substitute(cond, {"lock_flags": C.Name("mode")})
     assert C.render(got) == C.render(parse_expression("unlikely((mode & EXCL) != 0)"))
-    assert value(bind(cond, {"lock_flags": parse_expression("SHARED | EXCL")}), lookup,
+    assert value(substitute(cond, {"lock_flags": parse_expression("SHARED | EXCL")}), lookup,
                  frozenset({"unlikely"})) == 1

@@ -32,7 +32,6 @@ from ..flow.cfg import Block, Edge, EdgeKind, Op, OpKind
 from ..model.enums import Action, LockKind, Mode, Success
 from ..model.lockmodel import LockModel, Primitive
 from ..syntax import tree as C
-from ..syntax.consteval import bind as const_bind
 from ..syntax.consteval import tests_only
 from ..syntax.consteval import value as const_value
 from ..syntax.exprs import is_pure_path, mentions, outer_calls, root_name, strip, substitute
@@ -246,40 +245,42 @@ class Transfer:
                 st = self._unknown_call(st, call, span, emit, blk)
             return [(st, None, None, (), {}, ())]
         out = []
+        bound = self._bound(st, summ, call) if any(c.when for c in summ.cases) else {}
         for case in summ.cases:
             chosen = st
             if case.when:
-                if not self._may_run(st, summ, case, call):
+                if not self._may_run(bound, case):
                     continue
-                chosen = self._chosen_by(st, summ, case, call)
+                chosen = self._chosen_by(st, bound, case)
             evs: list[Event] = []
             r = self._apply_case(chosen, summ, case, call, span, evs.append, blk)
             if r is not None:
                 out.append(r + (tuple(evs),))
         return out or [(st, None, None, (), {}, ())]
 
-    def _may_run(self, st: State, summ: Summary, case: SumCase, call: C.Call) -> bool:
+    def _bound(self, st: State, summ: Summary, call: C.Call) -> dict[str, C.Expr]:
+        """The callee's parameters as the call's arguments, a variable read as the constant
+        the path holds in it, if any (varargs: fewer arguments than parameters)."""
+        return {p: self._value_of(st, a) for p, a in zip(summ.params, call.args, strict=False)}
+
+    def _may_run(self, bound: dict[str, C.Expr], case: SumCase) -> bool:
         """Whether the call's arguments may satisfy the conditions the case's path tested:
-        false only when one of them is decided false (``XFS_IOLOCK_EXCL & XFS_ILOCK_EXCL``).
-        A variable argument is read as the constant the path holds in it, if any."""
-        bound = {p: self._value_of(st, a)
-                 for p, a in zip(summ.params, call.args, strict=False)}  # varargs: fewer
+        false only when one of them is decided false (``XFS_IOLOCK_EXCL & XFS_ILOCK_EXCL``)."""
         for cond, took in case.when:
-            v = const_value(cond, self.summaries.constant, self.model.transparent, bound)
+            v = const_value(substitute(cond, bound), self.summaries.constant,
+                            self.model.transparent)
             if v is not None and bool(v) != took:
                 return False
         return True
 
-    def _chosen_by(self, st: State, summ: Summary, case: SumCase, call: C.Call) -> State:
+    def _chosen_by(self, st: State, bound: dict[str, C.Expr], case: SumCase) -> State:
         """A summary's path: the case's conditions that its own parameters decide (it
         hands them on: ``lock(g, mode)``) become conditions of its own case."""
         if not self.naming.symbolic:
             return st
-        bound = {p: self._value_of(st, a)
-                 for p, a in zip(summ.params, call.args, strict=False)}
         mine = frozenset((c, took) for cond, took in case.when
-                         if tests_only(c := const_bind(cond, bound), self.naming.params,
-                                       self.model.transparent))
+                         if (c := substitute(cond, bound)) is not None
+                         and tests_only(c, self.naming.params, self.model.transparent))
         return replace(st, when=st.when | mine) if mine else st
 
     def _value_of(self, st: State, arg: C.Expr) -> C.Expr:

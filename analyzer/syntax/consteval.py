@@ -12,15 +12,10 @@ unknown condition never rules a case out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from . import tree as C
 from .exprs import subexprs
-
-
-def _constant_name(e: C.Name) -> bool:
-    """A name that stands for a constant: an upper-case macro name (``FOO_EXCL``)."""
-    return e.id in ("true", "false") or e.id.isupper() and not e.id.startswith("_")
 
 Lookup = Callable[[str], "int | None"]
 
@@ -38,13 +33,11 @@ def literal(text: str) -> int | None:
         return None
 
 
-def value(e: C.Expr | None, lookup: Lookup, transparent: frozenset[str] = frozenset(),
-          bound: Mapping[str, C.Expr] | None = None) -> int | None:
+def value(e: C.Expr | None, lookup: Lookup, transparent: frozenset[str] = frozenset()
+          ) -> int | None:
     """The integer value of ``e``, or None when the text does not decide it. ``transparent``
-    names calls that return their first argument (``likely``, ``unlikely``); ``bound`` maps a
-    callee's parameters to the caller's arguments, which are read in the caller's terms."""
-    if bound:
-        return value(e, _bound_lookup(lookup, transparent, bound), transparent)
+    names calls that return their first argument (``likely``, ``unlikely``). A callee's
+    condition is read in the caller's terms once ``exprs.substitute`` has bound it."""
     match e:
         case None:
             return None
@@ -107,31 +100,9 @@ def tests_only(cond: C.Expr, tested: frozenset[str] | set[str],
     return seen
 
 
-def bind(e: C.Expr, bound: Mapping[str, C.Expr]) -> C.Expr:
-    """A condition in the caller's terms: its names replaced by ``bound``'s expressions."""
-    match e:
-        case C.Name(id=i):
-            return bound.get(i, e)
-        case C.Unary(op=op, operand=o):
-            return C.Unary(op, bind(o, bound))
-        case C.Binary(op=op, left=lft, right=rgt):
-            return C.Binary(op, bind(lft, bound), bind(rgt, bound))
-        case C.Cast(type=t, expr=x):
-            return C.Cast(t, bind(x, bound))
-        case C.Ternary(test=t, then=a, other=b):
-            return C.Ternary(bind(t, bound), bind(a, bound), bind(b, bound))
-        case C.Call(func=f, args=args):
-            return C.Call(f, tuple(bind(a, bound) for a in args))
-    return e
-
-
-def _bound_lookup(lookup: Lookup, transparent: frozenset[str],
-                  bound: Mapping[str, C.Expr]) -> Lookup:
-    def look(name: str) -> int | None:
-        if name in bound:
-            return value(bound[name], lookup, transparent)
-        return lookup(name)
-    return look
+def _constant_name(e: C.Name) -> bool:
+    """A name that stands for a constant: an upper-case macro name (``FOO_EXCL``)."""
+    return e.id in ("true", "false") or e.id.isupper() and not e.id.startswith("_")
 
 
 def _binary(op: str, lft: C.Expr, rgt: C.Expr, lookup: Lookup,

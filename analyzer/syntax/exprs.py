@@ -144,6 +144,14 @@ def substitute(e: C.Expr | None, subst: Mapping[str, C.Expr]) -> C.Expr | None:
         case C.Cast(type=t, expr=x):
             nx = substitute(x, subst)
             return C.Cast(t, nx) if nx is not None else None
+        case C.Binary(op=op, left=lft, right=rgt):  # a condition on parameters
+            nl, nr = substitute(lft, subst), substitute(rgt, subst)
+            return C.Binary(op, nl, nr) if nl is not None and nr is not None else None
+        case C.Ternary(test=t, then=a, other=b):
+            parts = (substitute(t, subst), substitute(a, subst), substitute(b, subst))
+            if any(x is None for x in parts):
+                return None
+            return C.Ternary(*cast("tuple[C.Expr, C.Expr, C.Expr]", parts))
         case C.Call(func=f, args=args) if args:
             # an accessor of parameters: the lock of VFS_I(ip) is the argument's inode's
             nargs = tuple(substitute(a, subst) for a in args)
