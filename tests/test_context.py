@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -167,7 +168,7 @@ def test_need_rebases_on_the_argument_and_the_class_serves_for_another_object():
     tables = {"a.c": (FunctionCalls("walk", 1, False, ("src",), ()),),
               "b.c": (FunctionCalls("user", 1, False, ("mm", "v"),
                                     (_site("walk", ["v"], [held]),)),)}
-    ctx = Contexts(lambda p: tables.get(p), CallerIndex.build(
+    ctx = Contexts(lambda p, _name: tables.get(p), CallerIndex.build(
         [("b.c", ("walk",))], ("",), "d"))
     [s] = ctx.sites("a.c", "walk", need)
     assert s.verdict == Held.HELD and "mm->mmap_lock" in s.how
@@ -177,12 +178,39 @@ def test_need_rebases_on_the_argument_and_the_class_serves_for_another_object():
     assert s.verdict == Held.UNKNOWN and "no caller" in s.how
 
 
+def test_a_lock_held_only_if_its_pointer_is_not_null_serves_only_its_own_object():
+    """``if (locked) lock(locked)``: on the path where ``locked`` is NULL no lock of the
+    class is held, so the lock proves the need of its own object (which does not exist on
+    that path either), never another object's by its class."""
+    need = Need("walk", parse_path("src->vm_mm->mmap_lock"), 0, "mm_struct.mmap_lock", "read")
+    maybe = LockAt(parse_path("mm->mmap_lock"), "mm_struct.mmap_lock", "R", vacuous=True)
+    own = LockAt(parse_path("v->vm_mm->mmap_lock"), "mm_struct.mmap_lock", "R", vacuous=True)
+    tables = {"a.c": (FunctionCalls("walk", 1, False, ("src",), ()),),
+              "b.c": (FunctionCalls("other", 1, False, ("mm", "v"),
+                                    (_site("walk", ["v"], [maybe]),)),
+                      FunctionCalls("same", 9, False, ("v",),
+                                    (_site("walk", ["v"], [own]),)))}
+    ctx = Contexts(lambda p, _name: tables.get(p), CallerIndex.build(
+        [("b.c", ("walk",))], ("",), "d"))
+    by = {s.caller: s for s in ctx.sites("a.c", "walk", need)}
+    assert by["same"].verdict == Held.HELD
+    assert by["other"].verdict == Held.UNKNOWN
+    # the same lock held on every path does serve by its class
+    sure = replace(maybe, vacuous=False)
+    tables["b.c"] = (FunctionCalls("other", 1, False, ("mm", "v"),
+                                   (_site("walk", ["v"], [sure]),)),)
+    ctx = Contexts(lambda p, _name: tables.get(p), CallerIndex.build(
+        [("b.c", ("walk",))], ("",), "d"))
+    [s] = ctx.sites("a.c", "walk", need)
+    assert s.verdict == Held.HELD
+
+
 def test_a_static_function_of_the_same_name_elsewhere_is_not_a_caller():
     need = Need("walk", parse_path("v->lock"), 0, None, "read")
     tables = {"a.c": (FunctionCalls("walk", 1, False, ("v",), ()),),
               "b.c": (FunctionCalls("walk", 1, True, ("v",), ()),
                       FunctionCalls("user", 5, False, ("v",), (_site("walk", ["v"]),)))}
-    ctx = Contexts(lambda p: tables.get(p), CallerIndex.build(
+    ctx = Contexts(lambda p, _name: tables.get(p), CallerIndex.build(
         [("b.c", ("walk",))], ("",), "d"))
     assert ctx.sites("a.c", "walk", need) == ()
 
@@ -479,3 +507,36 @@ def test_an_edit_of_the_helper_beside_the_file_or_of_a_flag_reaches_a_warm_cache
     locks = sorted(f.locks[0].split()[0] for f in rep.findings
                    if f.function == "gizmo_map_leaky")
     assert locks == ["g->io_rwsem", "g->map_rwsem"], locks
+
+
+# ----------------------------------------------------------------- a caller's file, in part
+
+
+def _fixture_files() -> list[tuple[Path, str]]:
+    out = [(ROOT / "corpus" / "rules", p.name) for p in sorted((ROOT / "corpus" / "rules")
+                                                                .glob("*.c"))]
+    out += [(FIXTURES, p.relative_to(FIXTURES).as_posix())
+            for p in sorted(FIXTURES.rglob("*.c"))]
+    return out
+
+
+@pytest.mark.parametrize(("root", "path"), _fixture_files(), ids=lambda x: str(x))
+def test_a_callers_part_of_a_file_is_what_the_whole_file_gives(root, path):
+    """Reading a caller's file for the call sites of one name analyses only the functions
+    those sites need (and the static callers their entry states come from): every entry it
+    gives is the whole file's entry of that function, for every name the file calls."""
+    model = lockmodel.load()
+    checker = Checker(TreeSource(root), model, Cache(None))
+    whole = {(f.name, f.line): f for f in checker.check_file(path).calls}
+    text = (root / path).read_text()
+    names = sorted({s.callee for f in whole.values() for s in f.sites}
+                   | {n for n, _ in whole if f"{n}(" in text})
+    assert names, path
+    for name in names:
+        part = Checker(TreeSource(root), model, Cache(None)).calls_of(path, name)
+        got = {(f.name, f.line): f for f in part}
+        assert all(got[k] == whole.get(k) for k in got), (path, name)
+        # every call site of the name is there, and the name's own entry
+        need = {k for k, f in whole.items() if k[0] == name
+                or any(s.callee == name for s in f.sites)}
+        assert need <= set(got), (path, name, need - set(got))

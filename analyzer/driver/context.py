@@ -82,7 +82,8 @@ class Decided:
 
 
 class Contexts:
-    def __init__(self, tables: Callable[[str], CallTable | None], index: CallerIndex | None,
+    def __init__(self, tables: Callable[[str, str], CallTable | None],
+                 index: CallerIndex | None,
                  bodies: Callable[[str], FileBodies] | None = None,
                  model: LockModel | None = None):
         self.tables = tables
@@ -96,7 +97,7 @@ class Contexts:
 
     # ------------------------------------------------------------ the call sites
     def _function(self, path: str, name: str) -> FunctionCalls | None:
-        table = self.tables(path) or ()
+        table = self.tables(path, name) or ()
         return next((f for f in table if f.name == name), None)
 
     def sites(self, path: str, name: str, need: Need, depth: int = 0,
@@ -121,7 +122,7 @@ class Contexts:
     def _callers(self, path: str, name: str, files: list[str] | None = None):
         """(file, calling function, site) of every call of ``name`` (defined in ``path``)."""
         for cf in files if files is not None else self._calling_files(path, name):
-            table = self.tables(cf) or ()
+            table = self.tables(cf, name) or ()
             if cf != path and any(f.name == name and f.static for f in table):
                 continue  # that file calls its own static function of the name
             for g in table:
@@ -204,7 +205,8 @@ class Contexts:
                 return Site(Held.LACKS, g.name, path, site.line, f"{mapped} is not held",
                             (here,))
         same = next((lk for lk in site.locks
-                     if lk.same_class(need.cls, need.path) and lk.serves(need.mode)), None)
+                     if lk.same_class(need.cls, need.path) and lk.serves(need.mode)
+                     and not lk.vacuous), None)
         if same is not None:
             return Site(Held.HELD, g.name, path, site.line,
                         f"holds {same.path}" + (f" ({need.cls})" if need.cls else ""),

@@ -392,7 +392,10 @@ class Project:
         return out
 
     # ------------------------------------------------------------ analysis
-    def analyse_file(self, path: str) -> FileAnalysis:
+    def analyse_file(self, path: str, calling: str | None = None) -> FileAnalysis:
+        """The file's analysis; with ``calling``, of only the functions its call sites of
+        that name need (:func:`~analyzer.locks.dataflow.calling_subset`): what a caller's
+        call table is read for."""
         t0 = time.perf_counter()
         try:
             sf = self.source.read(path)
@@ -408,7 +411,8 @@ class Project:
                 self._parsed[path] = pf
             ctx = _FileContext(self, pf)
             functions = with_method_contracts(list(pf.functions), sf.text, self.model)
-            results = solve_functions(functions, self.model, ctx.summaries, ctx.types)
+            results = solve_functions(functions, self.model, ctx.summaries, ctx.types,
+                                      calling)
         except RecursionError:
             return FileAnalysis(path, FileStatus.ERROR, "nesting too deep to analyse",
                                 source=sf)

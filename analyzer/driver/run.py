@@ -95,6 +95,15 @@ class CachedResult:
 
 
 @dataclass(frozen=True)
+class CachedCalls:
+    """The call sites of one name in a file (its callers' part of the file's call table),
+    with what their analysis read from other files."""
+
+    deps: Deps
+    calls: CallTable
+
+
+@dataclass(frozen=True)
 class CachedTraces:
     """A file's function traces (cache kind "trace", under the same key as its result)."""
 
@@ -254,6 +263,34 @@ class Checker:
         return replace(report, text=sf.text, traces=fts) if traces else report
 
 
+    def calls_of(self, path: str, name: str) -> CallTable:
+        """The entries of ``path``'s call table that its call sites of ``name`` need: the
+        functions calling it (and ``name``'s own, when the file defines it), as the whole
+        file's analysis gives them. The file's cached report serves when there is one;
+        otherwise only those functions are analysed (and cached by name): a caller's file
+        is read for a question about one function, not analysed whole."""
+        try:
+            sf = self.source.read(path)
+            key = self.result_key(path, sf.blob_id, sf.text)
+        except Exception:  # noqa: BLE001 - an unreadable caller: no call sites known
+            return ()
+        hit = self.cache.get("result", key)
+        if isinstance(hit, CachedResult) and self.project.deps_hold(hit.deps):
+            return hit.report.calls
+        ckey = hashlib.sha256(f"{key}\0{name}".encode()).hexdigest()
+        held = self.cache.get("calls", ckey)
+        if isinstance(held, CachedCalls) and self.project.deps_hold(held.deps):
+            return held.calls
+        try:
+            fa = self.project.analyse_file(path, calling=name)
+        except Exception:  # noqa: BLE001 - as check_file: one file's trouble is its own
+            return ()
+        table = call_table(fa.functions, self.model) if fa.status != FileStatus.ERROR else ()
+        deps = fa.final_deps() if fa.final_deps is not None else fa.deps
+        self.cache.put("calls", ckey, CachedCalls(deps, table))
+        return table
+
+
 def _degraded(fa: FileAnalysis) -> tuple[Degraded, ...]:
     """The degraded functions of an analysis in line order, each with its first parse error,
     then what the parse errors hid (functions never analysed, unreadable file-level text)."""
@@ -393,15 +430,17 @@ def caller_verdicts(checker: Checker, path: str, function: str) -> list[tuple[Fi
     return out
 
 
-def _tables(have: dict[str, FileReport], checker: Checker) -> Callable[[str], CallTable]:
-    extra: dict[str, CallTable] = {}
+def _tables(have: dict[str, FileReport], checker: Checker) -> Callable[[str, str], CallTable]:
+    """``table(path, name)``: the call table of ``path`` as far as the call sites of
+    ``name`` need it (the whole table of a file the run analysed)."""
+    extra: dict[tuple[str, str], CallTable] = {}
 
-    def table(path: str) -> CallTable:
+    def table(path: str, name: str) -> CallTable:
         if path in have:
             return have[path].calls
-        if path not in extra:
-            extra[path] = checker.check_file(path).calls
-        return extra[path]
+        if (path, name) not in extra:
+            extra[path, name] = checker.calls_of(path, name)
+        return extra[path, name]
 
     return table
 

@@ -32,6 +32,9 @@ class LockAt:
     path: ObjPath
     cls: str | None
     poss: str
+    # held only where the pointer the lock lives in is not NULL (``if (locked)
+    # lock(locked)``): it proves its own object's need, not another object's of its class
+    vacuous: bool = False
 
     @property
     def must(self) -> bool:
@@ -126,7 +129,7 @@ def call_table(results: Iterable[FunctionResult], model: LockModel) -> CallTable
             if ev.kind != EventKind.CALL or c is None or not c.name or c.name == fn.name:
                 continue
             args = tuple(r.naming.path(a, ev.state) for a in c.args)
-            locks = tuple(LockAt(k.path, k.cls, "".join(sorted(f.poss)))
+            locks = tuple(LockAt(k.path, k.cls, "".join(sorted(f.poss)), f.vacuous)
                           for k, f in sorted(ev.state.locks.items(), key=lambda kf: kf[0].path)
                           if f.must or f.not_held)
             site = CallSite(c.name, ev.span.line, args, locks,

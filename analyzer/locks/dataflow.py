@@ -14,7 +14,7 @@ callee's business; global locks keep their name), which settles most helpers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from ..flow.cfg import Cfg, EdgeKind, Op, OpKind, build_cfg
@@ -287,12 +287,14 @@ def _lock_free_result(tr: Transfer, cfg: Cfg, ins: tuple[State | None, ...],
 
 
 def solve_functions(fns: list[C.Function], model: LockModel, summaries: SummaryProvider,
-                    types: TypeInfo) -> list[FunctionResult]:
+                    types: TypeInfo, calling: str | None = None) -> list[FunctionResult]:
     """Solve every function of a file; static functions called in the file get the join of
-    their callers' states (file order, a few visits each for chains of helpers)."""
+    their callers' states (file order, a few visits each for chains of helpers).
+
+    ``calling``: solve only what the call sites of that name need (:func:`calling_subset`),
+    the rest is left out of the result; each function solved is exactly what the whole
+    file's solve gives it."""
     cfgs = [build_cfg(f) for f in fns]
-    transfers = [make_transfer(f, c, model, summaries, types)
-                 for f, c in zip(fns, cfgs, strict=True)]
     by_name: dict[str, int] = {}
     for i, f in enumerate(fns):
         by_name[f.name] = i  # a name defined twice (#if branches): the last one is called
@@ -306,7 +308,11 @@ def solve_functions(fns: list[C.Function], model: LockModel, summaries: SummaryP
             if j is not None and j in statics and j != i:
                 callers[j].append((i, call))
                 callees[i].add(j)
-    results = [solve_function(tr, c) for tr, c in zip(transfers, cfgs, strict=True)]
+    keep = range(len(fns)) if calling is None else calling_subset(fns, cfgs, callers, calling)
+    transfers: dict[int, Transfer] = {i: make_transfer(fns[i], cfgs[i], model, summaries, types)
+                                      for i in keep}
+    results: dict[int, FunctionResult] = {i: solve_function(transfers[i], cfgs[i])
+                                          for i in keep}
     at_calls: dict[int, dict[C.Call, list[State]]] = {}
 
     def states_at_calls(i: int) -> dict[C.Call, list[State]]:
@@ -328,14 +334,34 @@ def solve_functions(fns: list[C.Function], model: LockModel, summaries: SummaryP
             return ()
         results[j] = solve_function(transfers[j], cfgs[j], entry, True)
         at_calls.pop(j, None)
-        return sorted(callees[j])
+        return sorted(m for m in callees[j] if m in results)
 
-    start = [j for j in sorted(statics) if callers[j]]
+    start = [j for j in sorted(statics) if callers[j] and j in results]
     worklist(list(range(len(fns))), start, visit, ENTRY_ROUNDS)
-    return results
+    return [results[i] for i in sorted(results)]
 
 
-def _entry_from_callers(j: int, sites, transfers: list[Transfer], results,
+def calling_subset(fns: list[C.Function], cfgs: list[Cfg],
+                   callers: dict[int, list[tuple[int, C.Call]]], name: str) -> set[int]:
+    """The functions whose results give every call site of ``name`` in the file, and the
+    entry of ``name`` itself when the file defines it: those that call it, its own
+    definitions, and, a static function's entry state being the join of its callers', every
+    caller of a static one among them, transitively. No function outside reaches one inside
+    (the entry fixpoint only flows from callers to callees), so each is solved as in the
+    whole file, visit for visit."""
+    keep = {i for i, f in enumerate(fns) if f.name == name}
+    keep |= {i for i, c in enumerate(cfgs) if any(call.name == name for call in c.calls())}
+    todo = list(keep)
+    while todo:
+        j = todo.pop()
+        for i, _call in callers.get(j, ()):
+            if i not in keep:
+                keep.add(i)
+                todo.append(i)
+    return keep
+
+
+def _entry_from_callers(j: int, sites, transfers: Mapping[int, Transfer], results,
                         states_at_calls: Callable[[int], dict]) -> State | None:
     own = transfers[j].entry_state()
     callee = transfers[j].fn
