@@ -96,7 +96,7 @@ def _broken_releases(ctx, outs) -> list:
     values (``AOP_WRITEPAGE_ACTIVATE``) may keep it."""
     out = []
     st = State()
-    for ann in ctx.function.annotations:
+    for ann in ctx.fn.naming.contracts:
         if ann.kind not in _RELEASES:
             continue
         k = ctx.fn.naming.lock(ann.expr, st)
@@ -174,7 +174,7 @@ def _contract_locks(ctx) -> set[object]:
     out: set[object] = set()
     st = State()
     nm = ctx.fn.naming
-    for ann in ctx.function.annotations:
+    for ann in ctx.fn.naming.contracts:
         k = nm.lock(ann.expr, st)
         if k is not None:
             out.add(k)

@@ -39,6 +39,7 @@ class Naming:
         self._is_function = is_function or (lambda name: False)
         # which arguments of a call of a name its summary's cases depend on
         self._conditioned = conditioned or (lambda name: frozenset())
+        self._contracts: tuple[C.Annotation, ...] | None = None
         self.vartypes: dict[str, str] = {p.name: p.type for p in fn.params}
         counts: dict[str, int] = {p.name: 0 for p in fn.params}
         rhs: dict[str, C.Expr] = {}
@@ -210,6 +211,28 @@ class Naming:
             struct = self.types.struct_of(e.base, self.vartypes, self.aliases)
             return self.model.class_named(struct, e.field)
         return None
+
+    @property
+    def contracts(self) -> tuple[C.Annotation, ...]:
+        """The function's contracts that name a lock: not one whose expression names a
+        member its struct does not have (``__releases(rq->lock)`` where struct rq's lock is
+        ``__lock``). Sparse only counts such a context, it never names a lock: it balances
+        the ``__acquire()``/``__release()`` marks of the body, while the locks taken are
+        other objects (``rq->__lock`` through ``rq_lockp(rq)``), so it is no fact a path
+        can keep or break."""
+        if self._contracts is None:
+            self._contracts = tuple(a for a in self.fn.annotations
+                                    if not self.names_no_member(a.expr))
+        return self._contracts
+
+    def names_no_member(self, e: C.Expr) -> bool:
+        """``p->m`` where the types know p's struct and it has no member ``m``."""
+        e = strip(e)
+        if not isinstance(e, C.Member):
+            return False
+        struct = self.types.struct_of(e.base, self.vartypes, self.aliases)
+        fields = self.types.structs.get(struct) if struct is not None else None
+        return fields is not None and bool(fields) and e.field not in fields
 
     def is_global(self, name: str) -> bool:
         """A name that is neither a parameter nor a local: a file-scope or global object."""

@@ -76,7 +76,7 @@ class Transfer:
         self.fn = naming.fn
         # __must_hold(fi->lock) on a local: a fact from the local's declaration on
         self.local_contracts: dict[str, list[C.Annotation]] = {}
-        for ann in self.fn.annotations:
+        for ann in naming.contracts:
             r = path_of(strip(ann.expr))
             if r is not None and r.root in naming.locals:
                 self.local_contracts.setdefault(r.root, []).append(ann)
@@ -85,7 +85,7 @@ class Transfer:
     def entry_state(self) -> State:
         """Every lock unknown, except what the function's contracts say it is given."""
         st = State()
-        for ann in self.fn.annotations:
+        for ann in self.naming.contracts:
             k = self.naming.lock(ann.expr, st)
             if k is None or k.path.root in self.local_contracts:
                 continue

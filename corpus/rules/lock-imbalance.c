@@ -445,3 +445,52 @@ static const struct address_space_operations widget_aops = {
 static const struct address_space_operations widget_reclaim_aops = {
 	.writepage	= widget_writepage_activate,
 };
+
+/* ------------------------------------------------------ sparse contexts and contracts */
+
+/* A pair of run queues: their lock is ->__lock, reached through pair_lockp(). */
+struct run_pair {
+	spinlock_t __lock;
+	struct run_pair *core;
+	int nr_running;
+};
+
+static inline spinlock_t *pair_lockp(struct run_pair *rp)
+{
+	if (rp->core)
+		return &rp->core->__lock;
+	return &rp->__lock;
+}
+
+void pair_unlock_one(struct run_pair *rp)
+{
+	spin_unlock(pair_lockp(rp));
+}
+
+/*
+ * The contract names ->lock, a member struct run_pair does not have: a sparse context
+ * that __release() balances on the path where both queues share one lock, while the
+ * other path releases the real lock through the helper. No lock the paths can keep.
+ */
+static inline void pair_unlock_both(struct run_pair *a, struct run_pair *b)
+	__releases(a->lock)
+	__releases(b->lock)
+{
+	// ok: lock-imbalance
+	if (pair_lockp(a) != pair_lockp(b))
+		pair_unlock_one(b);
+	else
+		__release(b->lock);
+	pair_unlock_one(a);
+}
+
+/* A contract on a real member is a lock: the early return keeps it. */
+// ruleid: lock-imbalance[contract]
+void pair_finish(struct run_pair *rp, bool keep)
+	__releases(&rp->__lock)
+{
+	rp->nr_running--;
+	if (keep)
+		return;
+	spin_unlock(&rp->__lock);
+}
