@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from analyzer.driver.cache import Cache
-from analyzer.driver.context import Contexts, Held
+from analyzer.driver.context import MAX_FILES, Contexts, Held, decide, entry_point
 from analyzer.driver.run import Checker, SourceSpec, caller_verdicts, check_paths
+from analyzer.findings.finding import Finding, Severity
 from analyzer.index.bodies import bodies
 from analyzer.index.callers import CallerIndex, called_names
 from analyzer.locks.calls import CallSite, FunctionCalls, LockAt, Need
@@ -540,3 +541,72 @@ def test_a_callers_part_of_a_file_is_what_the_whole_file_gives(root, path):
         need = {k for k, f in whole.items() if k[0] == name
                 or any(s.callee == name for s in f.sites)}
         assert need <= set(got), (path, name, need - set(got))
+
+
+# ------------------------------------------------------- a guarded member left to the callers
+
+
+def test_a_member_write_left_to_the_callers_is_decided_at_them(tree):
+    """tally_note_peak() and tally_note_drop() write members of struct tally, whose writes
+    all hold t->lock in functions that take it: neither takes it, so the callers decide.
+    Both callers of the first hold it; tally_flush() calls the second after unlocking."""
+    rep = of(run(tree, ["kernel/tally.c"]), "kernel/tally.c")
+    [f] = [f for f in rep.findings if f.rule == "unguarded-access"]
+    assert (f.function, f.severity, f.kind) == ("tally_note_drop", "error", "caller-lacks")
+    assert "tally_flush() (mm/tallyusers.c:" in f.message and "t->lock" in f.message
+    [d] = [d for d in rep.decided if d.rule == "unguarded-access"]
+    assert d.function == "tally_note_peak" and "held by all 2 callers" in d.text
+
+
+def test_a_member_write_with_no_caller_in_the_tree_stays_a_warning(tree):
+    (tree / "mm" / "tallyusers.c").unlink()
+    tally = tree / "kernel" / "tally.c"
+    tally.write_text(tally.read_text() + "EXPORT_SYMBOL_GPL(tally_note_peak);\n")
+    rep = of(run(tree, ["kernel/tally.c"]), "kernel/tally.c")
+    found = {f.function: f for f in rep.findings if f.rule == "unguarded-access"}
+    assert sorted((n, f.severity) for n, f in found.items()) == [
+        ("tally_note_drop", "warning"), ("tally_note_peak", "warning")]
+    assert "no caller in the indexed tree" in found["tally_note_drop"].message
+    # an exported function's callers may be modules: the chain ends at an entry point
+    assert "unknown at entry: tally_note_peak() is exported (EXPORT_SYMBOL_GPL)" \
+        in found["tally_note_peak"].message
+
+
+@pytest.mark.parametrize(("text", "name", "why"), [
+    ("SYSCALL_DEFINE3(remap, unsigned long, a, int, b, int, c)\n{\n}\n", "__do_sys_remap",
+     "is a system call"),
+    ("int pool_get(void)\n{\n}\nEXPORT_SYMBOL(pool_get);\n", "pool_get",
+     "is exported (EXPORT_SYMBOL): its callers may be modules"),
+    ("static int __init pool_init(void)\n{\n}\nsubsys_initcall(pool_init);\n", "pool_init",
+     "is an initcall"),
+    ("static const struct vm_operations_struct pool_ops = {\n\t.fault = pool_fault,\n};\n",
+     "pool_fault", "is ->fault of struct vm_operations_struct (called through it)"),
+    ("int pool_put(void)\n{\n}\nEXPORT_SYMBOL(pool_get);\n", "pool_put", None),
+    ("SYSCALL_DEFINE1(remap, int, a)\n{\n}\n", "__do_sys_unmap", None),
+])
+def test_an_entry_point_is_named_by_what_its_file_says(text, name, why):
+    assert entry_point(text, name) == why
+
+
+def test_a_function_called_from_too_many_files_is_not_decided_at_them():
+    """An exported interface with callers all over the tree is left as found (reading
+    thousands of files for one finding is not done), and the finding says why."""
+    need = Need("walk", parse_path("v->lock"), 0, None, "read")
+    held = LockAt(parse_path("v->lock"), None, "W")
+    n = MAX_FILES + 1
+    tables = {"a.c": (FunctionCalls("walk", 1, False, ("v",), ()),)}
+    tables |= {f"u{i}.c": (FunctionCalls(f"user{i}", 1, False, ("v",),
+                                         (_site("walk", ["v"], [held]),)),) for i in range(n)}
+    index = CallerIndex.build([(f"u{i}.c", ("walk",)) for i in range(n)], ("",), "d")
+    ctx = Contexts(lambda p, _name: tables.get(p), index)
+    assert ctx.crowded("a.c", "walk") == n + 1  # its own file too
+    f = Finding("walk-unlocked", Severity.WARNING, "a.c", "walk", 3, 3, "v->list walked",
+                needs=need)
+    kept, decided = decide(f, ctx)
+    assert decided is None and kept is not None
+    assert f"called from {n + 1} files" in kept.message
+    # one file fewer: decided, held by every caller
+    del tables[f"u{n - 1}.c"]
+    index = CallerIndex.build([(f"u{i}.c", ("walk",)) for i in range(n - 2)], ("",), "d")
+    kept, decided = decide(f, Contexts(lambda p, _name: tables.get(p), index))
+    assert kept is None and decided is not None

@@ -17,6 +17,10 @@ marked lockless (``READ_ONCE``…) and members of self-synchronising types are n
 Members of the structures ``[[structure]]`` describes belong to walk-unlocked and
 modify-unlocked.
 
+An access whose lock state is unknown (its function never takes the lock: the local
+discipline) is then judged at its call sites, as walk-unlocked's is: held by every caller,
+it is no finding; known not held at one, it is ``caller-lacks`` (error) naming the chain.
+
 Kinds: ``declared`` (error) — with where it is declared; ``mined`` (warning) — with the
 evidence ("held at 37 of 39 other writes in this file"); ``mined-struct`` (warning) — a member
 with too few writes of its own, under its struct's local discipline.
@@ -25,11 +29,15 @@ with too few writes of its own, under its struct's local discipline.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ..findings.finding import Finding, Severity
-from ..locks.result import FileAnalysis
+from ..locks.calls import Need, need_of
+from ..locks.lockid import LockId, parse_path
+from ..locks.result import FileAnalysis, FunctionResult
 from ..mining.accesses import FieldAccess, file_accesses
 from ..mining.guards import Located, Mined, mine
+from ..model.enums import Mode
 from ..model.lockmodel import Access, Guard, LockModel
 from .common import CheckContext, Rule
 
@@ -41,6 +49,7 @@ RULE = Rule("unguarded-access", {
     "mined-struct": "{what} written without {lock}, which guards the writes of struct "
                     "{struct}'s members: held at {held} of {others} other writes of them in "
                     "this file, each in a function that takes it; this function never does",
+    "caller-lacks": "{what} {verb} without {lock}, which guards {member}: {callers}",
 })
 
 
@@ -112,25 +121,40 @@ def check_file(fa: FileAnalysis, model: LockModel) -> list[Finding]:
             how = "; every other access that holds it takes it itself, this function " \
                   "does not" if local else ""
             if kind == "declared":
-                out.append(RULE.finding(ctx, "declared", Severity.ERROR, a.line, a.line,
-                                        [lock], key=(a.struct, a.field, a.access, g.lock),
-                                        what=a.what, verb=verb, lock=lock,
-                                        member=_member(a), where=g.where, how=how))
+                found = RULE.finding(ctx, "declared", Severity.ERROR, a.line, a.line, [lock],
+                                     key=(a.struct, a.field, a.access, g.lock), what=a.what,
+                                     verb=verb, lock=lock, member=_member(a), where=g.where,
+                                     how=how)
             elif m is not None and m.scope == "struct":
-                out.append(RULE.finding(ctx, "mined-struct", Severity.WARNING, a.line, a.line,
-                                        [lock], key=(a.struct, a.field, a.access, g.lock),
-                                        what=a.what, lock=lock, struct=a.struct,
-                                        held=g.held, others=g.total - 1))
+                found = RULE.finding(ctx, "mined-struct", Severity.WARNING, a.line, a.line,
+                                     [lock], key=(a.struct, a.field, a.access, g.lock),
+                                     what=a.what, lock=lock, struct=a.struct, held=g.held,
+                                     others=g.total - 1, verb=verb, member=_member(a))
             else:
-                out.append(RULE.finding(ctx, "mined", Severity.WARNING, a.line, a.line,
-                                        [lock], key=(a.struct, a.field, a.access, g.lock),
-                                        what=a.what, verb=verb, lock=lock,
-                                        member=_member(a), held=g.held,
-                                        others=(g.held + len(m.deviations) - 1) if m
-                                        else g.total - 1,
-                                        accesses=accesses_word, how=how))
+                found = RULE.finding(ctx, "mined", Severity.WARNING, a.line, a.line, [lock],
+                                     key=(a.struct, a.field, a.access, g.lock), what=a.what,
+                                     verb=verb, lock=lock, member=_member(a), held=g.held,
+                                     others=(g.held + len(m.deviations) - 1) if m
+                                     else g.total - 1,
+                                     accesses=accesses_word, how=how)
+            if a.lock_state(g.lock) is None:
+                # not known here either way: the callers may hold it (they decide it)
+                found = replace(found, needs=_need(fn, lock))
+            out.append(found)
             break  # one finding per access: its first guard lacking
     return out
+
+
+def _need(fn: FunctionResult, lock: str) -> Need | None:
+    """The guard's lock, rendered over the access, as a need of the function's callers
+    (held in any mode, as the mining counts it); None for a lock no path names."""
+    if not _PATH.fullmatch(lock):
+        return None
+    path = parse_path(lock)
+    return need_of(fn, LockId(path, fn.naming.lock_class(path.to_expr())), str(Mode.ANY))
+
+
+_PATH = re.compile(r"[A-Za-z_]\w*(?:(?:->|\.)[A-Za-z_]\w*)*")
 
 
 def _member(a: FieldAccess) -> str:

@@ -13,8 +13,10 @@ up the call chain while a caller hands on an object it was given itself:
 * **lacks** — it is known not held at the site (released before the call, or never taken
   on a path that took it elsewhere);
 * **unknown** — the caller passes an object of its own (a local, a call's result), the chain
-  is longer than :data:`MAX_DEPTH`, or a function has no caller in the indexed tree (an entry
-  point: a syscall, an ops table, an exported symbol, or a caller outside ``caller_dirs``).
+  is longer than :data:`MAX_DEPTH`, a function is called from more than :data:`MAX_FILES`
+  files (not read), or a function has no caller in the indexed tree: "unknown at entry" when
+  its file says why (:func:`entry_point`: a system call, an exported symbol, an initcall, a
+  member of an operations table), else a caller outside ``caller_dirs`` or a pointer's.
 
 The verdicts rewrite the findings: a need held by every caller removes a ``no-lock-known``
 walk or modification (kept as a :class:`Decided` note of the report) and makes a
@@ -26,6 +28,7 @@ the same in a one-file run, a whole-tree run and a warm one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -34,11 +37,15 @@ from functools import cache
 from ..findings.finding import Finding, Related, Severity
 from ..index.bodies import FileBodies
 from ..index.callers import CallerIndex
+from ..index.ops import assigned_methods
 from ..locks.calls import CallSite, CallTable, FunctionCalls, IrqsOff, Need
 from ..model.lockmodel import LockModel
 
 MAX_DEPTH = 8  # call-chain levels looked up before a need is "unknown"
 MAX_SHOWN = 4  # callers named in a message
+# a function called from more files than this is not decided at its callers (an exported
+# interface: free_irq() has thousands); the finding stays, saying so
+MAX_FILES = 40
 IRQ_DEPTH = 3  # call-chain levels looked up for a caller with interrupts off
 
 
@@ -94,6 +101,7 @@ class Contexts:
         self.model = model
         self._memo: dict[tuple, tuple[Site, ...]] = {}
         self._text_memo: dict[tuple[str, str, int], bool] = {}
+        self._entries: dict[tuple[str, str, str], str | None] = {}
 
     # ------------------------------------------------------------ the call sites
     def _function(self, path: str, name: str) -> FunctionCalls | None:
@@ -118,6 +126,23 @@ class Contexts:
         if fn is None or fn.static or self.index is None:
             return [path]
         return sorted(set(self.index.calling(name)) | {path})
+
+    def entry(self, path: str, name: str) -> str | None:
+        """What makes ``name`` (defined in ``path``) an entry point, read from its file's
+        text: "is a system call", "is exported (EXPORT_SYMBOL_GPL)", "is an initcall",
+        "is ->fault of struct vm_operations_struct"; None when nothing says so (its
+        callers may be outside the indexed tree)."""
+        if self.bodies is None:
+            return None
+        key = ("entry", path, name)
+        if key not in self._entries:
+            self._entries[key] = entry_point(self.bodies(path).text, name)
+        return self._entries[key]
+
+    def crowded(self, path: str, name: str) -> int | None:
+        """The number of files calling ``name``, when there are more than MAX_FILES."""
+        n = len(self._calling_files(path, name))
+        return n if n > MAX_FILES else None
 
     def _callers(self, path: str, name: str, files: list[str] | None = None):
         """(file, calling function, site) of every call of ``name`` (defined in ``path``)."""
@@ -221,10 +246,15 @@ class Contexts:
             # the caller passes its own object (a local, a lookup's result, an expression):
             # from here up, a lock of the class held at the call is what can be known
             up = Need(g.name, need.path, None, need.cls, need.mode, any_object=True)
+        crowd = self.crowded(path, g.name)
+        if crowd is not None:
+            return Site(Held.UNKNOWN, g.name, path, site.line,
+                        f"{g.name}() is called from {crowd} files", (here,))
         subs = self.sites(path, g.name, up, depth + 1, stack)
         if not subs:
-            why = "has no caller in the indexed tree" if not g.static else \
-                "is called only through a pointer"
+            why = self.entry(path, g.name) or ("has no caller in the indexed tree"
+                                               if not g.static else
+                                               "is called only through a pointer")
             return Site(Held.UNKNOWN, g.name, path, site.line, f"{g.name}() {why}", (here,))
         lacking = [s for s in subs if s.verdict == Held.LACKS]
         if lacking:
@@ -236,6 +266,31 @@ class Contexts:
         return Site(Held.UNKNOWN, g.name, path, site.line,
                     f"held by {sum(s.verdict == Held.HELD for s in subs)} of its "
                     f"{len(subs)} callers", (here,), subs)
+
+
+# --------------------------------------------------------------------------- entry points
+
+_SYSCALL = re.compile(r"__(?:do|se)_(?:compat_)?sys_(\w+)$")
+_EXPORT = r"\b(EXPORT_SYMBOL(?:_GPL|_NS|_NS_GPL)?)\s*\(\s*{name}\s*[,)]"
+_INITCALL = (r"\b(?:\w+_initcall(?:_sync)?|module_init|module_exit|__setup)\s*\("
+             r"\s*(?:[^,()]*,\s*)?{name}\s*\)")
+
+
+def entry_point(text: str, name: str) -> str | None:
+    """Why a function with no caller in the tree is an entry point, from its file's text."""
+    m = _SYSCALL.match(name)
+    if m and re.search(r"\b(?:COMPAT_)?SYSCALL_DEFINE\d\s*\(\s*" + m.group(1) + r"\b", text):
+        return "is a system call"
+    e = re.search(_EXPORT.format(name=re.escape(name)), text)
+    if e:
+        return f"is exported ({e.group(1)}): its callers may be modules"
+    if re.search(_INITCALL.format(name=re.escape(name)), text):
+        return "is an initcall"
+    stored = assigned_methods(text).get(name)
+    if stored:
+        struct, member = stored[0]
+        return f"is ->{member} of struct {struct} (called through it)"
+    return None
 
 
 # --------------------------------------------------------------------------- the findings
@@ -273,10 +328,17 @@ def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
         return _irqs_off(f, ctxs), None
     if not isinstance(need, Need):
         return f, None
+    crowd = ctxs.crowded(f.path, f.function)
+    if crowd is not None:
+        return replace(f, message=f.message + f"; called from {crowd} files (more than "
+                       f"{MAX_FILES}: not decided at its callers)"), None
     sites = list(ctxs.sites(f.path, f.function, need))
     if not sites:
-        return replace(f, message=f.message + "; no caller in the indexed tree (an entry "
-                       "point, a pointer's target, or callers outside it)"), None
+        why = ctxs.entry(f.path, f.function)
+        return replace(f, message=f.message + (f"; unknown at entry: {f.function}() {why}"
+                                               if why else "; no caller in the indexed tree "
+                                               "(an entry point, a pointer's target, or "
+                                               "callers outside it)")), None
     lock = need.path.render()
     held = [s for s in sites if s.verdict == Held.HELD]
     lacks = [s for s in sites if s.verdict == Held.LACKS]
