@@ -16,7 +16,7 @@ import pytest
 
 from analyzer.driver.cache import Cache
 from analyzer.driver.context import MAX_FILES, Contexts, Held, decide, entry_point
-from analyzer.driver.run import Checker, SourceSpec, caller_verdicts, check_paths
+from analyzer.driver.run import Checker, SourceSpec, caller_verdicts, check_paths, decide_at_callers
 from analyzer.findings.finding import Finding, Severity
 from analyzer.index.bodies import bodies
 from analyzer.index.callers import CallerIndex, called_names
@@ -610,3 +610,33 @@ def test_a_function_called_from_too_many_files_is_not_decided_at_them():
     index = CallerIndex.build([(f"u{i}.c", ("walk",)) for i in range(n - 2)], ("",), "d")
     kept, decided = decide(f, Contexts(lambda p, _name: tables.get(p), index))
     assert kept is None and decided is not None
+
+
+def test_the_workers_read_the_callers_files_and_the_verdicts_do_not_change(tree):
+    """With worker processes, the callers' files are read by the pool a level of the call
+    chains at a time: every finding, verdict and note is what one process gives."""
+    files = ["mm/chain.c", "kernel/tally.c", "mm/sleepy.c", "kernel/slots.c"]
+
+    def seen(r):
+        return sorted((f.path, f.fingerprint, f.severity, f.message) for rep in r.reports
+                      for f in rep.findings), \
+            sorted((rep.path, d.text) for rep in r.reports for d in rep.decided)
+
+    one = seen(run(tree, files))
+    assert one[0] and one[1]  # callers outside the run decided some of them
+    assert seen(run(tree, files, jobs=2)) == one
+    # the rounds ask for the callers' files outside the run, each (file, name) once
+    checker = Checker(TreeSource(tree), lockmodel.load(), Cache(None))
+    reports = [checker.check_file(p) for p in files]
+    asked: list[tuple[str, str]] = []
+
+    def prefetch(keys):
+        asked.extend(keys)
+        return [Checker(TreeSource(tree), lockmodel.load(), Cache(None)).calls_of(*k)
+                for k in keys]
+
+    decided = decide_at_callers(reports, checker, prefetch)
+    assert asked and len(asked) == len(set(asked))
+    assert not {p for p, _ in asked} & set(files)
+    assert ("mm/tallyusers.c", "tally_note_drop") in asked
+    assert seen(type("R", (), {"reports": decided})) == one

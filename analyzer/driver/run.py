@@ -31,7 +31,7 @@ from ..locks.trace import FunctionTrace, trace
 from ..model.lockmodel import LockModel, load
 from ..source.reader import Source, open_source
 from .cache import Cache
-from .context import Contexts, Decided, decide
+from .context import MAX_DEPTH, Contexts, Decided, decide
 from .project import Project
 
 if TYPE_CHECKING:
@@ -353,6 +353,11 @@ def _work(path: str) -> FileReport:
     return _worker.check_file(path, _worker_traces)
 
 
+def _work_calls(key: tuple[str, str]) -> CallTable:
+    assert _worker is not None
+    return _worker.calls_of(*key)
+
+
 def _check_named(source: Source, paths: list[str], files: list[str]) -> None:
     """A file the user named must be readable C text: unlike a file found in a folder (which
     only gets an ``error`` status), a binary or unreadable one is an InputError."""
@@ -390,6 +395,8 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                 if progress:
                     progress(i, len(files), p)
                 run.reports.append(checker.check_file(p, traces))
+            if _undecided(run.reports):
+                run.reports = decide_at_callers(run.reports, checker)
         else:
             # largest files first so the pool ends together (sizes known for a work tree);
             # the report keeps path order
@@ -405,11 +412,13 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                     if progress:
                         progress(i, len(files), rep.path)
                     run.reports.append(rep)
-            run.reports.sort(key=lambda r: order[r.path])
-        if any(r.claims or any(f.needs is not None for f in r.findings)
-               for r in run.reports):
-            assert checker is not None
-            run.reports = decide_at_callers(run.reports, checker)
+                run.reports.sort(key=lambda r: order[r.path])
+                if _undecided(run.reports):
+                    # the callers' files are read by the workers, a level of the call
+                    # chains at a time
+                    run.reports = decide_at_callers(
+                        run.reports, checker,
+                        lambda keys: list(pool.map(_work_calls, keys, chunksize=1)))
     run.cache_hits = sum(r.cached for r in run.reports)
     run.seconds = time.perf_counter() - t0
     return run
@@ -430,10 +439,17 @@ def caller_verdicts(checker: Checker, path: str, function: str) -> list[tuple[Fi
     return out
 
 
-def _tables(have: dict[str, FileReport], checker: Checker) -> Callable[[str, str], CallTable]:
+def _undecided(reports: list[FileReport]) -> bool:
+    return any(r.claims or any(f.needs is not None for f in r.findings) for r in reports)
+
+
+def _tables(have: dict[str, FileReport], checker: Checker,
+            extra: dict[tuple[str, str], CallTable] | None = None
+            ) -> Callable[[str, str], CallTable]:
     """``table(path, name)``: the call table of ``path`` as far as the call sites of
-    ``name`` need it (the whole table of a file the run analysed)."""
-    extra: dict[tuple[str, str], CallTable] = {}
+    ``name`` need it (the whole table of a file the run analysed); ``extra``: tables read
+    already."""
+    extra = {} if extra is None else extra
 
     def table(path: str, name: str) -> CallTable:
         if path in have:
@@ -445,12 +461,53 @@ def _tables(have: dict[str, FileReport], checker: Checker) -> Callable[[str, str
     return table
 
 
-def decide_at_callers(reports: list[FileReport], checker: Checker) -> list[FileReport]:
+Prefetch = Callable[[list[tuple[str, str]]], list[CallTable]]
+
+
+def _probe(have: dict[str, FileReport], extra: dict[tuple[str, str], CallTable],
+           missing: set[tuple[str, str]]) -> Callable[[str, str], CallTable]:
+    """The tables read so far; one not read yet is empty, and noted in ``missing``."""
+
+    def probe(path: str, name: str) -> CallTable:
+        if path in have:
+            return have[path].calls
+        got = extra.get((path, name))
+        if got is None:
+            missing.add((path, name))
+            return ()
+        return got
+
+    return probe
+
+
+def decide_at_callers(reports: list[FileReport], checker: Checker,
+                      prefetch: Prefetch | None = None) -> list[FileReport]:
     """The reports with every finding that needs a lock from the function's callers
     decided at its call sites (:mod:`analyzer.driver.context`). A caller's file that is
-    not among the reports is checked (from the cache when it can be) for its call table."""
-    ctxs = Contexts(_tables({r.path: r for r in reports}, checker),
-                    checker.project.callers(), checker.project.bodies_of, checker.model)
+    not among the reports is read (from the cache when it can be) for its call table.
+
+    ``prefetch`` reads many (file, name) tables at once (the worker pool): the findings
+    are first decided with the tables read so far, each round collecting the ones the
+    walk up the call chains asked for and did not have, until a round asks for none; the
+    verdicts are then made as without it, from the same tables (each is a value of the
+    tree: the same whichever process reads it)."""
+    have = {r.path: r for r in reports}
+    extra: dict[tuple[str, str], CallTable] = {}
+    index = checker.project.callers()
+    if prefetch is not None:
+        for _ in range(MAX_DEPTH + 2):
+            missing: set[tuple[str, str]] = set()
+            ctxs = Contexts(_probe(have, extra, missing), index, checker.project.bodies_of,
+                            checker.model)
+            for r in reports:
+                for f in r.findings + r.claims:
+                    decide(f, ctxs)
+            if not missing:
+                break
+            keys = sorted(missing)
+            extra.update(zip(keys, prefetch(keys), strict=True))
+    ctxs = Contexts(_tables(have, checker, extra), index, checker.project.bodies_of,
+                    checker.model)
     out = []
     for r in reports:
         if not r.claims and not any(f.needs is not None for f in r.findings):
