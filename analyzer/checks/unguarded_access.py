@@ -117,7 +117,8 @@ def check_file(fa: FileAnalysis, model: LockModel) -> list[Finding]:
             accesses_word = "writes" if a.access == Access.WRITE else "reads"
             lock = render_lock(g.lock, a.what)
             m = counts.get((a.struct, a.field, a.access, g.lock))
-            local = m is not None and m.local and a.lock_state(g.lock) is None
+            unknown = a.lock_state(g.lock) is None  # the callers may hold it
+            local = m is not None and m.local and unknown
             how = "; every other access that holds it takes it itself, this function " \
                   "does not" if local else ""
             if kind == "declared":
@@ -137,8 +138,7 @@ def check_file(fa: FileAnalysis, model: LockModel) -> list[Finding]:
                                      others=(g.held + len(m.deviations) - 1) if m
                                      else g.total - 1,
                                      accesses=accesses_word, how=how)
-            if a.lock_state(g.lock) is None:
-                # not known here either way: the callers may hold it (they decide it)
+            if unknown:  # the callers decide it
                 found = replace(found, needs=_need(fn, lock))
             out.append(found)
             break  # one finding per access: its first guard lacking

@@ -101,7 +101,7 @@ class Contexts:
         self.model = model
         self._memo: dict[tuple, tuple[Site, ...]] = {}
         self._text_memo: dict[tuple[str, str, int], bool] = {}
-        self._entries: dict[tuple[str, str, str], str | None] = {}
+        self._methods: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
 
     # ------------------------------------------------------------ the call sites
     def _function(self, path: str, name: str) -> FunctionCalls | None:
@@ -134,10 +134,9 @@ class Contexts:
         callers may be outside the indexed tree)."""
         if self.bodies is None:
             return None
-        key = ("entry", path, name)
-        if key not in self._entries:
-            self._entries[key] = entry_point(self.bodies(path).text, name)
-        return self._entries[key]
+        if path not in self._methods:
+            self._methods[path] = assigned_methods(self.bodies(path).text)
+        return entry_point(self.bodies(path).text, name, self._methods[path])
 
     def crowded(self, path: str, name: str) -> int | None:
         """The number of files calling ``name``, when there are more than MAX_FILES."""
@@ -276,8 +275,10 @@ _INITCALL = (r"\b(?:\w+_initcall(?:_sync)?|module_init|module_exit|__setup)\s*\(
              r"\s*(?:[^,()]*,\s*)?{name}\s*\)")
 
 
-def entry_point(text: str, name: str) -> str | None:
-    """Why a function with no caller in the tree is an entry point, from its file's text."""
+def entry_point(text: str, name: str,
+                methods: dict[str, tuple[tuple[str, str], ...]] | None = None) -> str | None:
+    """Why a function with no caller in the tree is an entry point, from its file's text
+    (``methods``: the file's operations tables, :func:`assigned_methods`, when read)."""
     m = _SYSCALL.match(name)
     if m and re.search(r"\b(?:COMPAT_)?SYSCALL_DEFINE\d\s*\(\s*" + m.group(1) + r"\b", text):
         return "is a system call"
@@ -286,7 +287,7 @@ def entry_point(text: str, name: str) -> str | None:
         return f"is exported ({e.group(1)}): its callers may be modules"
     if re.search(_INITCALL.format(name=re.escape(name)), text):
         return "is an initcall"
-    stored = assigned_methods(text).get(name)
+    stored = (assigned_methods(text) if methods is None else methods).get(name)
     if stored:
         struct, member = stored[0]
         return f"is ->{member} of struct {struct} (called through it)"

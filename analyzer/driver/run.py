@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import checks
 from ..errors import InputError
@@ -101,6 +101,9 @@ class CachedCalls:
 
     deps: Deps
     calls: CallTable
+
+
+_Cached = TypeVar("_Cached", CachedResult, CachedCalls)
 
 
 @dataclass(frozen=True)
@@ -225,8 +228,8 @@ class Checker:
             key = self.result_key(path, sf.blob_id, sf.text)
         except Exception as e:  # noqa: BLE001 - one file's trouble must not stop the run
             return FileReport(path, FileStatus.ERROR, error=_one_line(e))
-        hit = self.cache.get("result", key)
-        if isinstance(hit, CachedResult) and self.project.deps_hold(hit.deps):
+        hit = self._held("result", key, CachedResult)
+        if hit is not None:
             report = replace(hit.report, seconds=time.perf_counter() - t0, cached=True)
             if not traces:
                 return report
@@ -241,7 +244,7 @@ class Checker:
             fa = self.project.analyse_file(path)
             found = checks.run_checks(fa, self.model, self.only_rules) \
                 if fa.status != FileStatus.ERROR else []
-            deps = fa.final_deps() if fa.final_deps is not None else fa.deps
+            deps = fa.read_deps()
             printed = fingerprint_file(found, sf.text)
             claims = tuple(f for f in printed if isinstance(f.needs, IrqsOff))
             report = FileReport(path, fa.status, len(fa.functions), fa.degraded_functions,
@@ -262,6 +265,10 @@ class Checker:
         self.cache.put("result", key, CachedResult(deps, report))
         return replace(report, text=sf.text, traces=fts) if traces else report
 
+    def _held(self, kind: str, key: str, cls: type[_Cached]) -> _Cached | None:
+        """The cached ``cls`` value of (kind, key) when what it read is unchanged."""
+        hit = self.cache.get(kind, key)
+        return hit if isinstance(hit, cls) and self.project.deps_hold(hit.deps) else None
 
     def calls_of(self, path: str, name: str) -> CallTable:
         """The entries of ``path``'s call table that its call sites of ``name`` need: the
@@ -274,20 +281,19 @@ class Checker:
             key = self.result_key(path, sf.blob_id, sf.text)
         except Exception:  # noqa: BLE001 - an unreadable caller: no call sites known
             return ()
-        hit = self.cache.get("result", key)
-        if isinstance(hit, CachedResult) and self.project.deps_hold(hit.deps):
+        hit = self._held("result", key, CachedResult)
+        if hit is not None:
             return hit.report.calls
         ckey = hashlib.sha256(f"{key}\0{name}".encode()).hexdigest()
-        held = self.cache.get("calls", ckey)
-        if isinstance(held, CachedCalls) and self.project.deps_hold(held.deps):
+        held = self._held("calls", ckey, CachedCalls)
+        if held is not None:
             return held.calls
         try:
             fa = self.project.analyse_file(path, calling=name)
         except Exception:  # noqa: BLE001 - as check_file: one file's trouble is its own
             return ()
         table = call_table(fa.functions, self.model) if fa.status != FileStatus.ERROR else ()
-        deps = fa.final_deps() if fa.final_deps is not None else fa.deps
-        self.cache.put("calls", ckey, CachedCalls(deps, table))
+        self.cache.put("calls", ckey, CachedCalls(fa.read_deps(), table))
         return table
 
 
@@ -428,7 +434,7 @@ def caller_verdicts(checker: Checker, path: str, function: str) -> list[tuple[Fi
     """The findings of ``function`` that its callers decide, each with the verdicts at its
     call sites (:class:`~analyzer.driver.context.Site` trees): what ``explain`` shows."""
     rep = checker.check_file(path)
-    table = _tables({path: rep}, checker)
+    table = _tables({path: rep}, {}, checker.calls_of)
     ctxs = Contexts(table, checker.project.callers(), checker.project.bodies_of,
                     checker.model)
     out: list[tuple[Finding, tuple]] = [
@@ -439,45 +445,32 @@ def caller_verdicts(checker: Checker, path: str, function: str) -> list[tuple[Fi
     return out
 
 
-def _undecided(reports: list[FileReport]) -> bool:
+def _undecided(reports: Iterable[FileReport]) -> bool:
     return any(r.claims or any(f.needs is not None for f in r.findings) for r in reports)
 
 
-def _tables(have: dict[str, FileReport], checker: Checker,
-            extra: dict[tuple[str, str], CallTable] | None = None
-            ) -> Callable[[str, str], CallTable]:
+def _tables(have: dict[str, FileReport], extra: dict[tuple[str, str], CallTable],
+            read: Callable[[str, str], CallTable | None]) -> Callable[[str, str], CallTable]:
     """``table(path, name)``: the call table of ``path`` as far as the call sites of
-    ``name`` need it (the whole table of a file the run analysed); ``extra``: tables read
-    already."""
-    extra = {} if extra is None else extra
+    ``name`` need it: the whole table of a file the run analysed, else one of ``extra``
+    (tables read already), else what ``read`` gives, kept in ``extra`` (None: not read
+    yet, an empty table for now)."""
 
     def table(path: str, name: str) -> CallTable:
         if path in have:
             return have[path].calls
-        if (path, name) not in extra:
-            extra[path, name] = checker.calls_of(path, name)
-        return extra[path, name]
+        got = extra.get((path, name))
+        if got is None:
+            got = read(path, name)
+            if got is None:
+                return ()
+            extra[path, name] = got
+        return got
 
     return table
 
 
 Prefetch = Callable[[list[tuple[str, str]]], list[CallTable]]
-
-
-def _probe(have: dict[str, FileReport], extra: dict[tuple[str, str], CallTable],
-           missing: set[tuple[str, str]]) -> Callable[[str, str], CallTable]:
-    """The tables read so far; one not read yet is empty, and noted in ``missing``."""
-
-    def probe(path: str, name: str) -> CallTable:
-        if path in have:
-            return have[path].calls
-        got = extra.get((path, name))
-        if got is None:
-            missing.add((path, name))
-            return ()
-        return got
-
-    return probe
 
 
 def decide_at_callers(reports: list[FileReport], checker: Checker,
@@ -495,9 +488,14 @@ def decide_at_callers(reports: list[FileReport], checker: Checker,
     extra: dict[tuple[str, str], CallTable] = {}
     index = checker.project.callers()
     if prefetch is not None:
+        missing: set[tuple[str, str]] = set()
+
+        def note(path: str, name: str) -> None:
+            missing.add((path, name))
+
         for _ in range(MAX_DEPTH + 2):
-            missing: set[tuple[str, str]] = set()
-            ctxs = Contexts(_probe(have, extra, missing), index, checker.project.bodies_of,
+            missing.clear()
+            ctxs = Contexts(_tables(have, extra, note), index, checker.project.bodies_of,
                             checker.model)
             for r in reports:
                 for f in r.findings + r.claims:
@@ -506,11 +504,11 @@ def decide_at_callers(reports: list[FileReport], checker: Checker,
                 break
             keys = sorted(missing)
             extra.update(zip(keys, prefetch(keys), strict=True))
-    ctxs = Contexts(_tables(have, checker, extra), index, checker.project.bodies_of,
+    ctxs = Contexts(_tables(have, extra, checker.calls_of), index, checker.project.bodies_of,
                     checker.model)
     out = []
     for r in reports:
-        if not r.claims and not any(f.needs is not None for f in r.findings):
+        if not _undecided((r,)):
             out.append(r)
             continue
         kept: list[Finding] = []

@@ -232,7 +232,7 @@ class Naming:
             return False
         struct = self.types.struct_of(e.base, self.vartypes, self.aliases)
         fields = self.types.structs.get(struct) if struct is not None else None
-        return fields is not None and bool(fields) and e.field not in fields
+        return e.field not in fields if fields else False
 
     def is_global(self, name: str) -> bool:
         """A name that is neither a parameter nor a local: a file-scope or global object."""

@@ -138,6 +138,10 @@ class FileAnalysis:
     def degraded_functions(self) -> int:
         return sum(fa.function.degraded for fa in self.functions)
 
+    def read_deps(self) -> Deps:
+        """What the analysis (and the checks run on it) read from other files."""
+        return self.final_deps() if self.final_deps is not None else self.deps
+
     def function(self, name: str) -> FunctionResult | None:
         for fa in self.functions:
             if fa.function.name == name:
