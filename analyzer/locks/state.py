@@ -48,6 +48,9 @@ class Fact:
     kind: LockKind = LockKind.LOCK
     vacuous: bool = False  # on some paths the lock's base pointer was NULL
     tied: str | None = None  # released with the lock of this class (vma_start_write)
+    # known held only because an assertion says so (``lockdep_assert_held()``, here or in a
+    # callee), under a spelling that may name a lock the state knows by another one
+    asserted: bool = False
 
     @property
     def must(self) -> bool:
@@ -246,7 +249,8 @@ def join(a: State | None, b: State | None) -> State | None:
             assert base is not None
             f = Fact(pa | pb, base.kind,
                      (fa.vacuous if fa else False) or (fb.vacuous if fb else False),
-                     base.tied)
+                     base.tied,
+                     (fa.asserted if fa else False) or (fb.asserted if fb else False))
         if f.poss != UNKNOWN:
             locks[named.get(k, k)] = f
     env = {k: v for k, v in a.env.items() if b.env.get(k) == v} if a.env or b.env else {}

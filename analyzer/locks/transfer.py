@@ -136,6 +136,12 @@ class Transfer:
         for other, f in list(st.locks.items()):
             if other != k and f.may and same_object(st, other.path, k.path):
                 st = st.with_lock(other, Fact(NOT_HELD, f.kind))
+            elif other != k and f.may and f.asserted and k.cls is not None \
+                    and other.cls == k.cls:
+                # a lock of the class only an assertion said was held (a callee's
+                # ``inode->root->lock`` for the caller's ``root->lock``) may be the one
+                # released: it is no longer known held
+                st = st.with_lock(other, None)
         return st
 
     def pair(self, st: State, lock_e, eff: Effect, span, emit: Emit, via, blk,
@@ -166,7 +172,8 @@ class Transfer:
             emit(Event(EventKind.ASSERT, span, st, k, old, mode, via=via, block=blk,
                        lock_expr=self.naming.canon(lock_e, st)))
         k = self._keep_class(st, k)
-        st = st.with_lock(k, Fact(held_as(mode), old.kind if old else LockKind.LOCK))
+        st = st.with_lock(k, Fact(held_as(mode), old.kind if old else LockKind.LOCK,
+                                  asserted=old is None or not old.may or old.asserted))
         return self._nonnull_base(st, lock_e)
 
     def downgrade(self, st: State, lock_e, span, emit: Emit, via=None, blk=-1) -> State:

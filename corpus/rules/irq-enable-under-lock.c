@@ -117,3 +117,27 @@ void port_settle(struct port *p, struct port_table *t, struct port_table *u)
 	spin_unlock_irq(&u->lock);
 	spin_unlock(&p->lock);
 }
+
+struct port_slot {
+	struct port *port;
+	int busy;
+};
+
+/* Asserts its port's lock: for its caller, the one port lock it holds. */
+static void port_slot_clear(struct port_slot *ps)
+{
+	lockdep_assert_held(&ps->port->lock);
+	ps->busy = 0;
+}
+
+/*
+ * The helper's assertion spells the caller's lock another way: releasing it with the _irq
+ * pair leaves no lock held, whatever the assertion called it.
+ */
+void port_slot_release(struct port *p, struct port_slot *ps)
+{
+	spin_lock_irq(&p->lock);
+	port_slot_clear(ps);
+	// ok: irq-enable-under-lock
+	spin_unlock_irq(&p->lock);
+}

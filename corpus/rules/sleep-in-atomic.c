@@ -195,3 +195,33 @@ void widget_rcu_scan(struct widget_list *wl)
 		widget_rcu_pause();
 	rcu_read_unlock();
 }
+
+struct widget_owner {
+	spinlock_t lock;
+	struct widget_list *list;
+};
+
+struct widget_slot {
+	struct widget_owner *owner;
+	int busy;
+};
+
+/* Asserts its owner's lock: for its caller, the one owner lock it holds. */
+static void widget_slot_clear(struct widget_slot *ws)
+{
+	lockdep_assert_held(&ws->owner->lock);
+	ws->busy = 0;
+}
+
+/*
+ * The helper's assertion names the lock the caller holds under another spelling; after the
+ * caller gives it back no lock is held, so the sleep is fine.
+ */
+void widget_owner_drain(struct widget_owner *wo, struct widget_slot *ws)
+{
+	spin_lock(&wo->lock);
+	widget_slot_clear(ws);
+	spin_unlock(&wo->lock);
+	// ok: sleep-in-atomic
+	msleep(1);
+}
