@@ -351,6 +351,18 @@ def test_operations_tables_give_their_methods_the_model_contract():
     got = assigned_methods(arr)
     assert got["a_mmap"] == got["b_mmap"] == (("proc_ops", "proc_mmap"),)
     assert "not_a_table" not in got
+    # as call-graph edges only tables that set two members or more to functions count: an
+    # operations table, not the holder of one callback (nor an array of such holders)
+    nb = ("static struct notifier_block a_nb = {\n\t.notifier_call = a_event,\n"
+          "\t.priority = INT_MAX,\n};\n"
+          "static const struct gadget_ops g_ops = {\n\t.scan = g_scan,\n\t.count = g_count,\n"
+          "\t.owner = THIS_MODULE,\n};\n")
+    functions = {"a_event", "g_scan", "g_count", "a_mmap", "b_mmap"}
+    assert assigned_methods(nb, functions, least=2) == {
+        "g_scan": (("gadget_ops", "scan"),), "g_count": (("gadget_ops", "count"),),
+        "THIS_MODULE": (("gadget_ops", "owner"),)}
+    assert "a_event" in assigned_methods(nb)  # an entry point all the same
+    assert assigned_methods(arr, functions, least=2) == {}
 
 
 def test_html_gutter_shows_what_the_callers_decided(tree, tmp_path):
@@ -419,6 +431,96 @@ def test_explain_shows_the_callers_that_run_it_with_interrupts_off(tree):
     assert "called with interrupts off at 2 call sites" in out.stdout
     assert "irqs-off: table_drain() (mm/slotusers.c:26)" in out.stdout
     assert "irqs-off: table_move() (mm/slotusers.c:40)" in out.stdout
+
+
+def sleep_claims(run_, path: str = "kernel/naps.c"):
+    return [f for f in of(run_, path).findings if f.rule == "sleep-in-atomic"]
+
+
+def test_a_sleep_its_callers_make_atomic_is_reported_where_it_sleeps(tree):
+    found = {f.function: f for f in sleep_claims(run(tree, ["kernel/naps.c"]))
+             if f.kind == "caller"}
+    # nap_wait() is reported from its entry state (its callers' spinlock); nap_idle() is
+    # called under a mutex only, nap_drop() gives the caller's spinlock back around its
+    # sleep, nap_poll() sleeps through nap_peek(), whose own claim names it, and
+    # nap_sleep() is called by name from another file: judged there
+    assert sorted(found) == ["nap_peek", "nap_slow_poll"]
+    peek = found["nap_peek"]
+    assert (peek.severity, peek.line) == ("error", 52)
+    assert "msleep() may sleep, but nap_scan() (line 66) reaches it in an RCU read-side " \
+           "critical section (call chain: nap_scan() (line 66) → nap_poll() (line 58) → " \
+           "nap_peek()): atomic context" in peek.message
+    assert [r.line for r in peek.related] == [58]
+    assert not [f for f in sleep_claims(run(tree, ["kernel/naps.c"]))
+                if f.function in ("nap_idle", "nap_drop", "nap_sleep", "nap_note")]
+
+
+def test_a_function_stored_in_an_operations_table_is_called_through_its_member(tree):
+    [f] = [f for f in sleep_claims(run(tree, ["kernel/naps.c"]))
+           if f.function == "nap_slow_poll"]
+    # napper_kick() calls ->poll of a struct nap_ops; napper_dial() calls ->poll of a
+    # struct dial_ops under the same lock, and is no caller of it; nor is napper_notify()
+    # of nap_note(): a struct nap_notifier holds one callback, called by any chain
+    assert "napper_kick() (mm/napusers.c:49) calls it with p->lock (napper.lock) held (a " \
+           "spinlock), through ->poll of struct nap_ops: atomic context" in f.message
+    assert "napper_dial" not in f.message
+
+
+def test_a_walk_in_a_method_is_decided_by_the_calls_through_its_member(tree):
+    rep = of(run(tree, ["fs/gadget.c"]), "fs/gadget.c")
+    [f] = rep.findings
+    assert (f.function, f.rule, f.kind, f.severity) == \
+        ("gadget_count", "walk-unlocked", "caller-lacks", "error")
+    assert "not held at its caller gadget_tail() (mm/gadgetusers.c:28): " \
+           "vma->vm_mm->mmap_lock is not held, through ->count of struct gadget_ops" \
+           in f.message
+    [d] = rep.decided
+    assert d.function == "gadget_scan" and "held by its caller (gadget_run() " \
+        "(mm/gadgetusers.c:15))" in d.text
+    # without the calls through the members, both are entry points of the table again
+    (tree / "mm" / "gadgetusers.c").unlink()
+    rep = of(run(tree, ["fs/gadget.c"]), "fs/gadget.c")
+    assert sorted((f.function, f.severity) for f in rep.findings) == \
+        [("gadget_count", "note"), ("gadget_scan", "note")]
+    assert all("is ->" in f.message and "of struct gadget_ops (called through it)"
+               in f.message for f in rep.findings)
+
+
+def test_the_sleep_claim_is_the_same_alone_whole_tree_parallel_and_warm(tree, tmp_path):
+    def seen(r):
+        return sorted((f.fingerprint, f.message) for f in sleep_claims(r))
+
+    alone = seen(run(tree, ["kernel/naps.c"]))
+    assert alone and seen(run(tree, ["."])) == alone == seen(run(tree, ["."], jobs=2))
+    cache = tmp_path / "cache"
+    assert seen(run(tree, ["kernel/naps.c"], cache=cache)) == alone
+    assert seen(run(tree, ["kernel/naps.c"], cache=cache)) == alone
+
+
+def test_without_a_caller_in_atomic_context_a_sleep_is_no_finding(tree):
+    (tree / "mm" / "napusers.c").write_text(
+        '#include "anon.h"\nstruct nap;\nstruct nap_ops {\n\tint (*poll)(struct nap *n);\n'
+        '\tvoid (*wake)(struct nap *n);\n};\n'
+        "int quiet(struct nap *n, const struct nap_ops *ops)\n{\n\treturn ops->poll(n);\n}\n")
+    assert not [f for f in sleep_claims(run(tree, ["kernel/naps.c"]))
+                if f.function == "nap_slow_poll"]
+    # a one-file report (review, the hooks) carries the claims apart, never as findings
+    checker = Checker(TreeSource(tree), lockmodel.load(), Cache(None))
+    rep = checker.check_file("kernel/naps.c")
+    assert not [f for f in rep.findings if f.kind == "sleeps"]
+    assert sorted(f.function for f in rep.claims if f.rule == "sleep-in-atomic") == \
+        ["nap_idle", "nap_note", "nap_peek", "nap_slow_poll"]
+
+
+def test_explain_shows_the_callers_that_make_a_sleep_atomic(tree):
+    out = subprocess.run([sys.executable, "-m", "analyzer.cli", "explain", "--no-cache",
+                          "kernel/naps.c", "nap_peek"], cwd=tree, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert "called in atomic context at 1 call site" in out.stdout
+    assert "atomic: nap_poll() (kernel/naps.c:58): called by nap_scan()" in out.stdout
+    assert "  atomic: nap_scan() (kernel/naps.c:66): in an RCU read-side critical " \
+           "section" in out.stdout
 
 
 def _acquired(tree: Path, path: str, function: str) -> dict[int, set[str]]:
@@ -640,3 +742,19 @@ def test_the_workers_read_the_callers_files_and_the_verdicts_do_not_change(tree)
     assert not {p for p, _ in asked} & set(files)
     assert ("mm/tallyusers.c", "tally_note_drop") in asked
     assert seen(type("R", (), {"reports": decided})) == one
+
+
+def test_a_callers_text_says_where_a_spinning_lock_may_be_held():
+    """The text prefilter of the atomic claim: a lock taken above the call and not given
+    back by a plain statement at its depth since (an early-exit unlock in an if does not
+    count, the one after a loop does)."""
+    from analyzer.driver.context import _atomic_in_text
+
+    fb = bodies("int f(struct s *x)\n{\n\tspin_lock(&x->l);\n\tif (a) {\n"
+                "\t\tspin_unlock(&x->l);\n\t\treturn 1;\n\t}\n\tg();\n"
+                "\tfor (;;) {\n\t\tspin_lock(&x->m);\n\t\th();\n\t\tspin_unlock(&x->m);\n"
+                "\t}\n\tspin_unlock(&x->l);\n\tk();\n\trcu_read_lock();\n\tr();\n"
+                "\trcu_read_unlock();\n\tz();\n}\n")
+    m = lockmodel.load()
+    assert {n: _atomic_in_text(fb["f"], n, m, fb) for n in "ghkrz"} == \
+        {"g": True, "h": True, "k": False, "r": True, "z": False}

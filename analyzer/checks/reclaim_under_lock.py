@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 
 from ..findings.finding import Severity
+from ..locks.calls import lock_kind
 from ..locks.events import EventKind
-from ..model.enums import LockKind, Mode
+from ..model.enums import Mode
 from ..syntax import tree as C
 from .common import Rule
 
@@ -118,25 +119,12 @@ def _flags(e: C.Expr | None, under_not: bool, present: list[str], masked: set[st
 
 def _reclaim_conflict(key, fact, ctx) -> str | None:
     """Why holding this lock across a reclaiming allocation is wrong, or None."""
-    kind = fact.kind if fact.kind != LockKind.LOCK else _kind_of_class(key.cls, ctx)
+    kind = lock_kind(key, fact, ctx.fn.naming.types)
     if kind is not None and kind.spins:
         return f"a {kind}: the allocation may sleep"
     lc = ctx.model.lock_class(key.cls)
     if lc is not None and lc.reclaim:
         return "reclaim takes this lock"
-    return None
-
-
-def _kind_of_class(cls: str | None, ctx) -> LockKind | None:
-    """A lock asserted or stated by contract has no primitive kind: its field type tells."""
-    if not cls or "." not in cls:
-        return None
-    struct, field = cls.split(".", 1)
-    t = ctx.fn.naming.types.field_type(struct, field) or ""
-    if "rwlock_t" in t:
-        return LockKind.RWLOCK
-    if "spinlock_t" in t:
-        return LockKind.SPINLOCK
     return None
 
 

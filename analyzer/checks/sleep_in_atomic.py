@@ -17,6 +17,16 @@ their nesting), reports
 * a call of any other function that may sleep down the call chain, across the tree
   (:mod:`analyzer.locks.sleeps`), with the chain as the message.
 
+A static function that sleeps itself where nothing of its own makes the context atomic (a
+call or an acquire above, with no spinning lock held on any path and no section open, in a
+function that gives back no spinning lock of its callers') is judged at its callers: those
+of its file, up through static helpers, and those that call it through a member of an
+operations table its file stores it in (:mod:`analyzer.driver.context`). A caller that
+calls it with a spinning lock held or inside an atomic section makes it ``caller`` (error,
+at the sleep, naming the chain: the fix is often in the function that sleeps); no such
+caller, no finding. A function other files call by name is judged where they call it (the
+chain above), not here: its callers are the whole tree's.
+
 An allocation at the call itself that may sleep in direct reclaim is reclaim-under-lock's.
 Not judged: a sleeping acquire read from the summary of a helper with too many paths to be
 summarised path by path (``Inexact.JOINED``): its joined exit state cannot say whether the
@@ -30,15 +40,16 @@ path its caller never takes reads as sleeping.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..findings.finding import Severity
 from ..locks.atomic import closes_callers_section, open_at_calls
+from ..locks.calls import Sleeps, lock_kind
 from ..locks.events import EventKind, Inexact
 from ..locks.textchains import render
 from ..model.enums import LockKind
 from .common import Rule, via_text
-from .reclaim_under_lock import _kind_of_class
 
 RULE = Rule("sleep-in-atomic", {
     "held": "{what} may sleep while {held}",
@@ -46,15 +57,19 @@ RULE = Rule("sleep-in-atomic", {
     "atomic": "{what} may sleep in {section} (entered on line {since}): atomic context",
     "atomic-chain": "{what} may sleep in {section} (entered on line {since}): atomic context: "
                     "{chain}",
+    # a claim only its callers can make: decided at them (analyzer.driver.context), kept
+    # only when one calls it in atomic context
+    "sleeps": "{what} may sleep",
+    "caller": "{what} may sleep, but {callers}: atomic context",
 })
 
-_cache: tuple[object, dict[str, str]] | None = None
+_cache: tuple[object, dict[str, str], set[str]] | None = None
 
 
 def check(ctx):
     if ctx.function.degraded:  # parse errors: paths are missing, states unreliable
         return []
-    sleepy = _sleeping_functions(ctx)
+    sleepy, releases = _sleeping_functions(ctx)
     out = []
     seen: set[int] = set()
     for ev in ctx.events:
@@ -77,7 +92,33 @@ def check(ctx):
                                 ev.span.line, ev.span.end_line, locks, key=key, what=what,
                                 held=text, **_chain_arg(chain)))
     out.extend(_in_sections(ctx, sleepy, seen))
+    if not out and ctx.function.name not in releases and ctx.function.is_static:
+        claim = _claim(ctx)
+        if claim is not None:
+            out.append(claim)
     return out
+
+
+def _claim(ctx):
+    """The function's first sleep in a context nothing of its own makes atomic (no spinning
+    lock held on any path, no section open), as a claim its callers decide; None when
+    there is none."""
+    sections = open_at_calls(ctx.fn.cfg, ctx.model)
+    for ev in ctx.events:
+        if ev.kind not in (EventKind.CALL, EventKind.ACQUIRE):
+            continue
+        # a helper of the file that sleeps makes its own claim, followed up through here
+        what = _sleeps(ev, ctx, {})
+        if what is None or any(_spins(k, f, ctx) for k, f in ev.state.held()):
+            continue
+        name = ev.call.name if ev.kind == EventKind.CALL and ev.call is not None \
+            else ev.primitive or ev.via
+        if sections.get((ev.block, ev.span.line, name or "")):
+            continue
+        f = RULE.finding(ctx, "sleeps", Severity.ERROR, ev.span.line, ev.span.end_line, [],
+                         key=(what, "callers"), what=what)
+        return replace(f, needs=Sleeps(ctx.function.name))
+    return None
 
 
 def _in_sections(ctx, sleepy: dict[str, str], seen: set[int]) -> list:
@@ -164,14 +205,15 @@ def _spins(k, f, ctx) -> bool:
 
 
 def _kind(k, f, ctx) -> LockKind | None:
-    return f.kind if f.kind != LockKind.LOCK else _kind_of_class(k.cls, ctx)
+    return lock_kind(k, f, ctx.fn.naming.types)
 
 
-def _sleeping_functions(ctx) -> dict[str, str]:
-    """The functions of this file that may sleep → why (computed once per file)."""
+def _sleeping_functions(ctx) -> tuple[dict[str, str], set[str]]:
+    """The functions of this file that may sleep → why, and those that give back a spinning
+    lock or an atomic section of their callers' (computed once per file)."""
     global _cache
     if _cache is not None and _cache[0] is ctx.file:
-        return _cache[1]
+        return _cache[1], _cache[2]
     model = ctx.model
     direct: dict[str, str] = {}
     calls: dict[str, set[str]] = {}
@@ -206,5 +248,5 @@ def _sleeping_functions(ctx) -> dict[str, str]:
                     sleepy[n] = f"it calls {c}(), which may sleep"
                     changed = True
                     break
-    _cache = (ctx.file, sleepy)
-    return sleepy
+    _cache = (ctx.file, sleepy, releases)
+    return sleepy, releases

@@ -427,7 +427,7 @@ def _callers_text(args, root, repo, model, clang, path: str) -> str:
     from ..driver.cache import Cache
     from ..driver.context import Held, held_by_all, tree
     from ..driver.run import Checker, caller_verdicts
-    from ..locks.calls import IrqsOff, Need
+    from ..locks.calls import IrqsOff, Need, Sleeps
     from ..source.reader import open_source
 
     cache_dir = _cache_dir(args)
@@ -443,6 +443,11 @@ def _callers_text(args, root, repo, model, clang, path: str) -> str:
         if isinstance(f.needs, IrqsOff):
             out.append(f"\n{f.path}:{f.line}: [{f.rule}] {head}: called with interrupts "
                        f"off at {len(sites)} call site{'s' if len(sites) > 1 else ''}")
+            out.extend("  " + ln for ln in tree(sites))
+            continue
+        if isinstance(f.needs, Sleeps):
+            out.append(f"\n{f.path}:{f.line}: [{f.rule}] {head}: called in atomic context "
+                       f"at {len(sites)} call site{'s' if len(sites) > 1 else ''}")
             out.extend("  " + ln for ln in tree(sites))
             continue
         held = sum(s.verdict == Held.HELD for s in sites)

@@ -35,11 +35,13 @@ from enum import StrEnum
 from functools import cache
 
 from ..findings.finding import Finding, Related, Severity
-from ..index.bodies import FileBodies
+from ..index.bodies import Body, FileBodies, split_args
 from ..index.callers import CallerIndex
 from ..index.ops import assigned_methods
-from ..locks.calls import CallSite, CallTable, FunctionCalls, IrqsOff, Need
-from ..model.lockmodel import LockModel
+from ..locks.calls import CallSite, CallTable, FunctionCalls, IrqsOff, Need, Sleeps
+from ..model.enums import Action
+from ..model.lockmodel import LockModel, Primitive
+from ..syntax.tree import METHOD
 
 MAX_DEPTH = 8  # call-chain levels looked up before a need is "unknown"
 MAX_SHOWN = 4  # callers named in a message
@@ -47,6 +49,7 @@ MAX_SHOWN = 4  # callers named in a message
 # interface: free_irq() has thousands); the finding stays, saying so
 MAX_FILES = 40
 IRQ_DEPTH = 3  # call-chain levels looked up for a caller with interrupts off
+ATOMIC_DEPTH = 4  # call-chain levels looked up for a caller in atomic context
 
 
 class Held(StrEnum):
@@ -54,6 +57,7 @@ class Held(StrEnum):
     LACKS = "lacks"
     UNKNOWN = "unknown"
     IRQS_OFF = "irqs-off"  # an IrqsOff claim's site: called with interrupts off
+    ATOMIC = "atomic"  # a Sleeps claim's site: called in atomic context
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +104,8 @@ class Contexts:
         self.bodies = bodies
         self.model = model
         self._memo: dict[tuple, tuple[Site, ...]] = {}
-        self._text_memo: dict[tuple[str, str, int], bool] = {}
-        self._methods: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
+        self._text_memo: dict[tuple[str, str, str, int], bool] = {}
+        self._methods: dict[object, dict[str, tuple[tuple[str, str], ...]]] = {}
 
     # ------------------------------------------------------------ the call sites
     def _function(self, path: str, name: str) -> FunctionCalls | None:
@@ -134,84 +138,149 @@ class Contexts:
         callers may be outside the indexed tree)."""
         if self.bodies is None:
             return None
+        return entry_point(self.bodies(path).text, name, self._stored(path))
+
+    def _stored(self, path: str) -> dict[str, tuple[tuple[str, str], ...]]:
+        """The file's operations tables: function → the (struct, member) pairs storing it."""
+        if self.bodies is None:
+            return {}
         if path not in self._methods:
             self._methods[path] = assigned_methods(self.bodies(path).text)
-        return entry_point(self.bodies(path).text, name, self._methods[path])
+        return self._methods[path]
 
     def crowded(self, path: str, name: str) -> int | None:
         """The number of files calling ``name``, when there are more than MAX_FILES."""
         n = len(self._calling_files(path, name))
         return n if n > MAX_FILES else None
 
-    def _callers(self, path: str, name: str, files: list[str] | None = None):
-        """(file, calling function, site) of every call of ``name`` (defined in ``path``)."""
-        for cf in files if files is not None else self._calling_files(path, name):
-            table = self.tables(cf, name) or ()
-            if cf != path and any(f.name == name and f.static for f in table):
+    def _targets(self, path: str, name: str) -> list[tuple[str, str, str | None]]:
+        """(file, callee key, struct) of every file where ``name`` (defined in ``path``)
+        may be called: by its name, and through a member of each operations table of its
+        file that stores it (``->flush`` read from a ``struct S``), when at most MAX_FILES
+        files call through that member."""
+        out: list[tuple[str, str, str | None]] = [
+            (cf, name, None) for cf in self._calling_files(path, name)]
+        if self.index is None:
+            return out
+        for struct, member in self._tables_of(path).get(name, ()):
+            files = self.index.calling(member)
+            if len(files) <= MAX_FILES:
+                out += [(cf, METHOD + member, struct) for cf in files]
+        return out
+
+    def _tables_of(self, path: str) -> dict[str, tuple[tuple[str, str], ...]]:
+        """The file's operations tables that store two of its functions or more: where a
+        call through the member of a struct of that type reaches the function. A struct
+        that carries one callback (``notifier_block``, a timer's, a work item's) is called
+        by whatever code its object was given to: no edge."""
+        if self.bodies is None:
+            return {}
+        key = ("ops", path)
+        if key not in self._methods:
+            fb = self.bodies(path)
+            self._methods[key] = assigned_methods(fb.text, fb, least=2)
+        return self._methods[key]
+
+    def _callers(self, path: str, name: str,
+                 keep: Callable[[str, str], bool] | None = None):
+        """(file, calling function, site) of every call of ``name`` (defined in ``path``):
+        by name, and through the members its file's operations tables store it in (at a
+        site whose struct the types say is the table's). ``keep(file, key)``: the files
+        worth reading."""
+        for cf, key, struct in self._targets(path, name):
+            if keep is not None and not keep(cf, key):
+                continue
+            table = self.tables(cf, key) or ()
+            if struct is None and cf != path and any(f.name == name and f.static
+                                                     for f in table):
                 continue  # that file calls its own static function of the name
             for g in table:
                 for s in g.sites:
-                    if s.callee == name:
+                    if s.callee == key and (struct is None or s.struct == struct):
                         yield cf, g, s
 
-    def irqs_off(self, path: str, name: str, depth: int = 0,
-                 stack: frozenset[tuple[str, str]] = frozenset()) -> tuple[Site, ...]:
+    def claimed(self, path: str, name: str, claim: object) -> tuple[Site, ...]:
+        """The call sites that make a claim (:data:`~analyzer.locks.calls.CLAIMS`) true."""
+        if isinstance(claim, IrqsOff):
+            return self.irqs_off(path, name)
+        if isinstance(claim, Sleeps):
+            return self.atomic(path, name)
+        return ()
+
+    def irqs_off(self, path: str, name: str) -> tuple[Site, ...]:
         """The call sites of ``name`` made with interrupts off: directly, or from a static
         helper that holds no lock at the call and is itself called so in its file (up to
         IRQ_DEPTH). A caller's file whose text turns interrupts off nowhere is not read."""
-        key = ("irqs-off", path, name, depth)  # how far up depends on where it starts
+        return self._up(_IRQS_OFF, path, name)
+
+    def atomic(self, path: str, name: str) -> tuple[Site, ...]:
+        """The call sites of ``name`` made in atomic context (a spinning lock held, an
+        atomic section open): directly, or from a static helper that holds no lock at the
+        call and is itself called so (up to ATOMIC_DEPTH). A caller's file whose text does
+        not hold a spinning lock or an open section at the call is not read."""
+        return self._up(_ATOMIC, path, name)
+
+    def _up(self, how: _Claim, path: str, name: str, depth: int = 0,
+            stack: frozenset[tuple[str, str]] = frozenset()) -> tuple[Site, ...]:
+        key = (how.verdict, path, name, depth)  # how far up depends on where it starts
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = ()
+        if self.crowded(path, name) is not None:
+            return ()  # an interface of the whole tree: its callers make their own findings
         out: list[Site] = []
-        files = None
+        keep: Callable[[str, str], bool] | None
         if self.bodies is not None and self.model is not None:
-            # only the files where a function calling it may have interrupts off, as its
+            # only the files where a function calling it may make the claim true, as its
             # text shows (its call tables come from analysing the file)
-            files = [cf for cf in self._calling_files(path, name)
-                     if self._may_call_off(cf, name, depth)]
-        for cf, g, s in self._callers(path, name, files):
+            def keep(cf: str, key: str) -> bool:
+                return self._may_call(how, cf, key, depth)
+        else:
+            keep = None
+        for cf, g, s in self._callers(path, name, keep):
             here = (g.name, cf, s.line)
-            if s.irqs_off:
-                out.append(Site(Held.IRQS_OFF, g.name, cf, s.line, f"with {s.irqs_off}",
-                                (here,)))
-            elif not s.locks and g.static and depth + 1 < IRQ_DEPTH \
+            why = how.site(s)
+            if why:
+                out.append(_through(s, Site(how.verdict, g.name, cf, s.line, why, (here,))))
+            elif not s.locks and g.static and depth + 1 < how.depth \
                     and (cf, g.name) not in stack:
-                subs = self.irqs_off(cf, g.name, depth + 1, stack | {(path, name)})
+                subs = self._up(how, cf, g.name, depth + 1, stack | {(path, name)})
                 if subs:
                     up = subs[0]
-                    out.append(Site(Held.IRQS_OFF, g.name, cf, s.line,
-                                    f"called by {up.where()} {up.how}", (here, *up.chain),
-                                    subs))
+                    out.append(_through(s, Site(how.verdict, g.name, cf, s.line,
+                                                f"called by {up.where()} {up.how}",
+                                                (here, *up.chain), subs)))
         res = tuple(out)
         self._memo[key] = res
         return res
 
-    def _may_call_off(self, path: str, name: str, depth: int) -> bool:
-        """Whether, read as text, a function of ``path`` calls ``name`` and takes a lock
-        with interrupts off, or takes no lock and may itself be called so from a function
-        of the same file (a static helper's callers; a function called from across the tree
-        with no lock of its own is not followed: its callers are everywhere)."""
-        key = (path, name, depth)
+    def _may_call(self, how: _Claim, path: str, name: str, depth: int) -> bool:
+        """Whether, read as text, a function of ``path`` calls ``name`` (or through the member
+        ``->m``) and makes the claim true (takes a lock with interrupts off; holds a spinning
+        lock or an atomic section open there), or takes no lock and may itself be called so
+        from a function of the same file (a static helper's callers; a function called from
+        across the tree with no lock of its own is not followed: its callers are
+        everywhere)."""
+        key = (how.verdict, path, name, depth)
         if key in self._text_memo:
             return self._text_memo[key]
         self._text_memo[key] = False  # a cycle: not shown
         assert self.bodies is not None and self.model is not None
         m = self.model
-        found = False
         fb = self.bodies(path)
-        if not any(w + "(" in fb.text or w + " (" in fb.text for w in m.irq_off_suffixes):
-            return False  # nothing in the file turns interrupts off by name
+        if not any(w + "(" in fb.text or w + " (" in fb.text for w in how.names(m)):
+            return False  # nothing in the file makes it true by name
+        found = False
         for g in fb:
             body = fb[g]
-            if body.macro or g == name or not any(c.name == name for c in body.calls):
+            if body.macro or g == name or not _calls(body, name):
                 continue
             names = {c.name for c in body.calls}
-            if any(n.endswith(m.irq_off_suffixes) for n in names):
+            if how.makes(body, name, m, fb):
                 found = True
-            elif depth + 1 < IRQ_DEPTH and body.static and not any(
+            elif depth + 1 < how.depth and body.static and not any(
                     m.primitive(n) is not None or n in m.wrappers for n in names):
-                found = self._may_call_off(path, g, depth + 1)
+                found = self._may_call(how, path, g, depth + 1)
             if found:
                 break
         self._text_memo[key] = found
@@ -219,6 +288,10 @@ class Contexts:
 
     def _judge(self, path: str, g: FunctionCalls, site: CallSite, need: Need, depth: int,
                stack: frozenset[tuple[str, str]]) -> Site:
+        return _through(site, self._judge_site(path, g, site, need, depth, stack))
+
+    def _judge_site(self, path: str, g: FunctionCalls, site: CallSite, need: Need,
+                    depth: int, stack: frozenset[tuple[str, str]]) -> Site:
         here = (g.name, path, site.line)
         mapped = need.at(site)
         if mapped is not None:
@@ -265,6 +338,118 @@ class Contexts:
         return Site(Held.UNKNOWN, g.name, path, site.line,
                     f"held by {sum(s.verdict == Held.HELD for s in subs)} of its "
                     f"{len(subs)} callers", (here,), subs)
+
+
+def _through(call: CallSite, site: Site) -> Site:
+    """The verdict at a call through a member says so: a pointer's call, found by the
+    operations table that stores the function."""
+    if not call.callee.startswith(METHOD):
+        return site
+    return replace(site, how=f"{site.how}, through {call.callee} of struct {call.struct}")
+
+
+def _calls(body: Body, key: str) -> bool:
+    """Whether a body's text calls ``key`` (a name, or ``->member``)."""
+    if key.startswith(METHOD):
+        return key[len(METHOD):] in body.methods
+    return any(c.name == key for c in body.calls)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """How a claim is made at a call site, and how far up its callers are looked for."""
+
+    verdict: Held
+    depth: int
+
+    def site(self, s: CallSite) -> str:
+        if self.verdict == Held.IRQS_OFF:
+            return f"with {s.irqs_off}" if s.irqs_off else ""
+        return s.atomic
+
+    def names(self, m: LockModel) -> tuple[str, ...]:
+        """Names whose call in a file's text may make the claim true there."""
+        if self.verdict == Held.IRQS_OFF:
+            return m.irq_off_suffixes
+        return _atomic_names(m)
+
+    def makes(self, body: Body, key: str, m: LockModel, fb: FileBodies) -> bool:
+        """Whether the body's text may make the claim true at its call of ``key``."""
+        names = {c.name for c in body.calls}
+        if self.verdict == Held.IRQS_OFF:
+            return any(n.endswith(m.irq_off_suffixes) for n in names)
+        return _atomic_in_text(body, key, m, fb)
+
+
+def _atomic_in_text(body: Body, key: str, m: LockModel, fb: FileBodies) -> bool:
+    """Whether, read as text, a call of ``key`` may come with a spinning lock held or an
+    atomic section open: one taken above it (on some path) and not given back on every
+    path since (a release or exit that is a statement of the body's own block). A call
+    through a member has no line in the text: any spinning acquire or section entry of the
+    body counts, as does a scope guard."""
+    enter = {n for sec in m.atomic for n in sec.enter}
+    leave = {n for sec in m.atomic for n in sec.exit}
+    if key.startswith(METHOD) or any(c.name in ("guard", "scoped_guard") for c in body.calls):
+        return any(c.name in ("guard", "scoped_guard") or c.name in enter
+                   or _spinning(m, c.name, fb) is not None for c in body.calls)
+    # what is open, each at the brace depth it was opened at: a release that is a plain
+    # statement at that depth or shallower runs on every path from the acquire on (the
+    # early-exit unlock in an if does not, the one after the loop does)
+    held: dict[str, int] = {}
+    sections: list[int] = []
+    for c in body.calls:
+        if c.name == key and (held or sections):
+            return True
+        p = None if c.name in enter or c.name in leave else _spinning(m, c.name, fb)
+        if c.name in enter:
+            sections.append(c.depth)
+        elif c.name in leave:
+            if sections and c.plain and c.depth <= sections[-1]:
+                sections.pop()
+        elif p is not None:
+            lock = (split_args(c.args)[:1] or [c.name])[0]
+            if p.action == Action.RELEASE:
+                if lock in held and c.plain and c.depth <= held[lock]:
+                    del held[lock]
+            elif p.action in (Action.ACQUIRE, Action.TRYLOCK, Action.COND_ACQUIRE):
+                held.setdefault(lock, c.depth)
+    return False
+
+
+def _spinning(m: LockModel, name: str, fb: FileBodies | None = None,
+              depth: int = 0) -> Primitive | None:
+    """The spinning primitive ``name`` is, or for a helper of the same file (``fb``) whose
+    text takes one (``lock_cluster()``), that acquire. A header's helper is not read here:
+    a lock it takes does not make the text say "atomic" (the claim may be missed there)."""
+    p = m.primitive(name)
+    if p is not None:
+        return p if p.kind.spins else None
+    if fb is None or depth > 2 or name not in fb:
+        return None
+    for c in fb[name].calls:
+        q = _spinning(m, c.name, fb, depth + 1)
+        if q is not None and q.action != Action.RELEASE:
+            return q
+    return None
+
+
+_IRQS_OFF = _Claim(Held.IRQS_OFF, IRQ_DEPTH)
+_ATOMIC = _Claim(Held.ATOMIC, ATOMIC_DEPTH)
+
+
+_ATOMIC_NAMES: dict[str, tuple[str, ...]] = {}  # model digest → its atomic names
+
+
+def _atomic_names(m: LockModel) -> tuple[str, ...]:
+    """The calls that make the context atomic: spinning acquires, section entries."""
+    got = _ATOMIC_NAMES.get(m.digest)
+    if got is None:
+        out = {p.name for p in m.primitives.values()
+               if p.kind.spins and p.action == Action.ACQUIRE}
+        for sec in m.atomic:
+            out |= sec.enter
+        got = _ATOMIC_NAMES[m.digest] = tuple(sorted(out))
+    return got
 
 
 # --------------------------------------------------------------------------- entry points
@@ -325,8 +510,8 @@ def _chain(s: Site, here: str = "") -> str:
 def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
     """The finding as its callers decide it (None: decided away, with the Decided note)."""
     need = f.needs
-    if isinstance(need, IrqsOff):
-        return _irqs_off(f, ctxs), None
+    if isinstance(need, (IrqsOff, Sleeps)):
+        return _claim(f, ctxs), None
     if not isinstance(need, Need):
         return f, None
     crowd = ctxs.crowded(f.path, f.function)
@@ -364,15 +549,21 @@ def decide(f: Finding, ctxs: Contexts) -> tuple[Finding | None, Decided | None]:
     return replace(f, message=f.message + f"; {_tally(held, sites, f.path)}"), None
 
 
-def _irqs_off(f: Finding, ctxs: Contexts) -> Finding | None:
-    """An ``IrqsOff`` claim at the callers that make it: None when none calls with
-    interrupts off."""
-    assert isinstance(f.needs, IrqsOff)
-    bad = list(ctxs.irqs_off(f.path, f.needs.function))
+def _claim(f: Finding, ctxs: Contexts) -> Finding | None:
+    """A claim (``IrqsOff``, ``Sleeps``) at the callers that make it: None when none
+    does."""
+    bad = list(ctxs.claimed(f.path, f.function, f.needs))
     if not bad:
         return None
     s = bad[0]
-    callers = f"{s.where(f.path)} calls it {s.how}"
+    top = s
+    while top.subs:  # the caller at the top of the chain, where the claim is made
+        top = top.subs[0]
+    if top is s:
+        callers = f"{s.where(f.path)} calls it {s.how}"
+    else:
+        callers = f"{top.where(f.path)} reaches it {top.how} (call chain: " \
+                  f"{_chain(s, f.path)} → {f.function}())"
     if len(bad) > 1:
         callers += f"; so do {_names(bad[1:], f.path)}"
     return _reworded(f, "caller", f.severity, _related(bad), callers=callers)

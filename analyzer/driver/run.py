@@ -25,7 +25,7 @@ from ..findings.coverage import Degraded
 from ..findings.finding import Finding
 from ..findings.fingerprint import fingerprint_file
 from ..index.callers import TreeDefinitions
-from ..locks.calls import CallTable, IrqsOff, Need, call_table
+from ..locks.calls import CLAIMS, CallTable, Need, call_table
 from ..locks.result import Deps, FileAnalysis, FileStatus
 from ..locks.trace import FunctionTrace, trace
 from ..model.lockmodel import LockModel, load
@@ -37,7 +37,8 @@ from .project import Project
 if TYPE_CHECKING:
     from ..frontend.clang import BuildConfig
 
-RESULT_VERSION = "7"  # 7: CallSite.irqs_off; 6: summaries' PAIR; 5: FileReport.calls
+# 8: CallSite.atomic, Sleeps claims; 7: CallSite.irqs_off; 6: summaries' PAIR; 5: FileReport.calls
+RESULT_VERSION = "8"
 _INCLUDE_RE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 
 
@@ -246,10 +247,10 @@ class Checker:
                 if fa.status != FileStatus.ERROR else []
             deps = fa.read_deps()
             printed = fingerprint_file(found, sf.text)
-            claims = tuple(f for f in printed if isinstance(f.needs, IrqsOff))
+            claims = tuple(f for f in printed if isinstance(f.needs, CLAIMS))
             report = FileReport(path, fa.status, len(fa.functions), fa.degraded_functions,
                                 fa.error, tuple(f for f in printed
-                                                if not isinstance(f.needs, IrqsOff)),
+                                                if not isinstance(f.needs, CLAIMS)),
                                 time.perf_counter() - t0, spans=tuple(
                                     (f.function.name, f.function.span.line,
                                      f.function.span.end_line) for f in fa.functions),
@@ -440,7 +441,7 @@ def caller_verdicts(checker: Checker, path: str, function: str) -> list[tuple[Fi
     out: list[tuple[Finding, tuple]] = [
         (f, ctxs.sites(f.path, f.function, f.needs)) for f in rep.findings
         if f.function == function and isinstance(f.needs, Need)]
-    out += [(f, ctxs.irqs_off(f.path, f.function)) for f in rep.claims
+    out += [(f, ctxs.claimed(f.path, f.function, f.needs)) for f in rep.claims
             if f.function == function]
     return out
 

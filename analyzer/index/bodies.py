@@ -39,6 +39,7 @@ _WRITTEN = re.compile(rf"(?<![\w.>])([A-Za-z_]\w*){_MEMBER}(?:(?:[-+*/%|&^]|<<|>
 _DECLARED = re.compile(r"(?:\b(?:struct|union|enum)\s+\w+|\b[a-z_]\w*_t\b|\b(?:int|long|short|"
                        r"unsigned|signed|char|bool|void|u8|u16|u32|u64|s8|s16|s32|s64))"
                        r"\s*(?:\*\s*)*([A-Za-z_]\w*)\s*(?=[=;,\[])")
+_METHOD_CALL = re.compile(r"(?:->|\.)\s*([A-Za-z_]\w*)\s*\)?\s*\(")
 _HEAD_LINES = 8  # a definition's head is at most this many lines above its "{"
 MAX_ARGS = 400  # characters of a call's argument text kept
 
@@ -52,6 +53,11 @@ class CallText:
     # body's own block (not nested in a branch or a loop), not itself an if/loop/case, not
     # behind a ?:, && or || in its statement
     always: bool = True
+    # the braces it is nested in (the body's own block: 1, a macro's text: 0), and whether
+    # its statement is a plain one of that block (not an if/loop/case head, no ?:, &&, ||):
+    # it runs whenever the block it is in does
+    depth: int = 1
+    plain: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,9 @@ class Body:
     written: frozenset[str] = frozenset()
     returned: frozenset[str] = frozenset()  # names the body returns (``return it;``)
     returned_calls: frozenset[str] = frozenset()  # calls it returns (``return f(x);``)
+    # members it calls through (``ops->flush(…)``, ``s.fn(…)``): where a function stored in
+    # an operations table may be called
+    methods: frozenset[str] = frozenset()
 
 
 def _blank(m: re.Match) -> str:
@@ -128,9 +137,9 @@ def _calls(text: str, first_line: int, base: int = 1) -> tuple[CallText, ...]:
         if name in _NOT_CALLS:
             continue
         prefix = text[stmt:m.start()]
-        always = depth <= base and not _BRANCHING.match(prefix) \
-            and not any(t in prefix for t in ("?", "&&", "||"))
-        out.append(CallText(name, line, _args(text, m.end()), always))
+        plain = not _BRANCHING.match(prefix) and not any(t in prefix for t in ("?", "&&", "||"))
+        out.append(CallText(name, line, _args(text, m.end()), depth <= base and plain,
+                            depth, plain))
     return tuple(out)
 
 
@@ -179,6 +188,11 @@ def _written(text: str) -> frozenset[str]:
     """Names a body's text writes through a member: ``p->next = q``, ``p->a.b[i] += 1``,
     ``p->count++``."""
     return frozenset(g for m in _WRITTEN.finditer(text) for g in m.groups() if g)
+
+
+def _methods(text: str) -> frozenset[str]:
+    """The members a body calls through: ``ops->flush(x)``, ``(*s.fn)(x)``."""
+    return frozenset(m.group(1) for m in _METHOD_CALL.finditer(text))
 
 
 def _head_name(head: str) -> str | None:
@@ -258,7 +272,8 @@ class FileBodies(Mapping[str, Body]):
             return Body(name, h + 1, re.search(r"\bstatic\b", head) is not None,
                         _calls(body, i + 1), params=_params(head, name),
                         assigned=assigned, locals=declared, written=_written(body),
-                        returned=returned, returned_calls=returned_calls)
+                        returned=returned, returned_calls=returned_calls,
+                        methods=_methods(body))
         _, start, end, params_text, first = w
         text = self._src[start:end]
         assigned, declared = _names(text)

@@ -13,16 +13,19 @@ caller's site can rebase it on the argument it passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ..model.enums import Mode
+from ..model.enums import LockKind, Mode
 from ..model.lockmodel import LockModel
-from .events import EventKind
+from ..syntax import tree as C
+from .atomic import Key, Open, open_at_calls
+from .events import Event, EventKind
 from .irqs import irq_events, irqs_off_at
 from .lockid import LockId, ObjPath
 from .result import FunctionResult
-from .state import HELD, Poss
+from .state import HELD, Fact, Poss
+from .types import TypeInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,12 @@ class CallSite:
     # why interrupts are off on every path at the call ("" when not known off):
     # :func:`analyzer.locks.irqs.irqs_off_at`
     irqs_off: str = ""
+    # why the call runs in atomic context on every path ("" when not known to): a spinning
+    # lock held there, or an atomic section open (:func:`atomic_at`)
+    atomic: str = ""
+    # a call through a member (``callee`` "->flush"): the struct the member is read from,
+    # when the types say ("" when not known)
+    struct: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +124,17 @@ class IrqsOff:
     function: str
 
 
+@dataclass(frozen=True, slots=True)
+class Sleeps:
+    """A function that may sleep where nothing of its own makes the context atomic: a bug
+    at every call made with a spinning lock held or an atomic section open, which only its
+    callers' sites (up the call chain) can show."""
+
+    function: str
+
+
+CLAIMS = (IrqsOff, Sleeps)  # the needs decided only by the callers' sites
+
 CallTable = tuple[FunctionCalls, ...]
 
 
@@ -123,22 +143,64 @@ def call_table(results: Iterable[FunctionResult], model: LockModel) -> CallTable
     for r in results:
         fn = r.function
         irq = irq_events(r.events, model)  # None: nothing here turns interrupts off
+        sections = open_at_calls(r.cfg, model)
         sites = []
         for ev in r.events:
             c = ev.call
-            if ev.kind != EventKind.CALL or c is None or not c.name or c.name == fn.name:
+            if ev.kind != EventKind.CALL or c is None:
                 continue
+            callee = C.callee_key(c)
+            if not callee or callee == fn.name:
+                continue
+            struct = ""
+            if callee.startswith(C.METHOD):  # through a member: the struct it is read from
+                base = C.method_base(c)
+                struct = (r.naming.types.struct_of(base, r.naming.vartypes) or "") \
+                    if base is not None else ""
             args = tuple(r.naming.path(a, ev.state) for a in c.args)
             locks = tuple(LockAt(k.path, k.cls, "".join(sorted(f.poss)), f.vacuous)
                           for k, f in sorted(ev.state.locks.items(), key=lambda kf: kf[0].path)
                           if f.must or f.not_held)
-            site = CallSite(c.name, ev.span.line, args, locks,
-                            irqs_off_at(ev, irq, model) if locks and irq else "")
+            site = CallSite(callee, ev.span.line, args, locks,
+                            irqs_off_at(ev, irq, model) if locks and irq else "",
+                            atomic_at(ev, r, sections, model), struct)
             if site not in sites:  # a call in a condition is evaluated once per branch
                 sites.append(site)
         out.append(FunctionCalls(fn.name, fn.span.line, fn.is_static,
                                  tuple(p.name for p in fn.params), tuple(sites)))
     return tuple(out)
+
+
+def atomic_at(ev: Event, r: FunctionResult, sections: Mapping[Key, tuple[Open, ...]],
+              model: LockModel) -> str:
+    """Why the context is atomic on every path at the call ``ev`` ("" when not known): a
+    spinning lock held there, or an atomic section open (``sections``: the function's
+    :func:`~analyzer.locks.atomic.open_at_calls`)."""
+    for k, f in ev.state.held():
+        kind = lock_kind(k, f, r.naming.types)
+        if f.must and kind is not None and kind.spins:
+            return f"with {k.describe()} held (a {kind})"
+    name = ev.call.name if ev.call is not None else None
+    opened = sections.get((ev.block, ev.span.line, name or "")) if sections else None
+    if opened:
+        return "in " + " and ".join(o.section.what for o in opened)
+    return ""
+
+
+def lock_kind(k: LockId, f: Fact, types: TypeInfo) -> LockKind | None:
+    """What kind of lock a held fact is: the primitive's, or, asserted or stated by a
+    contract (no primitive kind), the one its field's type tells."""
+    if f.kind != LockKind.LOCK:
+        return f.kind
+    if not k.cls or "." not in k.cls:
+        return None
+    struct, field = k.cls.split(".", 1)
+    t = types.field_type(struct, field) or ""
+    if "rwlock_t" in t:
+        return LockKind.RWLOCK
+    if "spinlock_t" in t:
+        return LockKind.SPINLOCK
+    return None
 
 
 def need_of(r: FunctionResult, lock: LockId, mode: str) -> Need | None:

@@ -350,7 +350,8 @@ def calling_subset(fns: list[C.Function], cfgs: list[Cfg],
     (the entry fixpoint only flows from callers to callees), so each is solved as in the
     whole file, visit for visit."""
     keep = {i for i, f in enumerate(fns) if f.name == name}
-    keep |= {i for i, c in enumerate(cfgs) if any(call.name == name for call in c.calls())}
+    keep |= {i for i, c in enumerate(cfgs)
+             if any(C.callee_key(call) == name for call in c.calls())}
     todo = list(keep)
     while todo:
         j = todo.pop()

@@ -460,6 +460,29 @@ def stmt_calls(s: Stmt | None):
         yield from stmt_calls(child)
 
 
+METHOD = "->"  # the callee key of a call through a member: "->flush" for ops->flush(x)
+
+
+def callee_key(c: Call) -> str | None:
+    """What a call calls, as the call tables name it: the function's name, or for a call
+    through a member (``ops->flush(x)``, ``(*s.fn)(x)``) ``->`` and the member's name."""
+    if isinstance(c.func, Name):
+        return c.func.id
+    f: Expr = c.func
+    while isinstance(f, (Unary, Cast)):
+        f = f.operand if isinstance(f, Unary) else f.expr
+    return METHOD + f.field if isinstance(f, Member) else None
+
+
+def method_base(c: Call) -> Expr | None:
+    """The object a call through a member reads the member from (``ops`` of
+    ``ops->flush(x)``)."""
+    f = c.func
+    while isinstance(f, (Unary, Cast)):
+        f = f.operand if isinstance(f, Unary) else f.expr
+    return f.base if isinstance(f, Member) else None
+
+
 def called_names(s) -> set[str]:
     """Names of the functions a statement calls (``guard``/``scoped_guard`` for scope
     guards)."""
