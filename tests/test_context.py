@@ -758,3 +758,19 @@ def test_a_callers_text_says_where_a_spinning_lock_may_be_held():
     m = lockmodel.load()
     assert {n: _atomic_in_text(fb["f"], n, m, fb) for n in "ghkrz"} == \
         {"g": True, "h": True, "k": False, "r": True, "z": False}
+
+
+def test_the_callers_index_read_in_parts_is_the_index_read_whole(tree):
+    """The pool reads the callers index in chunks (run._in_pool): the same index."""
+    whole = Checker(TreeSource(tree), lockmodel.load(), Cache(None)).project.callers()
+    parts = Checker(TreeSource(tree), lockmodel.load(), Cache(None))
+    reader = Checker(TreeSource(tree), lockmodel.load(), Cache(None)).project
+    asked: list[int] = []
+
+    def many(idents):
+        asked.append(len(idents))
+        return [pf for i in range(0, len(idents), 3) for pf in reader.called_in(idents[i:i + 3])]
+
+    got = parts.project.callers(many)
+    assert asked == [len(list(tree.rglob("*.c")))]
+    assert got == whole and got.calling("chain_count") == whole.calling("chain_count") != ()

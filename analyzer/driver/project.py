@@ -19,6 +19,7 @@ import hashlib
 import posixpath
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -52,6 +53,10 @@ PARSE_VERSION = "5"  # 5: IterLoop.from_object; 4: StructDef.notes, anonymous me
 # flattened, globals, attributes
 NORETURN_KEY = "noreturn:"  # Deps lookups of "is it declared __noreturn"
 TREEDEF_KEY = "treedef:"  # Deps lookups of "which C files define it, tree-wide"
+
+
+# reads the callers-index entries of many files (path, identity) at once, in that order
+ReadMany = Callable[[list[tuple[str, str]]], list[tuple[str, tuple[str, ...]]]]
 
 
 class Project:
@@ -271,19 +276,25 @@ class Project:
             self._index = DefinitionIndex.build(files)
         return self._index
 
-    def callers(self) -> CallerIndex:
+    def callers(self, many: ReadMany | None = None) -> CallerIndex:
         """Which C files of the engine's ``caller_dirs`` call each name (see
         :mod:`analyzer.index.callers`): each file's names cached under its identity, the
-        whole index under the digest of them all."""
+        whole index under the digest of them all. ``many``: reads the names of many files
+        at once (the worker pool, :meth:`called_in`), in the order given."""
         if self._callers is None:
             idents, digest, scope = self._idents(self.model.engine.caller_dirs)
             whole = self.cache.get("callers", digest)
             if not isinstance(whole, CallerIndex):
-                whole = CallerIndex.build(self._per_file(idents, "calls", _called),
-                                          scope, digest)
+                per_file = many(idents) if many is not None else self.called_in(idents)
+                whole = CallerIndex.build(per_file, scope, digest)
                 self.cache.put("callers", digest, whole)
             self._callers = whole
         return self._callers
+
+    def called_in(self, idents: list[tuple[str, str]]) -> list[tuple[str, tuple[str, ...]]]:
+        """The names each of these files (path, identity) calls: a part of the callers
+        index, which any process of the run may read (each file's entry is cached)."""
+        return self._per_file(idents, "calls", _called)
 
     def tree_defs(self) -> TreeDefinitions:
         """Which C files of the engine's ``definition_dirs`` define each name, not static:

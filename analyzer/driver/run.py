@@ -365,6 +365,22 @@ def _work_calls(key: tuple[str, str]) -> CallTable:
     return _worker.calls_of(*key)
 
 
+def _work_called(idents: list[tuple[str, str]]) -> list[tuple[str, tuple[str, ...]]]:
+    assert _worker is not None
+    return _worker.project.called_in(idents)
+
+
+CALLED_CHUNK = 400  # files of the callers index one worker reads at a time
+
+
+def _in_pool(pool: ProcessPoolExecutor):
+    """The callers index read by the pool's workers, in chunks, in order."""
+    def many(idents: list[tuple[str, str]]) -> list[tuple[str, tuple[str, ...]]]:
+        chunks = [idents[i:i + CALLED_CHUNK] for i in range(0, len(idents), CALLED_CHUNK)]
+        return [pf for part in pool.map(_work_called, chunks) for pf in part]
+    return many
+
+
 def _check_named(source: Source, paths: list[str], files: list[str]) -> None:
     """A file the user named must be readable C text: unlike a file found in a folder (which
     only gets an ``error`` status), a binary or unreadable one is an InputError."""
@@ -421,8 +437,9 @@ def check_paths(spec: SourceSpec, paths: Iterable[str], jobs: int = 1,
                     run.reports.append(rep)
                 run.reports.sort(key=lambda r: order[r.path])
                 if _undecided(run.reports):
-                    # the callers' files are read by the workers, a level of the call
-                    # chains at a time
+                    # the callers' files are read by the workers: the tree's callers index
+                    # in chunks, then the call tables a level of the call chains at a time
+                    checker.project.callers(_in_pool(pool))
                     run.reports = decide_at_callers(
                         run.reports, checker,
                         lambda keys: list(pool.map(_work_calls, keys, chunksize=1)))
