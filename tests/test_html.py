@@ -393,6 +393,32 @@ def test_highlight_keeps_every_line():
     assert 'class="cm"' in str(lines[2]) and 'class="cm"' in str(lines[3])
 
 
+def test_highlight_colours_the_tokens_of_the_c_parse():
+    from markupsafe import escape
+
+    from analyzer.report.html import highlight
+
+    text = ("#include <linux/mm.h>\nstatic int f(struct page *p) // one\n{\n"
+            "\treturn p->x > 0x10 ? 'c' : sizeof(long); /* two */\n\tgoto out;\n}\n")
+    lines = [str(x) for x in highlight(text)]
+
+    def cls(n: int, token: str) -> str | None:
+        m = re.search(r'<span class="(\w+)">' + re.escape(str(escape(token))) + "</span>",
+                      lines[n])
+        return m.group(1) if m else None
+
+    assert (cls(0, "#include"), cls(0, "<linux/mm.h>")) == ("cp", "cpf")
+    assert (cls(1, "static"), cls(1, "int"), cls(1, "struct"), cls(1, "// one")) == \
+        ("k", "kt", "k", "c1")
+    assert (cls(3, "return"), cls(3, "0x10"), cls(3, "'c'"), cls(3, "sizeof"),
+            cls(3, "/* two */"), cls(3, "->")) == ("k", "m", "sc", "k", "cm", "o")
+    assert cls(4, "goto") == "k" and cls(5, "}") == "p"
+    # a fragment that is no whole C file (a diff's hunk) keeps its text and its lines
+    frag = "\t\tif (x) {\n\tfoo(\"a\");\n"
+    assert [html.unescape(re.sub(r"<[^>]+>", "", str(x))) for x in highlight(frag)] == \
+        frag.split("\n")
+
+
 # --------------------------------------------------------------------------- review
 
 
