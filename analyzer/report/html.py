@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -99,12 +100,20 @@ def _leaf_class(node, in_include: bool) -> str:
     return "p" if t in _PUNCT else "o"
 
 
+@lru_cache(maxsize=1)
+def _c_lexer():
+    """tree-sitter's C grammar, used here as a lexer is (for the colours only: a report
+    never runs the analysis' frontend)."""
+    import tree_sitter as ts
+    import tree_sitter_c as tsc
+
+    return ts.Parser(ts.Language(tsc.language()))
+
+
 def _tokens(data: bytes):
     """(start, end, css class) of every leaf of the C parse of ``data``, in order (what
     lies between two is white space, or text the parser did not take as a token)."""
-    from ..frontend.treesitter import _parser
-
-    tree = _parser().parse(data)
+    tree = _c_lexer().parse(data)
     stack = [(tree.root_node, False)]
     while stack:
         node, inc = stack.pop()
@@ -117,7 +126,7 @@ def _tokens(data: bytes):
 
 def highlight(text: str) -> list[Markup]:
     """One escaped, highlighted line per ``\\n``-separated line of ``text``, coloured by
-    the tokens of tree-sitter's parse (the frontend's own parser: fast, where pygments'
+    the tokens of tree-sitter's parse (tree-sitter's C grammar: fast, where pygments'
     regular-expression lexer took two thirds of an HTML report's time)."""
     lines = text.split("\n")
     try:
