@@ -91,19 +91,19 @@ def check(ctx):
         out.append(RULE.finding(ctx, "held" if chain is None else "chain", Severity.ERROR,
                                 ev.span.line, ev.span.end_line, locks, key=key, what=what,
                                 held=text, **_chain_arg(chain)))
-    out.extend(_in_sections(ctx, sleepy, seen))
+    sections = open_at_calls(ctx.fn.cfg, ctx.model)
+    out.extend(_in_sections(ctx, sleepy, seen, sections))
     if not out and ctx.function.name not in releases and ctx.function.is_static:
-        claim = _claim(ctx)
+        claim = _claim(ctx, sections)
         if claim is not None:
             out.append(claim)
     return out
 
 
-def _claim(ctx):
+def _claim(ctx, sections):
     """The function's first sleep in a context nothing of its own makes atomic (no spinning
     lock held on any path, no section open), as a claim its callers decide; None when
     there is none."""
-    sections = open_at_calls(ctx.fn.cfg, ctx.model)
     for ev in ctx.events:
         if ev.kind not in (EventKind.CALL, EventKind.ACQUIRE):
             continue
@@ -111,9 +111,7 @@ def _claim(ctx):
         what = _sleeps(ev, ctx, {})
         if what is None or any(_spins(k, f, ctx) for k, f in ev.state.held()):
             continue
-        name = ev.call.name if ev.kind == EventKind.CALL and ev.call is not None \
-            else ev.primitive or ev.via
-        if sections.get((ev.block, ev.span.line, name or "")):
+        if sections.get((ev.block, ev.span.line, _called(ev))):
             continue
         f = RULE.finding(ctx, "sleeps", Severity.ERROR, ev.span.line, ev.span.end_line, [],
                          key=(what, "callers"), what=what)
@@ -121,18 +119,23 @@ def _claim(ctx):
     return None
 
 
-def _in_sections(ctx, sleepy: dict[str, str], seen: set[int]) -> list:
-    """The sleeps inside atomic sections with no lock object (lines not reported already)."""
-    sections = open_at_calls(ctx.fn.cfg, ctx.model)
+def _called(ev) -> str:
+    """What an event calls, as :func:`~analyzer.locks.atomic.open_at_calls` keys it."""
+    name = ev.call.name if ev.kind == EventKind.CALL and ev.call is not None \
+        else ev.primitive or ev.via
+    return name or ""
+
+
+def _in_sections(ctx, sleepy: dict[str, str], seen: set[int], sections) -> list:
+    """The sleeps inside atomic sections with no lock object (lines not reported already);
+    ``sections``: the function's :func:`~analyzer.locks.atomic.open_at_calls`."""
     if not sections:
         return []
     out = []
     for ev in ctx.events:
         if ev.span.line in seen or ev.kind not in (EventKind.CALL, EventKind.ACQUIRE):
             continue
-        name = ev.call.name if ev.kind == EventKind.CALL and ev.call is not None \
-            else ev.primitive or ev.via
-        opened = sections.get((ev.block, ev.span.line, name or ""))
+        opened = sections.get((ev.block, ev.span.line, _called(ev)))
         if not opened:
             continue
         got = _what_sleeps(ev, ctx, sleepy, atomic=True)

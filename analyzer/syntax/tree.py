@@ -468,19 +468,23 @@ def callee_key(c: Call) -> str | None:
     through a member (``ops->flush(x)``, ``(*s.fn)(x)``) ``->`` and the member's name."""
     if isinstance(c.func, Name):
         return c.func.id
-    f: Expr = c.func
-    while isinstance(f, (Unary, Cast)):
-        f = f.operand if isinstance(f, Unary) else f.expr
+    f = _callee(c)
     return METHOD + f.field if isinstance(f, Member) else None
 
 
 def method_base(c: Call) -> Expr | None:
     """The object a call through a member reads the member from (``ops`` of
     ``ops->flush(x)``)."""
-    f = c.func
+    f = _callee(c)
+    return f.base if isinstance(f, Member) else None
+
+
+def _callee(c: Call) -> Expr:
+    """The called expression without the ``*`` and casts around it."""
+    f: Expr = c.func
     while isinstance(f, (Unary, Cast)):
         f = f.operand if isinstance(f, Unary) else f.expr
-    return f.base if isinstance(f, Member) else None
+    return f
 
 
 def called_names(s) -> set[str]:
